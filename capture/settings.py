@@ -1,0 +1,229 @@
+"""Every provgraph setting in one place: name, environment variable, default and unit.
+
+Resolution order for each setting: an explicit argument, then the ``PROVGRAPH_*`` environment variable, then the
+settings file, then the default. The settings file is found by explicit path, then ``PROVGRAPH_SETTINGS``, then
+``~/.config/provgraph/settings.yaml``; `provgraph init-settings` writes one. `docs/environment.md` lists them all.
+
+Example::
+
+    from capture.settings import Settings
+
+    settings = Settings.load()                     # environment + settings file + defaults
+    settings = Settings.load(redis_url="redis://127.0.0.1:6380/0")   # explicit wins
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SETTINGS_FILE_ENV", "Settings", "SettingsError", "default_settings_path"]
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_FILE_ENV = "PROVGRAPH_SETTINGS"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting and its source."""
+
+
+def default_settings_path() -> Path:
+    """The per-user settings file: ``$XDG_CONFIG_HOME/provgraph/settings.yaml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "provgraph" / "settings.yaml"
+
+
+def _default_home() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "provgraph")
+
+
+def _setting(default: Any, env: str, doc: str, secret: bool = False) -> Any:
+    meta = {"env": env, "doc": doc, "secret": secret}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    if callable(default):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """provgraph's settings; build with `Settings.load()` (or directly, in tests, with explicit values)."""
+
+    # --- where things live ------------------------------------------------------------------------------------
+    home: str = _setting(_default_home, "PROVGRAPH_HOME", "Data directory for the embedded server, spill files, services.")
+    graph_url: str = _setting(
+        "embedded",
+        "PROVGRAPH_GRAPH_URL",
+        "Graph store: 'embedded' (FalkorDB under PROVGRAPH_HOME) or a Neo4j URI (bolt://127.0.0.1:7687, neo4j://...).",
+    )
+    redis_url: str = _setting(
+        "embedded",
+        "PROVGRAPH_REDIS_URL",
+        "Transport: 'embedded' (the same embedded server) or a Redis URL passed to redis-py's from_url.",
+    )
+    neo4j_user: str = _setting("neo4j", "PROVGRAPH_NEO4J_USER", "Neo4j user name.")
+    neo4j_password: str = _setting("", "PROVGRAPH_NEO4J_PASSWORD", "Neo4j password; empty: auth off.", secret=True)
+    neo4j_database: str = _setting("neo4j", "PROVGRAPH_NEO4J_DATABASE", "Neo4j database name.")
+    query_timeout_s: float = _setting(30.0, "PROVGRAPH_QUERY_TIMEOUT_S", "Timeout of one query, seconds.")
+
+    # --- transport --------------------------------------------------------------------------------------------
+    stream: str = _setting("provgraph:records", "PROVGRAPH_STREAM", "Redis Stream that carries PROV records.")
+    dead_letter_stream: str = _setting(
+        "provgraph:dead-letters", "PROVGRAPH_DEAD_LETTER_STREAM", "Stream for messages that cannot be loaded."
+    )
+    consumer_group: str = _setting("provgraph-loader", "PROVGRAPH_CONSUMER_GROUP", "Loader consumer group.")
+
+    # --- capture ----------------------------------------------------------------------------------------------
+    capture_enabled: bool = _setting(
+        True, "PROVGRAPH_CAPTURE_ENABLED", "Off: every decorator and loop is a plain call. PROVGRAPH_DISABLED=1 also turns it off."
+    )
+    sink: str = _setting("redis", "PROVGRAPH_SINK", "Where capture sends records: redis, file or memory.")
+    flush_interval_ms: int = _setting(100, "PROVGRAPH_FLUSH_INTERVAL_MS", "Emitter flush period, milliseconds.")
+    flush_max_records: int = _setting(2000, "PROVGRAPH_FLUSH_MAX_RECORDS", "Records per message, at most.")
+    queue_max_records: int = _setting(
+        200_000, "PROVGRAPH_QUEUE_MAX_RECORDS", "Records held in memory before spilling to the spill file."
+    )
+    stop_timeout_s: float = _setting(10.0, "PROVGRAPH_STOP_TIMEOUT_S", "Bounded wait for the flush on workflow stop.")
+    buffer_path: str = _setting("", "PROVGRAPH_BUFFER_PATH", "JSON Lines file of the file sink; empty: under home.")
+
+    # --- telemetry --------------------------------------------------------------------------------------------
+    telemetry: list[str] = _setting(
+        ["cpu", "process", "memory", "disk", "network", "gpu", "machine"],
+        "PROVGRAPH_TELEMETRY",
+        "Telemetry types recorded by telemetry tasks (comma-separated in the environment).",
+    )
+    redact_env_deny: list[str] = _setting(
+        ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "PRIVATE", "SESSION", "COOKIE"],
+        "PROVGRAPH_REDACT_DENY",
+        "Environment variable names containing any of these (case-insensitive) are redacted.",
+    )
+    redact_env_allow: list[str] = _setting(
+        [], "PROVGRAPH_REDACT_ALLOW", "Environment variable names never redacted (exact match)."
+    )
+
+    # --- services (provgraph services up) ---------------------------------------------------------------------
+    neo4j_http_port: int = _setting(7474, "PROVGRAPH_NEO4J_HTTP_PORT", "Neo4j HTTP/Browser port (127.0.0.1).")
+    neo4j_heap: str = _setting("1g", "PROVGRAPH_NEO4J_HEAP", "Neo4j JVM heap (-Xms/-Xmx).")
+    neo4j_pagecache: str = _setting("512m", "PROVGRAPH_NEO4J_PAGECACHE", "Neo4j page cache size.")
+    redis_aof: bool = _setting(False, "PROVGRAPH_REDIS_AOF", "Append-only file persistence for the managed Redis.")
+
+    # ---------------------------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret") and value:
+                value = "***"
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+        """Resolve settings: explicit ``overrides``, then environment, then the settings file, then defaults."""
+        file_values = _read_settings_file(path)
+        values: dict[str, Any] = {}
+        known = {f.name: f for f in fields(cls)}
+        for name in file_values:
+            if name not in known:
+                raise SettingsError(f"unknown setting {name!r} in the settings file; see docs/environment.md")
+        for name, f in known.items():
+            if name in overrides and overrides[name] is not None:
+                values[name] = overrides[name]
+                continue
+            env = f.metadata["env"]
+            raw = os.environ.get(env)
+            if raw is not None and raw != "":
+                values[name] = _parse(f, raw, env)
+            elif name in file_values:
+                values[name] = _parse(f, file_values[name], "the settings file")
+        unknown = set(overrides) - set(known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if os.environ.get("PROVGRAPH_DISABLED", "").lower() in {"1", "true", "yes", "on"}:
+            values["capture_enabled"] = False
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Raise `SettingsError` on values that cannot work together."""
+        if self.sink not in {"redis", "file", "memory"}:
+            raise SettingsError(f"PROVGRAPH_SINK must be redis, file or memory, not {self.sink!r}")
+        if self.flush_interval_ms <= 0 or self.flush_max_records <= 0 or self.queue_max_records <= 0:
+            raise SettingsError("flush_interval_ms, flush_max_records and queue_max_records must be positive")
+
+    @property
+    def uses_embedded_graph(self) -> bool:
+        return self.graph_url == "embedded"
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis_url == "embedded"
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, Any, str]]:
+        """(name, environment variable, default, description) for every setting, for docs and init-settings."""
+        rows = []
+        defaults = cls()
+        for f in fields(cls):
+            rows.append((f.name, f.metadata["env"], getattr(defaults, f.name), f.metadata["doc"]))
+        return rows
+
+
+def _parse(f: dataclasses.Field[Any], raw: Any, source: str) -> Any:
+    kind = type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory())  # type: ignore[misc]
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(f"not a boolean: {raw!r}")
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is list:
+            if isinstance(raw, list):
+                return [str(x) for x in raw]
+            return [part.strip() for part in str(raw).split(",") if part.strip()]
+        return str(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{f.name} from {source}: {exc}") from exc
+
+
+def _read_settings_file(path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    candidates = [Path(path)] if path else []
+    if not path and os.environ.get(SETTINGS_FILE_ENV):
+        candidates.append(Path(os.environ[SETTINGS_FILE_ENV]))
+    if not candidates:
+        candidates.append(default_settings_path())
+    for candidate in candidates:
+        if candidate.is_file():
+            import yaml  # lazily: capture's import stays light
+
+            try:
+                data = yaml.safe_load(candidate.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise SettingsError(f"settings file {candidate} is not valid YAML: {exc}") from exc
+            if not isinstance(data, dict):
+                raise SettingsError(f"settings file {candidate} must hold a mapping of setting: value")
+            return data
+        if path:
+            raise SettingsError(f"settings file {candidate} does not exist")
+    return {}

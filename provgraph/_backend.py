@@ -1,0 +1,159 @@
+"""Graph backends: one small interface over Neo4j and the embedded FalkorDB engine.
+
+The loader, the query client and export talk only to `GraphBackend`; `open_backend(settings)` picks the engine
+from ``settings.graph_url`` (``embedded`` or a ``bolt://``/``neo4j://`` URI). Query text comes from
+`provgraph._cypher` in the backend's ``dialect``; values are always parameters.
+
+Example::
+
+    from capture.settings import Settings
+    from provgraph._backend import open_backend
+
+    with open_backend(Settings.load(graph_url="bolt://127.0.0.1:7687")) as graph:
+        rows = graph.read("RETURN $x AS x", {"x": 1})
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from capture.settings import Settings
+from provgraph._cypher import render
+from provgraph.errors import ConfigurationError, QueryError, StoreUnavailable
+
+__all__ = ["GraphBackend", "Neo4jBackend", "Statement", "open_backend", "redact_url"]
+
+logger = logging.getLogger(__name__)
+
+Statement = tuple[str, dict[str, Any]]
+"""A query text (rendered from a ``cypher/`` file) and its parameters."""
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class GraphBackend(abc.ABC):
+    """What the store side needs from a graph engine."""
+
+    dialect: str
+    """``neo4j`` or ``falkordb``: selects the ``cypher/`` variant."""
+
+    @abc.abstractmethod
+    def read(self, query: str, params: dict[str, Any] | None = None, *, tag: str = "") -> list[dict[str, Any]]:
+        """Run a read query; rows as dicts. ``tag`` (the query's name) goes into server-side metadata."""
+
+    @abc.abstractmethod
+    def stream(
+        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        """Run a read query and yield rows as they arrive (for exports of large scopes)."""
+
+    @abc.abstractmethod
+    def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
+        """Run statements in one transaction where the engine has them (each statement is idempotent)."""
+
+    @abc.abstractmethod
+    def ensure_schema(self) -> None:
+        """Create constraints and indexes if missing (idempotent, run at start-up)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def render(self, name: str, **identifiers: str) -> str:
+        """The text of a named query in this backend's dialect."""
+        return render(name, self.dialect, **identifiers)
+
+    def __enter__(self) -> GraphBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Neo4jBackend(GraphBackend):
+    """Neo4j through the official driver (``execute_query`` for reads, managed write transactions)."""
+
+    dialect = "neo4j"
+
+    def __init__(self, settings: Settings) -> None:
+        import neo4j
+
+        self._neo4j = neo4j
+        self.settings = settings
+        self.url = settings.graph_url
+        auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
+        try:
+            self.driver = neo4j.GraphDatabase.driver(self.url, auth=auth)
+            self.driver.verify_connectivity()
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"cannot reach Neo4j at {redact_url(self.url)}: {exc}. "
+                "Is it running? `provgraph services up` starts one.",
+                redact_url(self.url),
+            ) from exc
+        self.database = settings.neo4j_database
+
+    def _query(self, text: str, tag: str) -> Any:
+        return self._neo4j.Query(text, metadata={"provgraph": tag} if tag else None, timeout=self.settings.query_timeout_s)
+
+    def read(self, query: str, params: dict[str, Any] | None = None, *, tag: str = "") -> list[dict[str, Any]]:
+        try:
+            records, _, _ = self.driver.execute_query(
+                self._query(query, tag), params or {}, database_=self.database, routing_="r"
+            )
+        except self._neo4j.exceptions.Neo4jError as exc:
+            raise QueryError(f"query {tag or '(inline)'} failed: {exc.message}", tag or None) from exc
+        except self._neo4j.exceptions.DriverError as exc:
+            raise StoreUnavailable(f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)) from exc
+        return [record.data() for record in records]
+
+    def stream(
+        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        with self.driver.session(database=self.database, default_access_mode="READ") as session:
+            result = session.run(self._query(query, tag), params or {})
+            for record in result:
+                yield record.data()
+
+    def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
+        def work(tx: Any) -> None:
+            for text, params in statements:
+                tx.run(self._query(text, tag), params).consume()
+
+        with self.driver.session(database=self.database) as session:
+            session.execute_write(work)
+
+    def ensure_schema(self) -> None:
+        from provgraph._cypher import load
+
+        for statement in load("schema/constraints", self.dialect).text.split(";"):
+            if statement.strip():
+                self.driver.execute_query(statement.strip(), database_=self.database)
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+def open_backend(settings: Settings) -> GraphBackend:
+    """The backend ``settings.graph_url`` names: ``embedded`` or a Neo4j ``bolt://``/``neo4j://`` URI."""
+    url = settings.graph_url
+    if url == "embedded" or url.startswith(("falkordb://", "redis://", "unix://")):
+        from provgraph._embedded import FalkorBackend
+
+        return FalkorBackend(settings)
+    if url.split("://", 1)[0] in {"bolt", "neo4j", "bolt+s", "neo4j+s", "bolt+ssc", "neo4j+ssc"}:
+        return Neo4jBackend(settings)
+    raise ConfigurationError(
+        f"PROVGRAPH_GRAPH_URL={redact_url(url)!r} is not 'embedded' or a bolt:// / neo4j:// URI"
+    )

@@ -1,0 +1,95 @@
+"""Named Cypher queries, loaded from ``cypher/*.cypher`` files.
+
+Each file holds one parameterised statement under a header of ``//`` comment lines (purpose, parameters, what it
+returns). Where the embedded engine (FalkorDB) needs another form, ``NAME.falkordb.cypher`` sits beside
+``NAME.cypher`` and is used for that dialect. Values always travel as parameters; the only text ever substituted is
+a ``{{label}}``/``{{type}}`` placeholder, and only with a name from the allow-list in `provgraph._model`.
+
+Example::
+
+    from provgraph._cypher import render, catalogue
+
+    text = render("lineage_upstream")                         # the Neo4j form
+    text = render("loader/merge_nodes", dialect="falkordb", label="Entity")
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from provgraph._model import LABELS, RELATIONSHIP_TYPES
+from provgraph.errors import QueryError
+
+__all__ = ["CYPHER_DIR_ENV", "QueryFile", "catalogue", "cypher_dir", "load", "render"]
+
+CYPHER_DIR_ENV = "PROVGRAPH_CYPHER_DIR"
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_ALLOWED = LABELS | RELATIONSHIP_TYPES
+DIALECTS = ("neo4j", "falkordb")
+
+
+@dataclass(frozen=True)
+class QueryFile:
+    """One named query: its text and the header comment that documents it."""
+
+    name: str
+    text: str
+    header: str
+    dialect: str
+
+
+def cypher_dir() -> Path:
+    """The query library: ``$PROVGRAPH_CYPHER_DIR``, else ``cypher/`` at the project root."""
+    override = os.environ.get(CYPHER_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "cypher"
+
+
+@functools.lru_cache(maxsize=512)
+def load(name: str, dialect: str = "neo4j") -> QueryFile:
+    """Load query ``name`` (a path under ``cypher/`` without ``.cypher``) in the given dialect."""
+    if dialect not in DIALECTS:
+        raise QueryError(f"unknown Cypher dialect {dialect!r}; use one of {', '.join(DIALECTS)}", name)
+    if not re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+)*", name):
+        raise QueryError(f"invalid query name {name!r}", name)
+    base = cypher_dir()
+    candidates = [base / f"{name}.{dialect}.cypher"] if dialect != "neo4j" else []
+    candidates.append(base / f"{name}.cypher")
+    for path in candidates:
+        if path.is_file():
+            raw = path.read_text()
+            header_lines, body_lines = [], []
+            for line in raw.splitlines():
+                if not body_lines and line.lstrip().startswith("//"):
+                    header_lines.append(line.lstrip()[2:].strip())
+                elif line.strip() or body_lines:
+                    body_lines.append(line)
+            return QueryFile(name, "\n".join(body_lines).strip(), "\n".join(header_lines).strip(), dialect)
+    raise QueryError(f"no query named {name!r} in {base}; `provgraph query --list` shows them", name)
+
+
+def render(name: str, dialect: str = "neo4j", **identifiers: str) -> str:
+    """The text of query ``name`` with ``{{placeholders}}`` filled from the label/type allow-list only."""
+    query = load(name, dialect)
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in identifiers:
+            raise QueryError(f"query {name!r} needs identifier {key!r}", name)
+        value = identifiers[key]
+        if value not in _ALLOWED:
+            raise QueryError(f"{value!r} is not an allowed label or relationship type", name)
+        return value
+
+    return _PLACEHOLDER.sub(fill, query.text)
+
+
+def catalogue(dialect: str = "neo4j") -> list[QueryFile]:
+    """Every user-facing query (top-level ``cypher/*.cypher``), sorted by name."""
+    names = sorted({p.name.split(".")[0] for p in cypher_dir().glob("*.cypher")})
+    return [load(n, dialect) for n in names]

@@ -1,0 +1,74 @@
+"""provgraph's exceptions, one tree, rooted at `ProvgraphError`.
+
+::
+
+    ProvgraphError
+     ├── ConfigurationError      a setting or argument cannot work (names the setting)
+     ├── WireFormatError         a message is not valid wire format (carries stream and entry id)
+     ├── StoreUnavailable        Neo4j, Redis or the embedded server cannot be reached (names the URL, never a password)
+     ├── ServiceError            `provgraph services` could not start or stop a server (carries the log tail)
+     ├── QueryError              a named query failed or does not exist (carries the query name)
+     └── ExportError             export or import of a PROV document failed
+
+Foreign exceptions (``neo4j.exceptions``, ``redis.exceptions``) are translated where they cross into provgraph,
+re-raised ``from`` the original.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ExportError",
+    "ProvgraphError",
+    "QueryError",
+    "ServiceError",
+    "StoreUnavailable",
+    "WireFormatError",
+]
+
+
+class ProvgraphError(Exception):
+    """Root of every error provgraph raises on purpose."""
+
+
+class ConfigurationError(ProvgraphError):
+    """A setting or argument cannot work; the message names it and says what to do."""
+
+
+class WireFormatError(ProvgraphError):
+    """A stream entry is not a valid wire-format message."""
+
+    def __init__(self, reason: str, stream: str | None = None, entry_id: str | None = None) -> None:
+        where = f" (stream {stream}, entry {entry_id})" if stream or entry_id else ""
+        super().__init__(f"{reason}{where}")
+        self.reason = reason
+        self.stream = stream
+        self.entry_id = entry_id
+
+
+class StoreUnavailable(ProvgraphError):
+    """A server cannot be reached; ``url`` has no password in it."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class ServiceError(ProvgraphError):
+    """A managed server failed to start or stop; ``log_tail`` holds the end of its log."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message + (f"\n--- log tail ---\n{log_tail}" if log_tail else ""))
+        self.log_tail = log_tail
+
+
+class QueryError(ProvgraphError):
+    """A named query is unknown or failed; ``query`` is its name."""
+
+    def __init__(self, message: str, query: str | None = None) -> None:
+        super().__init__(message)
+        self.query = query
+
+
+class ExportError(ProvgraphError):
+    """A PROV document could not be exported or imported."""
