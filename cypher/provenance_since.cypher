@@ -1,0 +1,38 @@
+// provenance_since: the upstream provenance of an element, cut off at a named step ("everything since step X").
+//
+// Parameters:
+//   $ref       the element: qualified name (`id`) or full URI (`key`)
+//   $activity  the step to stop at: an activity whose `name` equals it (e.g. "clean") or whose `prov:type`
+//              list holds it (e.g. "pg:Task")
+//   $depth     how many relationships back to go (1..30; 30 is the fixed bound in the patterns)
+//   $limit     at most this many rows
+//
+// Like lineage_upstream, but the walk does not go past an activity matching $activity: such an activity is in
+// the result (with cut = true), its inputs and their history are not. A derivation that names its activity
+// (wasDerivedFrom with `activity`, as capture writes) is crossed through that activity's usage and generation,
+// not directly, so the cut holds for it too; derivations without an activity are followed as they are.
+// Telemetry entities are left out. The depth shown is the shortest distance over any path.
+//
+// Returns one row per element: depth, id, key, labels, name, value, cut (true for a matching activity).
+MATCH (start:Element)
+WHERE start.key = $ref OR start.id = $ref
+MATCH path = (start)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*0..29]->(inside)
+WHERE all(step IN nodes(path) WHERE NOT (step:Activity AND (step.name = $activity OR $activity IN coalesce(step.types, []))))
+  AND all(edge IN relationships(path) WHERE type(edge) <> 'wasDerivedFrom' OR edge.activity IS NULL)
+WITH DISTINCT start, inside
+MATCH (inside)-[edge:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy]->(node)
+WHERE node <> start AND NOT node:Telemetry AND (type(edge) <> 'wasDerivedFrom' OR edge.activity IS NULL)
+WITH DISTINCT start, node
+WITH start, node,
+     node:Activity AND (node.name = $activity OR $activity IN coalesce(node.types, [])) AS cut,
+     shortestPath((start)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*1..30]->(node)) AS path
+WHERE length(path) <= $depth
+RETURN length(path) AS depth,
+       node.id AS id,
+       node.key AS key,
+       [label IN labels(node) WHERE label <> 'Element'] AS labels,
+       coalesce(node.name, node.path, node.label, node.role, node.id) AS name,
+       node.value AS value,
+       cut
+ORDER BY depth, id
+LIMIT $limit
