@@ -16,6 +16,7 @@ from provgraph.errors import ProvgraphError
 # takes the parsed arguments and returns an exit code. Heavy imports stay inside the handlers.
 COMMAND_MODULES = [
     "provgraph._cli_services",
+    "provgraph._cli_export",
 ]
 
 

@@ -23,12 +23,24 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument
 
-__all__ = ["differences", "parse_text", "prov_roundtrips", "roundtrip_identical", "same_document"]
+    from provgraph._backend import GraphBackend
+
+__all__ = [
+    "FormatResult",
+    "differences",
+    "parse_text",
+    "prov_roundtrips",
+    "roundtrip",
+    "roundtrip_identical",
+    "same_document",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +124,70 @@ def roundtrip_identical(original: ProvDocument, exported_text: str, fmt: str) ->
     if same_document(original, back):
         return True, []
     return False, differences(original, back)
+
+
+@dataclass
+class FormatResult:
+    """The round trip of a set of documents through the store in one format."""
+
+    fmt: str
+    identical: list[str] = field(default_factory=list)
+    different: dict[str, list[str]] = field(default_factory=dict)
+    inexpressible: list[str] = field(default_factory=list)
+    """Documents ``prov`` itself cannot round-trip through this format: not counted."""
+
+    @property
+    def counted(self) -> int:
+        return len(self.identical) + len(self.different)
+
+    def summary(self) -> str:
+        return f"{len(self.identical)}/{self.counted} identical"
+
+
+def roundtrip(
+    backend: GraphBackend,
+    documents: Sequence[tuple[str, ProvDocument]],
+    formats: Sequence[str],
+    *,
+    doc_prefix: str,
+    progress: Callable[[str], None] | None = None,
+) -> list[FormatResult]:
+    """Import each document into the graph (under ``doc_prefix`` + its index), export them all, compare.
+
+    All documents go to the loader in one call and come back in one pass over the graph; each export is then
+    written in every format, parsed back by ``prov`` and compared with the original (`roundtrip_identical`).
+    """
+    from provgraph._export import export_documents, serialize
+    from provgraph._import import document_to_messages
+    from provgraph._loader import load_messages
+
+    ids = [f"{doc_prefix}{index}" for index in range(len(documents))]
+    messages = []
+    for doc, (_, document) in zip(ids, documents, strict=True):
+        messages.extend(document_to_messages(document, doc))
+    if progress:
+        progress(f"importing {len(documents)} documents ({sum(len(m.records) for m in messages)} records)")
+    load_messages(backend, messages)
+    if progress:
+        progress("exporting them")
+    exported = export_documents(backend, ids)
+    results = []
+    for fmt in formats:
+        result = FormatResult(fmt)
+        for doc, (name, original) in zip(ids, documents, strict=True):
+            if not prov_roundtrips(original, fmt):
+                result.inexpressible.append(name)
+                continue
+            try:
+                text = serialize(exported[doc], fmt)
+                assert text is not None
+                same, diffs = roundtrip_identical(original, text, fmt)
+            except Exception as exc:  # an export that fails is a difference, reported with its reason
+                same, diffs = False, [f"export failed: {type(exc).__name__}: {exc}"]
+            if same:
+                result.identical.append(name)
+            else:
+                result.different[name] = diffs
+        results.append(result)
+    return results
+
