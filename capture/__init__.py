@@ -2,8 +2,46 @@
 
 This package is the light producer side: importing it loads only the standard library; redis-py and psutil are
 imported on first use; it never imports neo4j, prov, rdflib or the store package `provgraph`.
+
+Example::
+
+    import capture
+
+    @capture.task(output_names="o1")
+    def sum_one(i1):
+        return i1 + 1
+
+    @capture.task(output_names="o2")
+    def mult_two(o1):
+        return o1 * 2
+
+    with capture.Workflow("quickstart") as run:
+        mult_two(sum_one(3))        # o2 wasDerivedFrom o1, mult_two used o1, o1 wasGeneratedBy sum_one
+
+Everything is described in docs/capture.md.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from capture._agents import agent_task, instrument_model
+from capture._custom import CustomTask
+from capture._loops import BatchedLoop, Loop
+from capture._tasks import light_task, task, telemetry_task
+from capture._values import FileRef, file
+from capture._workflow import Workflow, flush, workflow
+
+__all__ = [
+    "BatchedLoop",
+    "CustomTask",
+    "FileRef",
+    "Loop",
+    "Workflow",
+    "agent_task",
+    "file",
+    "flush",
+    "instrument_model",
+    "light_task",
+    "task",
+    "telemetry_task",
+    "workflow",
+]

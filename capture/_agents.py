@@ -1,0 +1,169 @@
+"""Instrumentation of AI agents' tool/LLM calls (`agent_task`) and of torch-style models (`instrument_model`).
+
+Neither imports torch nor any LLM library: both work by duck typing.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from capture import wire
+from capture._custom import agent_records
+from capture._records import TaskSpec
+
+__all__ = ["agent_task", "instrument_model"]
+
+_PROMPT_NAMES = ("prompt", "messages", "query", "question", "input", "text")
+_MAX_TEXT = 4000
+
+
+def _get(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    for name in ("content", "text", "output", "response"):
+        inner = _get(value, name)
+        if isinstance(inner, str):
+            return inner
+    return repr(value)
+
+
+class AgentSpec:
+    """The agent an instrumented call belongs to, and how to read prompt, response and token usage."""
+
+    def __init__(self, agent: str, tool_name: str | None, prompt_arg: str | None) -> None:
+        self.agent_id, self.declaration = agent_records(agent)
+        self.tool_name = tool_name
+        self.prompt_arg = prompt_arg
+
+    def call_attrs(
+        self, spec: TaskSpec, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    ) -> list[tuple[str, Any]]:
+        attrs: list[tuple[str, Any]] = [("pg:tool_name", self.tool_name or spec.name)]
+        bound = dict(spec.bind(args, kwargs))
+        names = (self.prompt_arg,) if self.prompt_arg else _PROMPT_NAMES
+        for name in names:
+            if name in bound:
+                attrs.append(("pg:prompt", _text_of(bound[name])[:_MAX_TEXT]))
+                break
+        if result is not None:
+            attrs.append(("pg:response", _text_of(result)[:_MAX_TEXT]))
+            usage = _get(result, "usage") or _get(result, "usage_metadata")
+            if usage is not None:
+                for attr, keys in (
+                    ("pg:tokens_in", ("prompt_tokens", "input_tokens")),
+                    ("pg:tokens_out", ("completion_tokens", "output_tokens")),
+                    ("pg:tokens_total", ("total_tokens",)),
+                ):
+                    for key in keys:
+                        count = _get(usage, key)
+                        if isinstance(count, int):
+                            attrs.append((attr, count))
+                            break
+        return attrs
+
+
+def agent_task(
+    function: Callable[..., Any] | None = None,
+    *,
+    agent: str = "agent",
+    tool_name: str | None = None,
+    prompt_arg: str | None = None,
+    output_names: str | Sequence[str] | None = None,
+    tags: str | Sequence[str] | None = None,
+    custom_metadata: dict[str, Any] | None = None,
+) -> Any:
+    """Record a tool or LLM call of an AI agent: a task associated with the agent (a ``prov:SoftwareAgent``).
+
+    Records the prompt (argument ``prompt_arg``, else the first of prompt/messages/query/question/input/text),
+    the response text, the tool name, timing, and token usage when the result carries a ``usage`` (OpenAI- or
+    Anthropic-style field names). Apply it under a framework's own decorator (``@mcp.tool()`` above it).
+
+    Example::
+
+        @capture.agent_task(agent="planner", tool_name="summarise")
+        def summarise(prompt):
+            return llm.invoke(prompt)
+    """
+    from capture._tasks import _wrap
+
+    agent_spec = AgentSpec(agent, tool_name, prompt_arg)
+
+    def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
+        spec = TaskSpec(
+            target,
+            output_names=output_names,
+            tags=tags,
+            custom_metadata=custom_metadata,
+            agent=agent_spec,
+            attrs=[("pg:kind", "agent_call")],
+        )
+        return _wrap(target, spec)
+
+    return decorate(function) if function is not None else decorate
+
+
+def model_attrs(model: Any) -> list[tuple[str, Any]]:
+    """Attributes of a model entity: class, parameter count (if it has ``parameters()``), training flag."""
+    cls = type(model)
+    attrs: list[tuple[str, Any]] = [
+        ("prov:type", wire.qualified_name("pg:Model")),
+        ("pg:class", f"{cls.__module__}.{cls.__qualname__}"),
+    ]
+    parameters = getattr(model, "parameters", None)
+    if callable(parameters):
+        try:
+            attrs.append(("pg:parameters", int(sum(p.numel() for p in parameters()))))
+        except Exception:  # noqa: BLE001 - not torch-like after all
+            pass
+    training = getattr(model, "training", None)
+    if isinstance(training, bool):
+        attrs.append(("pg:training", training))
+    return attrs
+
+
+def instrument_model(
+    target: Any, *, name: str | None = None, output_names: str | Sequence[str] | None = None
+) -> Any:
+    """Record every ``forward`` (or ``__call__``) of a torch-style model as a task that used the model entity.
+
+    Works on a class (used as a class decorator) or on one instance; torch is never imported. Tensors are
+    summarised (shape, dtype, device), never copied. The model is one entity (``pg:Model``) used by every call.
+
+    Example::
+
+        @capture.instrument_model
+        class MyNet(nn.Module):
+            def forward(self, x):
+                return self.fc(x)
+    """
+    from capture._tasks import _wrap
+
+    is_class = isinstance(target, type)
+    cls = target if is_class else type(target)
+    method_name = "forward" if callable(getattr(cls, "forward", None)) else "__call__"
+    original = getattr(cls, method_name)
+    spec = TaskSpec(original, name=name or f"{cls.__qualname__}.{method_name}", output_names=output_names)
+    if spec.positional and spec.skip_first:
+        spec.positional = ("model", *spec.positional[1:])
+        spec.skip_first = False
+    wrapped = _wrap(original, spec)
+    if is_class:
+        cls.__provgraph_model__ = True
+        setattr(cls, method_name, wrapped)
+        return cls
+    target.__dict__["__provgraph_model__"] = True
+    if method_name == "__call__":
+        # Special methods are looked up on the type: give this instance its own subclass.
+        target.__class__ = type(cls.__name__, (cls,), {"__call__": wrapped, "__provgraph_model__": True})
+    else:
+        target.__dict__["forward"] = types.MethodType(functools.wraps(original)(wrapped), target)
+    return target

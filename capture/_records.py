@@ -1,0 +1,404 @@
+"""Expansion of compact capture items into PROV wire records (runs on the emitter thread).
+
+The user's thread builds a tuple (`TaskItem`, light-task tuples, loop batches) holding references to the call's
+arguments and result; the emitter calls ``to_records()`` later, in emission order, and only then are ids formatted,
+values described (`capture._values`) and lineage resolved (`capture._lineage`).
+
+What one task becomes (see docs/capture.md, "What capture writes")::
+
+    activity  pgid:task_P_N   prov:type pg:Task, pg:name, pg:status, pg:duration_s, [pg:error], [pg:tags]...
+    wasStartedBy(task, -, parent, start)               parent: the run, a loop, or the enclosing task
+    entity    input (new, or the entity the value already is)  + used(task, input, start, prov:role=name)
+    entity    output (always new)                      + wasGeneratedBy(output, task, end, prov:role=name)
+    wasDerivedFrom(output, input, activity=task)       for each output and each input
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from capture import _ids, wire
+from capture._values import FileRef, file_attrs, file_entity_id, value_attrs
+
+__all__ = ["LightBatch", "TaskItem", "TaskSpec", "activity_records", "safe_json"]
+
+logger = logging.getLogger(__name__)
+
+QN_TASK = wire.qualified_name("pg:Task")
+QN_LOOP = wire.qualified_name("pg:Loop")
+QN_TELEMETRY = wire.qualified_name("pg:Telemetry")
+
+_element = wire.element
+_relation = wire.relation
+_iso = _ids.iso_from_ns
+
+_DEFAULT_DENY = (
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "AUTH",
+    "PRIVATE",
+    "SESSION",
+    "COOKIE",
+)
+_MAX_ERROR_CHARS = 2000
+
+
+def safe_json(value: Any) -> str:
+    """Compact JSON text of a value, with anything unusual shown as its ``str``."""
+    try:
+        return json.dumps(value, separators=(",", ":"), default=str, sort_keys=True)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
+
+
+def _deny_words() -> tuple[tuple[str, ...], frozenset[str]]:
+    from capture._context import STATE
+
+    settings = STATE.settings
+    if settings is None:
+        return _DEFAULT_DENY, frozenset()
+    return tuple(w.upper() for w in settings.redact_env_deny), frozenset(settings.redact_env_allow)
+
+
+def _is_secret(role: str, deny: tuple[str, ...], allow: frozenset[str]) -> bool:
+    if role in allow:
+        return False
+    upper = role.upper()
+    return any(word in upper for word in deny)
+
+
+class TaskSpec:
+    """Everything fixed about a decorated function: its name, parameters, outputs and options."""
+
+    __slots__ = (
+        "name",
+        "positional",
+        "varargs",
+        "defaults",
+        "output_names",
+        "tags",
+        "custom_metadata",
+        "campaign_id",
+        "run_override",
+        "args_handler",
+        "telemetry",
+        "agent",
+        "attrs",
+        "skip_first",
+    )
+
+    def __init__(
+        self,
+        function: Callable[..., Any] | None,
+        name: str | None = None,
+        output_names: str | Sequence[str] | None = None,
+        tags: str | Sequence[str] | None = None,
+        custom_metadata: dict[str, Any] | None = None,
+        campaign_id: str | None = None,
+        run_override: Any = None,
+        args_handler: Callable[..., dict[str, Any]] | None = None,
+        telemetry: bool = False,
+        agent: Any = None,
+        attrs: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self.name = name or (getattr(function, "__qualname__", None) or getattr(function, "__name__", "task"))
+        if isinstance(output_names, str):
+            output_names = (output_names,)
+        self.output_names = tuple(output_names) if output_names else None
+        if isinstance(tags, str):
+            tags = (tags,)
+        self.tags = tuple(str(t) for t in tags) if tags else ()
+        self.custom_metadata = dict(custom_metadata) if custom_metadata else None
+        self.campaign_id = campaign_id
+        self.run_override = run_override
+        self.args_handler = args_handler
+        self.telemetry = telemetry
+        self.agent = agent
+        self.attrs = tuple(attrs)
+        self.positional: tuple[str, ...] = ()
+        self.varargs = "args"
+        self.defaults: dict[str, Any] = {}
+        self.skip_first = False
+        if function is not None:
+            self._read_signature(function)
+
+    def _read_signature(self, function: Callable[..., Any]) -> None:
+        import inspect  # decoration time only
+
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            return
+        positional = []
+        for parameter in signature.parameters.values():
+            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                positional.append(parameter.name)
+            elif parameter.kind is parameter.VAR_POSITIONAL:
+                self.varargs = parameter.name
+            if parameter.default is not parameter.empty and parameter.kind is not parameter.VAR_KEYWORD:
+                self.defaults[parameter.name] = parameter.default
+        self.positional = tuple(positional)
+        # A method's `self`/`cls` is the receiver, not an input of the computation.
+        self.skip_first = bool(positional) and positional[0] in ("self", "cls")
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+        """(parameter name, value) pairs of one call; ``argparse.Namespace`` arguments are flattened."""
+        if self.args_handler is not None:
+            try:
+                handled = self.args_handler(*args, **kwargs)
+                return [(str(k), v) for k, v in dict(handled).items()]
+            except Exception as exc:  # noqa: BLE001 - fall back to the default binding
+                logger.warning(
+                    "args_handler of task %r failed (%s); recording the arguments as bound", self.name, exc
+                )
+        names = self.positional
+        count = len(names)
+        pairs: list[tuple[str, Any]] = []
+        for index, value in enumerate(args):
+            if index == 0 and self.skip_first:
+                continue
+            pairs.append((names[index] if index < count else f"{self.varargs}[{index - count}]", value))
+        if kwargs:
+            pairs.extend(kwargs.items())
+        if self.defaults:
+            given = len(args)
+            for name, default in self.defaults.items():
+                if name not in kwargs and (name not in names or names.index(name) >= given):
+                    pairs.append((name, default))
+        flattened: list[tuple[str, Any]] = []
+        for name, value in pairs:
+            if type(value).__name__ == "Namespace" and type(value).__module__ == "argparse":
+                flattened.extend(vars(value).items())
+            else:
+                flattened.append((name, value))
+        return flattened
+
+    def outputs(self, result: Any) -> list[tuple[str, Any]]:
+        """(output name, value) pairs of a result: ``output_names`` by position, a dict passed through."""
+        names = self.output_names
+        if names is None:
+            if result is None:
+                return []
+            if type(result) is dict:
+                return [(str(k), v) for k, v in result.items()]
+            return [("return", result)]
+        if len(names) == 1:
+            return [(names[0], result)]
+        if isinstance(result, tuple | list) and len(result) == len(names):
+            return list(zip(names, result, strict=True))
+        if isinstance(result, dict):
+            return [(str(k), v) for k, v in result.items()]
+        return [("return", result)]
+
+
+def _entity_base(activity_id: str) -> str:
+    # pgid:task_P_N -> pgid:val_P_N (ids of a task's values share its unique suffix)
+    return "pgid:val_" + activity_id.split("_", 1)[1]
+
+
+def _value_entity(records: list[dict[str, Any]], entity_id: str, value: Any, role: str, secret: bool) -> str:
+    if type(value) is FileRef:
+        file_id = file_entity_id(value)
+        if file_id is not None:
+            records.append(_element("entity", file_id, file_attrs(value)))
+            return file_id
+    attrs = [("pg:role", role), ("pg:redacted", True)] if secret else [("pg:role", role), *value_attrs(value)]
+    records.append(_element("entity", entity_id, attrs))
+    return entity_id
+
+
+def activity_records(
+    *,
+    run: Any,
+    activity_id: str,
+    parent_id: str,
+    name: str,
+    type_qn: dict[str, str] = QN_TASK,
+    start_ns: int,
+    end_ns: int | None,
+    status: str,
+    error: BaseException | str | None = None,
+    inputs: Iterable[tuple[str, Any]] = (),
+    outputs: Iterable[tuple[str, Any]] = (),
+    whole_result: Any = None,
+    tags: Sequence[str] = (),
+    custom_metadata: dict[str, Any] | None = None,
+    campaign_id: str | None = None,
+    extra_attrs: Iterable[tuple[str, Any]] = (),
+    telemetry: tuple[Any, Any] | None = None,
+    agents: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """All records of one activity (task, iteration, custom task, agent call), lineage resolved."""
+    start = _iso(start_ns)
+    end = _iso(end_ns) if end_ns is not None else None
+    attrs: list[tuple[str, Any]] = [("prov:type", type_qn), ("pg:name", name), ("pg:status", status)]
+    if end_ns is not None:
+        attrs.append(("pg:duration_s", (end_ns - start_ns) / 1e9))
+    if error is not None:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        attrs.append(("pg:error", text[:_MAX_ERROR_CHARS]))
+    attrs.append(("pg:started_by", parent_id))
+    for tag in tags:
+        attrs.append(("pg:tags", tag))
+    if custom_metadata:
+        attrs.append(("pg:custom_metadata", safe_json(custom_metadata)))
+    if campaign_id:
+        attrs.append(("pg:campaign", str(campaign_id)))
+    attrs.extend(extra_attrs)
+    formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
+    records = [
+        _element("activity", activity_id, attrs, formal=formal),
+        _relation("wasStartedBy", activity=activity_id, starter=parent_id, time=start),
+    ]
+    for agent_id in agents:
+        records.append(_relation("wasAssociatedWith", activity=activity_id, agent=agent_id))
+
+    lineage = run.lineage
+    deny, allow = _deny_words()
+    base = _entity_base(activity_id)
+    used_ids: list[str] = []
+    for index, (role, value) in enumerate(inputs):
+        secret = _is_secret(role, deny, allow)
+        known = None if secret else lineage.lookup(value)
+        if known is None:
+            entity_id = _value_entity(records, f"{base}_i{index}", value, role, secret)
+            known = (entity_id,)
+            if not secret:
+                lineage.register_input(value, known)
+        for entity_id in known:
+            records.append(
+                _relation(
+                    "used", activity=activity_id, entity=entity_id, time=start, attrs=[("prov:role", role)]
+                )
+            )
+            used_ids.append(entity_id)
+
+    generated: list[str] = []
+    when = end or start
+    for index, (role, value) in enumerate(outputs):
+        secret = _is_secret(role, deny, allow)
+        entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret)
+        records.append(
+            _relation(
+                "wasGeneratedBy",
+                entity=entity_id,
+                activity=activity_id,
+                time=when,
+                attrs=[("prov:role", role)],
+            )
+        )
+        for used_id in used_ids:
+            if used_id != entity_id:
+                records.append(
+                    _relation(
+                        "wasDerivedFrom", generatedEntity=entity_id, usedEntity=used_id, activity=activity_id
+                    )
+                )
+        generated.append(entity_id)
+        if not secret:
+            lineage.register_output(value, (entity_id,))
+    if whole_result is not None and len(generated) > 1:
+        lineage.register_output(whole_result, tuple(generated))
+
+    if telemetry is not None:
+        records.extend(_telemetry_records(run, activity_id, base, telemetry, start, end))
+    return records
+
+
+def _telemetry_records(
+    run: Any, activity_id: str, base: str, telemetry: tuple[Any, Any], start: str, end: str | None
+) -> list[dict[str, Any]]:
+    from capture._tasks import machine_agent_records
+
+    records: list[dict[str, Any]] = []
+    machine_records, machine_id = machine_agent_records(run)
+    records.extend(machine_records)
+    if machine_id:
+        records.append(_relation("wasAssociatedWith", activity=activity_id, agent=machine_id))
+    for phase, pairs, when in (("start", telemetry[0], start), ("end", telemetry[1], end)):
+        if pairs is None:
+            continue
+        entity_id = f"{base}_telemetry_{phase}"
+        attrs = [("prov:type", QN_TELEMETRY), ("pg:phase", phase), *pairs]
+        records.append(_element("entity", entity_id, attrs))
+        records.append(
+            _relation("wasGeneratedBy", entity=entity_id, activity=activity_id, time=when or start)
+        )
+    return records
+
+
+def _parent_id(run: Any, parent: Any, prefix: str) -> str:
+    if parent is None:
+        return run.id
+    return _ids.task_id(parent, prefix)
+
+
+class TaskItem(tuple):
+    """One finished task, as captured on the user's thread:
+    ``(spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry, prefix)``."""
+
+    __slots__ = ()
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return _task_records(self)
+
+
+def _task_records(item: Sequence[Any]) -> list[dict[str, Any]]:
+    spec, number, context, args, kwargs, start_ns, end_ns, result, error = item[:9]
+    telemetry = item[9] if len(item) > 9 else None
+    prefix = item[10] if len(item) > 10 else None
+    run, parent = context
+    activity_id = _ids.task_id(number, prefix)
+    agents = (spec.agent.agent_id,) if spec.agent is not None else ()
+    extra: list[tuple[str, Any]] = list(spec.attrs)
+    declarations: list[dict[str, Any]] = []
+    if spec.agent is not None:
+        extra.extend(spec.agent.call_attrs(spec, args, kwargs, result))
+        declarations = spec.agent.declaration
+    return declarations + activity_records(
+        run=run,
+        activity_id=activity_id,
+        parent_id=_parent_id(run, parent, prefix),
+        name=spec.name,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status="ERROR" if error is not None else "FINISHED",
+        error=error,
+        inputs=spec.bind(args, kwargs),
+        outputs=spec.outputs(result) if error is None else (),
+        whole_result=result,
+        tags=spec.tags,
+        custom_metadata=spec.custom_metadata,
+        campaign_id=spec.campaign_id or run.campaign,
+        extra_attrs=extra,
+        telemetry=telemetry,
+        agents=agents,
+    )
+
+
+class LightBatch:
+    """Many light-task tuples of one run, handed to the emitter at once."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[Any, ...]]) -> None:
+        self.items = items
+
+    def to_records(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for item in self.items:
+            try:
+                records.extend(_task_records(item))
+            except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
+                logger.error("provgraph capture could not describe a light task: %s", exc)
+        return records
+
+    def __len__(self) -> int:
+        return len(self.items)

@@ -1,0 +1,257 @@
+"""Turn Python values into PROV entity attributes, safely and without copying large data.
+
+Runs on the emitter thread (from ``to_records``), never on the user's hot path, except `file` which hashes a file
+the user explicitly marked. Rules, in order:
+
+- ``bool``/``int``/``str``/finite ``float``: ``prov:value`` as is (huge ints and long strings are summarised).
+- ``None``, NaN and infinities: a typed literal (``xsd:double``) or ``pg:repr``.
+- `FileRef` (from `file`): a ``pg:File`` entity identified by the SHA-256 of its content.
+- ``bytes``: size and SHA-256, never the bytes themselves.
+- arrays and tensors (anything with ``shape`` and ``dtype``): shape, dtype, device; never the data.
+- small JSON-safe lists, tuples and dicts: ``pg:json`` (compact JSON text) plus ``pg:length``;
+  large ones: ``pg:length``, a fingerprint of a bounded sample and the first items.
+- objects with ``to_dict()`` or a ``__dict__``: that mapping, made safe the same way.
+- anything else: a type-and-identity placeholder ``pg:repr = "<module.Class #0x7f...>"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from typing import Any
+
+from capture import wire
+
+__all__ = ["MAX_JSON_CHARS", "FileRef", "file", "file_entity_id", "value_attrs"]
+
+MAX_JSON_CHARS = 2048
+"""Longest JSON text or string kept whole in a value attribute; longer ones are summarised."""
+
+_MAX_ITEMS = 64
+_SAMPLE_ITEMS = 8
+_MAX_INT = 2**63 - 1
+_HASH_CHUNK = 1 << 20
+
+
+class FileRef(str):
+    """A path marked as a file: a ``str`` (usable with ``open``) whose entity is identified by its content.
+
+    Build one with `capture.file`. The SHA-256 is taken when the marker is created if the file exists then
+    (mark an input before the task changes it, an output after writing it); otherwise when the record is built.
+    """
+
+    __slots__ = ("_sha256", "_size")
+
+    _sha256: str | None
+    _size: int | None
+
+    def __new__(cls, path: str | os.PathLike[str]) -> FileRef:
+        ref = super().__new__(cls, os.fspath(path))
+        ref._sha256 = None
+        ref._size = None
+        if os.path.isfile(ref):
+            ref._hash()
+        return ref
+
+    def _hash(self) -> None:
+        digest = hashlib.sha256()
+        size = 0
+        with open(self, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        self._sha256 = digest.hexdigest()
+        self._size = size
+
+    @property
+    def sha256(self) -> str | None:
+        """Hex SHA-256 of the content (``None`` if the file did not exist when asked)."""
+        if self._sha256 is None and os.path.isfile(self):
+            self._hash()
+        return self._sha256
+
+    @property
+    def size(self) -> int | None:
+        """Size in bytes, known once hashed."""
+        return self._size
+
+
+def file(path: str | os.PathLike[str]) -> FileRef:
+    """Mark a path (task argument or return value) as a file entity identified by its content hash.
+
+    Example::
+
+        @capture.task(output_names="table")
+        def clean(source):
+            ...
+            return capture.file("clean.csv")
+
+        clean(capture.file("raw.csv"))   # raw.csv's entity is pgid:file_sha256_<hex>; any run reading
+                                         # the same bytes joins this one in the graph
+    """
+    return FileRef(path)
+
+
+def file_entity_id(ref: FileRef) -> str | None:
+    """``pgid:file_sha256_<hex>``, or ``None`` if the file cannot be read."""
+    try:
+        sha = ref.sha256
+    except OSError:
+        return None
+    return f"pgid:file_sha256_{sha}" if sha else None
+
+
+def file_attrs(ref: FileRef) -> list[tuple[str, Any]]:
+    """Attributes of a file entity."""
+    attrs: list[tuple[str, Any]] = [
+        ("prov:type", wire.qualified_name("pg:File")),
+        ("pg:path", os.path.abspath(ref)),
+    ]
+    if ref.sha256:
+        attrs.append(("pg:sha256", ref.sha256))
+    if ref.size is not None:
+        attrs.append(("pg:size", ref.size))
+    return attrs
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=12).hexdigest()
+
+
+def _placeholder(value: Any) -> str:
+    cls = type(value)
+    return f"<{cls.__module__}.{cls.__qualname__} #{id(value):#x}>"
+
+
+def _is_json_scalar(value: Any) -> bool:
+    return value is None or type(value) in (bool, int, str) or (type(value) is float and math.isfinite(value))
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe version of a small structure, or raise ``ValueError`` if it is not small or not safe."""
+    if _is_json_scalar(value):
+        if type(value) is int and not -_MAX_INT <= value <= _MAX_INT:
+            return str(value)
+        return value
+    if depth > 4:
+        raise ValueError("too deep")
+    if isinstance(value, list | tuple):
+        if len(value) > _MAX_ITEMS:
+            raise ValueError("too long")
+        return [_jsonable(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        if len(value) > _MAX_ITEMS:
+            raise ValueError("too long")
+        return {str(key): _jsonable(item, depth + 1) for key, item in value.items()}
+    raise ValueError("not JSON")
+
+
+def _as_mapping(value: Any) -> dict[str, Any] | None:
+    to_dict = getattr(type(value), "to_dict", None)
+    if callable(to_dict):
+        try:
+            mapping = value.to_dict()
+        except Exception:  # noqa: BLE001 - a user's to_dict failing must not break capture
+            return None
+        return mapping if isinstance(mapping, dict) else None
+    attributes = getattr(value, "__dict__", None)
+    if isinstance(attributes, dict) and not callable(value):
+        return {key: item for key, item in attributes.items() if not key.startswith("_")}
+    return None
+
+
+def _summarise_sequence(value: Any) -> list[tuple[str, Any]]:
+    length = len(value)
+    attrs: list[tuple[str, Any]] = [("pg:length", length)]
+    if isinstance(value, dict):
+        sample = list(value.items())[:_SAMPLE_ITEMS]
+        head = [[str(k), v] for k, v in sample]
+    else:
+        head = list(value[:_SAMPLE_ITEMS]) if isinstance(value, list | tuple) else []
+    try:
+        head_json = json.dumps(_jsonable(head), separators=(",", ":"))
+    except (ValueError, TypeError):
+        head_json = json.dumps([_placeholder(item) for item in head])
+    attrs.append(("pg:head", head_json[:MAX_JSON_CHARS]))
+    # A fingerprint of a bounded sample (first, middle and last items plus the length) keeps this O(1) in size.
+    if isinstance(value, list | tuple) and length:
+        picks = [*value[:16], *value[length // 2 : length // 2 + 16], *value[-16:]]
+        attrs.append(("pg:fingerprint", _fingerprint(f"{length}|{picks!r}")))
+    return attrs
+
+
+def value_attrs(value: Any) -> list[tuple[str, Any]]:
+    """PROV attributes describing ``value`` (``prov:value``, ``pg:python_type``, summaries...)."""
+    kind = type(value)
+    attrs: list[tuple[str, Any]] = [("pg:python_type", kind.__qualname__)]
+    if kind is bool or kind is int:
+        if -_MAX_INT <= value <= _MAX_INT:
+            attrs.append(("prov:value", value))
+        else:
+            attrs.append(("prov:value", wire.typed_literal(str(value), "xsd:integer")))
+        return attrs
+    if kind is float:
+        if math.isfinite(value):
+            attrs.append(("prov:value", value))
+        else:
+            lexical = "NaN" if math.isnan(value) else ("INF" if value > 0 else "-INF")
+            attrs.append(("prov:value", wire.typed_literal(lexical, "xsd:double")))
+        return attrs
+    if kind is str:
+        if len(value) <= MAX_JSON_CHARS:
+            attrs.append(("prov:value", value))
+        else:
+            attrs += [
+                ("pg:length", len(value)),
+                ("pg:head", value[:256]),
+                ("pg:fingerprint", _fingerprint(value)),
+            ]
+        return attrs
+    if value is None:
+        attrs.append(("pg:repr", "None"))
+        return attrs
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        attrs += [("pg:size", len(data)), ("pg:sha256", hashlib.sha256(data).hexdigest())]
+        return attrs
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype"):
+        try:
+            attrs.append(("pg:shape", json.dumps([int(x) for x in shape])))
+        except (TypeError, ValueError):
+            attrs.append(("pg:shape", str(shape)))
+        attrs.append(("pg:dtype", str(value.dtype)))
+        device = getattr(value, "device", None)
+        if device is not None:
+            attrs.append(("pg:device", str(device)))
+        return attrs
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        container = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        try:
+            text = json.dumps(_jsonable(container), separators=(",", ":"))
+        except (ValueError, TypeError):
+            text = None
+        if text is not None and len(text) <= MAX_JSON_CHARS:
+            attrs += [("pg:json", text), ("pg:length", len(value))]
+        else:
+            attrs += _summarise_sequence(container)
+        return attrs
+    if getattr(value, "__provgraph_model__", False):
+        from capture._agents import model_attrs
+
+        return attrs + model_attrs(value)
+    mapping = _as_mapping(value)
+    if mapping is not None:
+        try:
+            text = json.dumps(_jsonable(mapping), separators=(",", ":"))
+        except (ValueError, TypeError):
+            safe = {
+                str(k): v if _is_json_scalar(v) else _placeholder(v)
+                for k, v in list(mapping.items())[:_MAX_ITEMS]
+            }
+            text = json.dumps(safe, separators=(",", ":"), default=str)
+        attrs.append(("pg:json", text[:MAX_JSON_CHARS]))
+    attrs.append(("pg:repr", _placeholder(value)))
+    return attrs
