@@ -1,0 +1,8 @@
+// export/bench_delete_document: delete a document's Document and Namespace nodes (the export benchmark's own).
+// Parameters: $doc.
+OPTIONAL MATCH (ns:Namespace)
+WHERE ns.key STARTS WITH $doc + ' ' AND ns.doc = $doc
+DETACH DELETE ns
+WITH count(*) AS done
+OPTIONAL MATCH (d:Document {id: $doc})
+DETACH DELETE d
