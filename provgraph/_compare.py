@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from prov.model import ProvBundle, ProvDocument
+    from prov.model import ProvBundle, ProvDocument, ProvRecord
 
     from provgraph._backend import GraphBackend
 
@@ -55,8 +55,18 @@ def same_document(a: ProvDocument, b: ProvDocument) -> bool:
     return a == b and b == a and _bundle_ids(a) == _bundle_ids(b)
 
 
+def _record_text(record: ProvRecord) -> str:
+    """A PROV-N-like line for a record, attributes sorted (PROV-N keeps insertion order, which is no difference)."""
+    from prov.constants import PROV_N_MAP
+
+    formal = ", ".join("-" if value is None else str(value) for _, value in record.formal_attributes)
+    extra = sorted(f"{name}={value!r}" for name, value in record.extra_attributes)
+    identifier = f"{record.identifier}; " if record.identifier else ""
+    return f"{PROV_N_MAP[record.get_type()]}({identifier}{formal}{', [' + ', '.join(extra) + ']' if extra else ''})"
+
+
 def _record_texts(bundle: ProvBundle) -> set[str]:
-    return {record.get_provn() for record in bundle.get_records()}
+    return {_record_text(record) for record in bundle.get_records()}
 
 
 def differences(a: ProvDocument, b: ProvDocument, *, limit: int = 20) -> list[str]:
@@ -78,7 +88,7 @@ def differences(a: ProvDocument, b: ProvDocument, *, limit: int = 20) -> list[st
         else:
             compare(f"[{name}] ", _record_texts(a_bundles[name]), _record_texts(b_bundles[name]))
     if not lines and not same_document(a, b):
-        lines.append('records print alike but differ in value types (e.g. 1 vs "1"^^xsd:string)')
+        lines.append("the records print alike but differ in how they compare (value types, repeated records)")
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
@@ -190,4 +200,3 @@ def roundtrip(
                 result.different[name] = diffs
         results.append(result)
     return results
-
