@@ -151,7 +151,7 @@ def instrument_model(
     cls = target if is_class else type(target)
     method_name = "forward" if callable(getattr(cls, "forward", None)) else "__call__"
     original = getattr(cls, method_name)
-    spec = TaskSpec(original, name=name or f"{cls.__qualname__}.{method_name}", output_names=output_names)
+    spec = TaskSpec(original, name=name or f"{cls.__name__}.{method_name}", output_names=output_names)
     if spec.positional and spec.skip_first:
         spec.positional = ("model", *spec.positional[1:])
         spec.skip_first = False

@@ -58,20 +58,27 @@ def safe_json(value: Any) -> str:
         return json.dumps(str(value))
 
 
-def _deny_words() -> tuple[tuple[str, ...], frozenset[str]]:
+_secret_cache: dict[str, bool] = {}
+_secret_settings: list[Any] = [None]
+
+
+def _is_secret(role: str) -> bool:
+    """Whether an input/output name looks like a secret (settings ``redact_env_deny``/``redact_env_allow``)."""
     from capture._context import STATE
 
     settings = STATE.settings
-    if settings is None:
-        return _DEFAULT_DENY, frozenset()
-    return tuple(w.upper() for w in settings.redact_env_deny), frozenset(settings.redact_env_allow)
-
-
-def _is_secret(role: str, deny: tuple[str, ...], allow: frozenset[str]) -> bool:
-    if role in allow:
-        return False
-    upper = role.upper()
-    return any(word in upper for word in deny)
+    if _secret_settings[0] is not settings:
+        _secret_cache.clear()
+        _secret_settings[0] = settings
+    known = _secret_cache.get(role)
+    if known is None:
+        deny = tuple(w.upper() for w in settings.redact_env_deny) if settings is not None else _DEFAULT_DENY
+        allow = frozenset(settings.redact_env_allow) if settings is not None else frozenset()
+        upper = role.upper()
+        known = role not in allow and any(word in upper for word in deny)
+        if len(_secret_cache) < 10_000:
+            _secret_cache[role] = known
+    return known
 
 
 class TaskSpec:
@@ -254,18 +261,17 @@ def activity_records(
     attrs.extend(extra_attrs)
     formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
     records = [
-        _element("activity", activity_id, attrs, formal=formal),
-        _relation("wasStartedBy", activity=activity_id, starter=parent_id, time=start),
+        {"k": "activity", "id": activity_id, "f": formal, "a": [[name, value] for name, value in attrs]},
+        {"k": "wasStartedBy", "f": {"activity": activity_id, "starter": parent_id, "time": start}},
     ]
     for agent_id in agents:
         records.append(_relation("wasAssociatedWith", activity=activity_id, agent=agent_id))
 
     lineage = run.lineage
-    deny, allow = _deny_words()
     base = _entity_base(activity_id)
     used_ids: list[str] = []
     for index, (role, value) in enumerate(inputs):
-        secret = _is_secret(role, deny, allow)
+        secret = _is_secret(role)
         known = None if secret else lineage.lookup(value)
         if known is None:
             entity_id = _value_entity(records, f"{base}_i{index}", value, role, secret)
@@ -283,7 +289,7 @@ def activity_records(
     generated: list[str] = []
     when = end or start
     for index, (role, value) in enumerate(outputs):
-        secret = _is_secret(role, deny, allow)
+        secret = _is_secret(role)
         entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret)
         records.append(
             _relation(

@@ -219,7 +219,7 @@ def value_attrs(value: Any) -> list[tuple[str, Any]]:
     shape = getattr(value, "shape", None)
     if shape is not None and hasattr(value, "dtype"):
         try:
-            attrs.append(("pg:shape", json.dumps([int(x) for x in shape])))
+            attrs.append(("pg:shape", json.dumps([int(x) for x in shape], separators=(",", ":"))))
         except (TypeError, ValueError):
             attrs.append(("pg:shape", str(shape)))
         attrs.append(("pg:dtype", str(value.dtype)))

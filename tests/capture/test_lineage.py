@@ -1,0 +1,130 @@
+"""Lineage semantics: identity joins, equal generated immutables join, unrelated literals never do, files."""
+
+from __future__ import annotations
+
+from conftest import attr, of_kind
+
+import capture
+from capture._lineage import Lineage
+
+
+def _used(records):
+    return [(r["f"]["activity"], r["f"]["entity"]) for r in of_kind(records, "used")]
+
+
+def _generated(records):
+    return {r["f"]["entity"]: r["f"]["activity"] for r in of_kind(records, "wasGeneratedBy")}
+
+
+def test_equal_literals_from_unrelated_places_are_not_joined(memory_emitter):
+    @capture.task
+    def f(x):
+        return None
+
+    with capture.Workflow() as run:
+        f(1000)
+        f(1000)
+    used = _used(memory_emitter.records(run.id))
+    assert len(used) == 2 and used[0][1] != used[1][1]
+
+
+def test_equal_immutable_value_generated_earlier_is_the_same_entity(memory_emitter):
+    @capture.task(output_names="name")
+    def make():
+        return "".join(["ab", "cd"])  # a new str object each call
+
+    @capture.task
+    def consume(name):
+        return None
+
+    with capture.Workflow() as run:
+        make()
+        consume("abcd")  # equal value, different object
+    records = memory_emitter.records(run.id)
+    generated = _generated(records)
+    consumed = [e for a, e in _used(records)]
+    assert consumed and consumed[0] in generated
+
+
+def test_mutable_object_identity(memory_emitter):
+    @capture.task(output_names="rows")
+    def load():
+        return [1, 2, 3]
+
+    @capture.task
+    def use(rows):
+        return None
+
+    with capture.Workflow() as run:
+        rows = load()
+        use(rows)
+        use([1, 2, 3])  # equal but a different list: a new entity
+        shared = {"k": 1}
+        use(shared)
+        use(shared)  # the same input object twice: one entity used twice
+    used = [e for _, e in _used(memory_emitter.records(run.id))]
+    generated = _generated(memory_emitter.records(run.id))
+    assert used[0] in generated
+    assert used[1] not in generated and used[1] != used[0]
+    assert used[2] == used[3]
+
+
+def test_whole_tuple_result_uses_every_output(memory_emitter):
+    @capture.task(output_names=["a", "b"])
+    def split():
+        return [1.5], [2.5]
+
+    @capture.task
+    def join(pair):
+        return None
+
+    with capture.Workflow() as run:
+        pair = split()
+        join(pair)
+    records = memory_emitter.records(run.id)
+    generated = _generated(records)
+    join_used = [e for a, e in _used(records) if a not in set(generated.values())]
+    assert len(join_used) == 2 and all(e in generated for e in join_used)
+
+
+def test_files_are_content_addressed_across_runs(memory_emitter, tmp_path):
+    path = tmp_path / "table.csv"
+
+    @capture.task(output_names="table")
+    def write():
+        path.write_text("a,b\n1,2\n")
+        return capture.file(path)
+
+    @capture.task
+    def read(source):
+        return None
+
+    with capture.Workflow("producer") as producer:
+        write()
+    with capture.Workflow("consumer") as consumer:
+        read(capture.file(path))
+    produced = [e for e in of_kind(memory_emitter.records(producer.id), "entity") if attr(e, "pg:path")]
+    read_ids = [e for _, e in _used(memory_emitter.records(consumer.id))]
+    assert produced[0]["id"].startswith("pgid:file_sha256_")
+    assert read_ids == [produced[0]["id"]]
+    assert attr(produced[0], "pg:size") == len("a,b\n1,2\n")
+
+
+def test_registry_is_bounded_and_weak_where_possible(monkeypatch):
+    from capture import _lineage
+
+    monkeypatch.setattr(_lineage, "MAX_ENTRIES", 10)
+    lineage = Lineage()
+    for i in range(50):
+        lineage.register_output(10_000 + i, (f"e{i}",))
+    assert len(lineage) == 10
+    assert lineage.lookup(10_049) == ("e49",) and lineage.lookup(10_000) is None
+
+    class Thing:
+        pass
+
+    thing = Thing()
+    lineage.register_output(thing, ("t",))
+    assert lineage.lookup(thing) == ("t",)
+    del thing
+    assert all(ids != ("t",) for ids, _ in lineage._by_identity.values())

@@ -1,0 +1,118 @@
+"""Loop and BatchedLoop: per-iteration tasks, end_iter values, unknown lengths, early exits lose nothing."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from conftest import attr, of_kind
+
+import capture
+
+
+def _iterations(records):
+    return [r for r in of_kind(records, "activity") if attr(r, "pg:iteration") is not None]
+
+
+def _loops(records):
+    return [
+        r
+        for r in of_kind(records, "activity")
+        if attr(r, "prov:type") == {"$": "pg:Loop", "type": "prov:QUALIFIED_NAME"}
+    ]
+
+
+@pytest.mark.parametrize("loop_class", [capture.Loop, capture.BatchedLoop])
+def test_iterations_with_values(memory_emitter, loop_class):
+    with capture.Workflow() as run:
+        loop = loop_class(range(5), loop_name="train_loop", item_name="epoch")
+        for epoch in loop:
+            loop.end_iter({"loss": 0.1 * (5 - epoch)})
+    records = memory_emitter.records(run.id)
+    iterations = _iterations(records)
+    assert [attr(r, "pg:iteration") for r in iterations] == [0, 1, 2, 3, 4]
+    assert {attr(r, "pg:status") for r in iterations} == {"FINISHED"}
+    assert {attr(r, "prov:role") for r in of_kind(records, "used")} == {"epoch"}
+    losses = [attr(e, "prov:value") for e in of_kind(records, "entity") if attr(e, "pg:role") == "loss"]
+    assert len(losses) == 5
+    loop_ids = {r["id"] for r in _loops(records)}
+    assert len(loop_ids) == 1
+    starters = {r["f"]["activity"]: r["f"]["starter"] for r in of_kind(records, "wasStartedBy")}
+    assert all(starters[r["id"]] in loop_ids for r in iterations)
+    assert starters[loop_ids.pop()] == run.id
+    final = [r for r in _loops(records) if "endTime" in r["f"]]
+    assert attr(final[0], "pg:iterations") == 5 and attr(final[0], "pg:status") == "FINISHED"
+
+
+@pytest.mark.parametrize("loop_class", [capture.Loop, capture.BatchedLoop])
+def test_unknown_length_iterator_is_never_materialised(memory_emitter, loop_class):
+    consumed = []
+
+    def stream():
+        for i in itertools.count():
+            consumed.append(i)
+            yield i
+
+    with capture.Workflow() as run:
+        loop = loop_class(stream(), loop_name="stream", item_name="i", items_length=100)
+        for i in loop:
+            loop.end_iter({"v": i * i})
+            if i == 9:
+                break
+    assert len(consumed) == 10  # lazily pulled, never listed
+    records = memory_emitter.records(run.id)
+    statuses = [attr(r, "pg:status") for r in _iterations(records)]
+    assert statuses == ["FINISHED"] * 9 + ["INTERRUPTED"]
+    final = [r for r in _loops(records) if "endTime" in r["f"]][0]
+    assert attr(final, "pg:items_length") == 100 and attr(final, "pg:iterations") == 10
+
+
+@pytest.mark.parametrize("loop_class", [capture.Loop, capture.BatchedLoop])
+def test_exception_in_body_keeps_completed_iterations(memory_emitter, loop_class):
+    with capture.Workflow() as run:
+        with pytest.raises(RuntimeError):
+            for i in loop_class(10):
+                if i == 3:
+                    raise RuntimeError("stop")
+    iterations = _iterations(memory_emitter.records(run.id))
+    assert len(iterations) == 4
+    assert attr(iterations[-1], "pg:status") == "INTERRUPTED"
+
+
+def test_tasks_inside_an_iteration_are_started_by_it(memory_emitter):
+    @capture.task
+    def work(x):
+        return x
+
+    with capture.Workflow() as run:
+        for i in capture.Loop(2, loop_name="outer"):
+            work(i)
+    records = memory_emitter.records(run.id)
+    iteration_ids = {r["id"] for r in _iterations(records)}
+    work_ids = {
+        r["id"] for r in of_kind(records, "activity") if attr(r, "pg:name") and "work" in attr(r, "pg:name")
+    }
+    starters = {r["f"]["activity"]: r["f"]["starter"] for r in of_kind(records, "wasStartedBy")}
+    assert {starters[w] for w in work_ids} == iteration_ids
+
+
+def test_parent_task_and_batched_single_publish(memory_emitter):
+    with capture.Workflow() as run:
+        parent = capture.CustomTask("epoch_driver")
+        before = len(memory_emitter.items)
+        loop = capture.BatchedLoop([0, 1, 2], parent_task=parent, item_name="batch")
+        for batch in loop:
+            loop.end_iter({"metric": batch * 2})
+        assert len(memory_emitter.items) == before + 1  # one publish for the whole loop
+        parent.end()
+    records = memory_emitter.records(run.id)
+    (loop_record,) = _loops(records)
+    starters = {r["f"]["activity"]: r["f"]["starter"] for r in of_kind(records, "wasStartedBy")}
+    assert starters[loop_record["id"]] == parent.id
+
+
+def test_telemetry_loop_without_module_still_records_iterations(memory_emitter):
+    with capture.Workflow() as run:
+        for _ in capture.Loop(3, telemetry=True):
+            pass
+    assert len(_iterations(memory_emitter.records(run.id))) == 3

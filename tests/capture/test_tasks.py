@@ -1,0 +1,310 @@
+"""Task decorators: binding, outputs, options, errors, nesting, async, threads, disabled capture."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import threading
+
+import pytest
+from conftest import attr, of_kind
+
+import capture
+from capture import _context
+
+
+def task_activities(records):
+    return [
+        r
+        for r in of_kind(records, "activity")
+        if attr(r, "prov:type") == {"$": "pg:Task", "type": "prov:QUALIFIED_NAME"}
+    ]
+
+
+def test_quickstart_lineage(memory_emitter):
+    @capture.task(output_names="o1")
+    def sum_one(i1):
+        return i1 + 1
+
+    @capture.task(output_names="o2")
+    def mult_two(o1):
+        return o1 * 2
+
+    with capture.Workflow("quickstart") as run:
+        assert mult_two(sum_one(3)) == 8
+    records = memory_emitter.records(run.id)
+    tasks = {attr(t, "pg:name"): t for t in task_activities(records)}
+    assert set(tasks) == {
+        "test_quickstart_lineage.<locals>.sum_one",
+        "test_quickstart_lineage.<locals>.mult_two",
+    }
+    sum_id = tasks["test_quickstart_lineage.<locals>.sum_one"]["id"]
+    mult_id = tasks["test_quickstart_lineage.<locals>.mult_two"]["id"]
+    generated = {r["f"]["activity"]: r["f"]["entity"] for r in of_kind(records, "wasGeneratedBy")}
+    o1, o2 = generated[sum_id], generated[mult_id]
+    used = [(r["f"]["activity"], r["f"]["entity"], attr(r, "prov:role")) for r in of_kind(records, "used")]
+    assert (mult_id, o1, "o1") in used
+    derived = [(r["f"]["generatedEntity"], r["f"]["usedEntity"]) for r in of_kind(records, "wasDerivedFrom")]
+    assert (o2, o1) in derived
+    started = {r["f"]["activity"]: r["f"]["starter"] for r in of_kind(records, "wasStartedBy")}
+    assert started[sum_id] == run.id and started[mult_id] == run.id
+    task = tasks["test_quickstart_lineage.<locals>.sum_one"]
+    assert attr(task, "pg:status") == "FINISHED"
+    assert task["f"]["startTime"].endswith("Z") and task["f"]["endTime"] >= task["f"]["startTime"]
+
+
+def test_inputs_bound_to_names_defaults_and_namespace(memory_emitter):
+    @capture.task
+    def f(a, b=2, *rest, c=5, **extra):
+        return None
+
+    with capture.Workflow() as run:
+        f(1, 3, 4, c=6, z=7)
+        f(argparse.Namespace(lr=0.1, epochs=3))
+    records = memory_emitter.records(run.id)
+    first, second = task_activities(records)
+    roles = {}
+    for r in of_kind(records, "used"):
+        roles.setdefault(r["f"]["activity"], set()).add(attr(r, "prov:role"))
+    assert roles[first["id"]] == {"a", "b", "rest[0]", "c", "z"}
+    assert roles[second["id"]] == {"lr", "epochs", "b", "c"}
+
+
+def test_output_names_tuple_dict_and_default(memory_emitter):
+    @capture.task(output_names=["y", "z"])
+    def pair(x):
+        return x * 2, x * 3
+
+    @capture.task
+    def as_dict(x):
+        return {"p": x, "q": x + 1}
+
+    @capture.task
+    def plain(x):
+        return x
+
+    with capture.Workflow() as run:
+        pair(5)
+        as_dict(1)
+        plain(9)
+    records = memory_emitter.records(run.id)
+    roles = sorted(attr(r, "prov:role") for r in of_kind(records, "wasGeneratedBy"))
+    assert roles == ["p", "q", "return", "y", "z"]
+    values = {attr(e, "pg:role"): attr(e, "prov:value") for e in of_kind(records, "entity")}
+    assert values["y"] == 10 and values["z"] == 15
+
+
+def test_tags_metadata_campaign_and_workflow_override(memory_emitter):
+    @capture.task(
+        tags=["math", "demo"], custom_metadata={"owner": "devX"}, campaign_id="c42", workflow_id="other"
+    )
+    def compute(x):
+        return x
+
+    with capture.Workflow("main") as run:
+        compute(1)
+    assert memory_emitter.records(run.id) and not task_activities(memory_emitter.records(run.id))
+    (task,) = task_activities(memory_emitter.records("pgid:run_other"))
+    assert attr(task, "pg:tags") == ["math", "demo"]
+    assert attr(task, "pg:custom_metadata") == '{"owner":"devX"}'
+    assert attr(task, "pg:campaign") == "c42"
+
+
+def test_args_handler_decides_inputs(memory_emitter):
+    def drop_big(*args, **kwargs):
+        return {k: v for k, v in kwargs.items() if k != "very_big_list"}
+
+    @capture.task(args_handler=drop_big, output_names="result")
+    def heavy(x, very_big_list):
+        return x * 2
+
+    with capture.Workflow() as run:
+        heavy(x=3, very_big_list=list(range(10)))
+    roles = [attr(r, "prov:role") for r in of_kind(memory_emitter.records(run.id), "used")]
+    assert roles == ["x"]
+
+
+def test_error_recorded_and_reraised_unchanged(memory_emitter):
+    class Boom(Exception):
+        pass
+
+    error = Boom("bad input")
+
+    @capture.task
+    def fails(x):
+        raise error
+
+    with capture.Workflow() as run:
+        with pytest.raises(Boom) as caught:
+            fails(1)
+    assert caught.value is error
+    (task,) = task_activities(memory_emitter.records(run.id))
+    assert attr(task, "pg:status") == "ERROR"
+    assert attr(task, "pg:error") == "Boom: bad input"
+    assert _context.CURRENT.get() is None
+
+
+def test_nested_tasks_are_started_by_their_parent(memory_emitter):
+    @capture.task
+    def inner(x):
+        return x
+
+    @capture.task
+    def outer(x):
+        return inner(x)
+
+    with capture.Workflow() as run:
+        outer(1)
+    records = memory_emitter.records(run.id)
+    by_name = {attr(t, "pg:name").rsplit(".", 1)[-1]: t["id"] for t in task_activities(records)}
+    starters = {r["f"]["activity"]: r["f"]["starter"] for r in of_kind(records, "wasStartedBy")}
+    assert starters[by_name["inner"]] == by_name["outer"]
+    assert starters[by_name["outer"]] == run.id
+
+
+def test_async_task_and_threads_inherit_context(memory_emitter):
+    @capture.task(output_names="y")
+    async def double(x):
+        await asyncio.sleep(0)
+        return 2 * x
+
+    @capture.task
+    def in_thread(x):
+        return x
+
+    with capture.Workflow() as run:
+        assert asyncio.run(double(4)) == 8
+        ctx = contextvars.copy_context()
+        worker = threading.Thread(target=ctx.run, args=(in_thread, 5))
+        worker.start()
+        worker.join()
+    names = sorted(
+        attr(t, "pg:name").rsplit(".", 1)[-1] for t in task_activities(memory_emitter.records(run.id))
+    )
+    assert names == ["double", "in_thread"]
+
+
+def test_light_task_records_ids_times_status_inputs(memory_emitter):
+    @capture.light_task
+    def fast(x):
+        return x + 1
+
+    with capture.Workflow() as run:
+        for i in range(600):
+            fast(i)
+        with pytest.raises(TypeError):
+            fast("a")
+    tasks = task_activities(memory_emitter.records(run.id))
+    assert len(tasks) == 601
+    assert len({t["id"] for t in tasks}) == 601
+    assert sorted({attr(t, "pg:status") for t in tasks}) == ["ERROR", "FINISHED"]
+    assert all("startTime" in t["f"] and "endTime" in t["f"] for t in tasks)
+    used = of_kind(memory_emitter.records(run.id), "used")
+    assert len(used) == 601 and {attr(r, "prov:role") for r in used} == {"x"}
+
+
+def test_telemetry_task_without_telemetry_module_emits_no_fake_readings(memory_emitter, monkeypatch):
+    from capture import _tasks
+
+    monkeypatch.setattr(_tasks, "_telemetry_checked", True)
+    monkeypatch.setattr(_tasks, "_telemetry_module", None)
+
+    @capture.telemetry_task
+    def step(x):
+        return x
+
+    with capture.Workflow() as run:
+        step(1)
+    records = memory_emitter.records(run.id)
+    assert len(task_activities(records)) == 1
+    assert not [e for e in of_kind(records, "entity") if attr(e, "pg:phase")]
+
+
+def test_telemetry_entities_through_the_seam(memory_emitter, monkeypatch):
+    from capture import _tasks, wire
+
+    class FakeTaskTelemetry:  # the seam's contract, exercised without psutil
+        def __init__(self, settings):
+            pass
+
+        def start(self):
+            return [("pg:cpu_percent", 1.0)]
+
+        def end(self):
+            return [("pg:cpu_percent", 2.0)]
+
+    class FakeModule:
+        TaskTelemetry = FakeTaskTelemetry
+
+        @staticmethod
+        def machine_agent_record(settings):
+            return wire.element(
+                "agent", "pgid:machine_test", [("prov:type", wire.qualified_name("pg:Machine"))]
+            )
+
+    monkeypatch.setattr(_tasks, "_telemetry_checked", True)
+    monkeypatch.setattr(_tasks, "_telemetry_module", FakeModule)
+
+    @capture.task(telemetry=True)
+    def step(x):
+        return x
+
+    with capture.Workflow() as run:
+        step(1)
+        step(2)
+    records = memory_emitter.records(run.id)
+    phases = sorted(attr(e, "pg:phase") for e in of_kind(records, "entity") if attr(e, "pg:phase"))
+    assert phases == ["end", "end", "start", "start"]
+    machines = [r for r in of_kind(records, "agent") if r["id"] == "pgid:machine_test"]
+    assert len(machines) == 1
+    associations = [
+        r["f"]["activity"]
+        for r in of_kind(records, "wasAssociatedWith")
+        if r["f"]["agent"] == "pgid:machine_test"
+    ]
+    assert run.id in associations and len(associations) == 3
+
+
+def test_disabled_capture_is_a_plain_call(memory_emitter):
+    _context.set_enabled(False)
+
+    @capture.task
+    def f(x):
+        return x + 1
+
+    @capture.light_task
+    def g(x):
+        return x + 1
+
+    with capture.Workflow() as run:
+        assert f(1) == 2 and g(1) == 2
+        assert list(capture.Loop(3)) == [0, 1, 2]
+    assert memory_emitter.items == []
+    assert run.id
+
+
+def test_tasks_outside_a_workflow_go_to_a_default_run(memory_emitter):
+    @capture.task
+    def f(x):
+        return x
+
+    f(1)
+    docs = {doc for doc, _ in memory_emitter.items}
+    assert len(docs) == 1
+    records = memory_emitter.records()
+    runs = [r for r in of_kind(records, "activity") if attr(r, "pg:subtype") == "implicit"]
+    assert runs and len(task_activities(records)) == 1
+
+
+def test_secret_named_inputs_are_redacted(memory_emitter):
+    @capture.task
+    def call(url, api_key):
+        return 1
+
+    with capture.Workflow() as run:
+        call("https://example.org", "sk-123")
+    entities = of_kind(memory_emitter.records(run.id), "entity")
+    secret = [e for e in entities if attr(e, "pg:role") == "api_key"]
+    assert attr(secret[0], "pg:redacted") is True
+    assert "sk-123" not in str(memory_emitter.records(run.id))
