@@ -443,12 +443,26 @@ def export_document(
         raise ExportError("export needs exactly one scope: doc, run, campaign, lineage_of or everything")
     if lineage_of:
         return _lineage_document(backend, lineage_of, progress)
-    if doc or run:
-        name = doc or run
-        assert name is not None
-        if not _stored_documents(backend, [name]):
-            raise ExportError(f"no document {name!r} in the graph; a run's document has the run's id")
-        return export_documents(backend, [name], progress=progress)[name]
+    if doc:
+        if not _stored_documents(backend, [doc]):
+            raise ExportError(f"no document {doc!r} in the graph; `provgraph import` prints the id it stores")
+        return export_documents(backend, [doc], progress=progress)[doc]
+    if run:
+        # capture names a run's document after the run; otherwise, the documents that declared the run
+        docs = _stored_documents(backend, [run]) or [
+            row["doc"]
+            for row in backend.read(
+                backend.render("export/run_documents"), {"run": run}, tag="export/run_documents"
+            )
+        ]
+        if not docs:
+            raise ExportError(f"no workflow run {run!r} in the graph; `provgraph query runs` lists them")
+        parts = export_documents(backend, docs, progress=progress)
+        merged = None
+        for part in parts.values():
+            merged = _merge(merged, part)
+        assert merged is not None
+        return merged
     if campaign:
         rows = backend.read(
             backend.render("export/campaign_documents"),

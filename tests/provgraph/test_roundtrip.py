@@ -17,6 +17,7 @@ import rdflib
 from prov.model import ProvDocument
 from prov_corpus import corpus
 
+from capture import wire
 from provgraph._compare import parse_text, prov_roundtrips, roundtrip, same_document
 from provgraph._export import EXPORT_FORMATS, export, export_document, serialize
 from provgraph._import import document_to_messages, import_document
@@ -129,6 +130,8 @@ def test_export_errors_are_clear(neo4j_backend, unique):
         export_document(neo4j_backend, doc=f"pgid:missing_{unique}")
     with pytest.raises(ExportError, match="exactly one scope"):
         export_document(neo4j_backend, doc="a", run="b")
+    with pytest.raises(ExportError, match="no workflow run"):
+        export_document(neo4j_backend, run=f"pgid:missing_{unique}")
     with pytest.raises(ExportError, match="no element"):
         export_document(neo4j_backend, lineage_of=f"pgid:missing_{unique}")
 
@@ -138,7 +141,9 @@ def test_bundles_keep_their_namespaces_through_the_store(neo4j_backend, unique):
     document.add_namespace("ex", f"http://example.org/{unique}/")
     document.add_namespace("bid", f"http://example.org/{unique}/bundles/")
     document.entity("ex:e", {"ex:v": 0})
-    document.bundle("bid:b1").entity("ex:e", {"ex:v": 1})  # the same identifier in another bundle: another node
+    document.bundle("bid:b1").entity(
+        "ex:e", {"ex:v": 1}
+    )  # the same identifier in another bundle: another node
     second = document.bundle("bid:b2")
     second.add_namespace("ex", f"http://example.org/{unique}/other/")  # the same prefix, another namespace
     second.entity("ex:e", {"ex:v": 2})
@@ -150,3 +155,15 @@ def test_bundles_keep_their_namespaces_through_the_store(neo4j_backend, unique):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert same_document(document, parse_text(serialize(exported, "provn"), "provn"))
+
+
+def test_run_and_campaign_scopes(neo4j_backend, unique):
+    graph, messages = _workflow_messages(unique)
+    _load(neo4j_backend, messages)
+    by_run = export_document(neo4j_backend, run=graph.id("run.a"))  # the documents that declared the run
+    assert same_document(by_run, export_document(neo4j_backend, doc=f"pgid:doc_a_{unique}"))
+    campaign = export_document(neo4j_backend, campaign=graph.id("campaign"))
+    identifiers = {str(r.identifier) for r in campaign.get_records() if r.identifier}
+    assert {graph.id("campaign"), graph.id("run.a"), graph.id("run.b")} <= identifiers
+    sent = {wire.statement_key(m.doc, r) for m in messages for r in m.records}
+    assert len(campaign.get_records()) <= len(sent)
