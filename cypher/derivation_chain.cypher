@@ -1,20 +1,20 @@
 // derivation_chain: how one element came from another: the steps of a shortest chain between them.
 //
 // Parameters:
-//   $from   the later element (e.g. a result): qualified name (`id`) or full URI (`key`)
-//   $to     the earlier element (e.g. an input file): `id` or `key`
+//   $source the later element (e.g. a result): qualified name (`id`) or full URI (`key`)
+//   $target the earlier element (e.g. an input file): `id` or `key`
 //   $depth  longest chain accepted, in relationships (1..30; 30 is the fixed bound in the patterns)
 //
 // Prefers a chain through generations and usages (entity <-generated- activity -used-> entity ...), which shows
 // every activity on the way; falls back to any chain that also uses wasDerivedFrom. Order does not matter: when
-// nothing leads from $from back to $to, the chain from $to back to $from is tried.
+// nothing leads from $source back to $target, the chain from $target back to $source is tried.
 //
-// Returns one row per element on the chain, from $from to $to: step (0 = $from), id, key, labels, name, value,
+// Returns one row per element on the chain, from $source to $target: step (0 = $source), id, key, labels, name, value,
 //   relation (type of the edge to the next element; null on the last row).
 MATCH (source:Element)
-WHERE source.key = $from OR source.id = $from
+WHERE source.key = $source OR source.id = $source
 MATCH (target:Element)
-WHERE (target.key = $to OR target.id = $to) AND target <> source
+WHERE (target.key = $target OR target.id = $target) AND target <> source
 WITH source, target,
      shortestPath((source)-[:used|wasGeneratedBy|wasInformedBy*1..30]->(target)) AS process_forward,
      shortestPath((source)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*1..30]->(target)) AS any_forward,

@@ -6,6 +6,7 @@ The producer side is the separate, light package `capture`.
 
 from __future__ import annotations
 
+from provgraph._client import Client
 from provgraph.errors import (
     ConfigurationError,
     ExportError,
@@ -19,6 +20,7 @@ from provgraph.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
     "ConfigurationError",
     "ExportError",
     "ProvgraphError",

@@ -17,6 +17,7 @@ from provgraph.errors import ProvgraphError
 COMMAND_MODULES = [
     "provgraph._cli_services",
     "provgraph._cli_export",
+    "provgraph._cli_query",
 ]
 
 

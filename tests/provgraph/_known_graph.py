@@ -16,8 +16,13 @@ organisation. `tricky_names` replaces names with strings full of Cypher syntax (
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from capture import wire
 
@@ -69,7 +74,9 @@ class _Builder:
         ident = self.ident(short)
         pairs = [[PG_TYPE, _qn(kind)], ["pg:name", name]]
         pairs += [[f"pg:{k}", v] for k, v in attrs.items()]
-        self.records.append(wire.element("activity", ident, attrs=pairs, formal={"startTime": start, "endTime": end}))
+        self.records.append(
+            wire.element("activity", ident, attrs=pairs, formal={"startTime": start, "endTime": end})
+        )
         return ident
 
     def entity(self, short: str, *types: str, **attrs: Any) -> str:
@@ -99,7 +106,8 @@ class _Builder:
         outputs: list[tuple[str, str]] = (),
         status: str = "FINISHED",
         rss: int = 0,
-        gpu: int | None = None,
+        cpu: float = 50.0,
+        gpus: tuple[int, ...] = (),
         **extra: Any,
     ) -> str:
         end_second = int(duration_s)
@@ -109,7 +117,9 @@ class _Builder:
         for role, entity_short in inputs:
             self.rel("used", attrs=[["prov:role", role]], activity=task, entity=self.ident(entity_short))
         for role, entity_short in outputs:
-            self.rel("wasGeneratedBy", attrs=[["prov:role", role]], entity=self.ident(entity_short), activity=task)
+            self.rel(
+                "wasGeneratedBy", attrs=[["prov:role", role]], entity=self.ident(entity_short), activity=task
+            )
             for _, input_short in inputs:
                 self.rel(
                     "wasDerivedFrom",
@@ -118,10 +128,15 @@ class _Builder:
                     activity=task,
                 )
         if rss:
-            telemetry = {"phase": "end", "process_rss_bytes": rss}
-            if gpu is not None:
-                telemetry["gpu_0_memory_used_bytes"] = gpu
-            tel = self.entity(f"{short}.telemetry", "pg:Telemetry", **telemetry)
+            # two samples, as capture writes them: at the start (half the memory) and at the end
+            start = self.entity(
+                f"{short}.telemetry_start", "pg:Telemetry", phase="start", process_rss_bytes=rss // 2
+            )
+            self.rel("wasGeneratedBy", entity=start, activity=task)
+            end = {"phase": "end", "process_rss_bytes": rss, "cpu_percent": cpu}
+            for index, used in enumerate(gpus):
+                end[f"gpu_{index}_memory_used_bytes"] = used
+            tel = self.entity(f"{short}.telemetry_end", "pg:Telemetry", **end)
             self.rel("wasGeneratedBy", entity=tel, activity=task)
         return task
 
@@ -154,7 +169,9 @@ def build(token: str, tricky: bool = False) -> KnownGraph:
 
     # --- run A -------------------------------------------------------------------------------------------
     a = _Builder(graph, f"pgid:doc_a_{token}")
-    run_a = a.activity("run.a", "pg:WorkflowRun", train, _time(1), _time(20), campaign=graph.names["campaign"])
+    run_a = a.activity(
+        "run.a", "pg:WorkflowRun", train, _time(1), _time(20), campaign=graph.names["campaign"]
+    )
     a.rel("wasInfluencedBy", influencee=run_a, influencer=a.ident("campaign"))
     a.rel("wasAssociatedWith", activity=run_a, agent=a.ident("machine"))
     a.rel("wasAssociatedWith", activity=run_a, agent=a.ident("alice"))
@@ -164,18 +181,47 @@ def build(token: str, tricky: bool = False) -> KnownGraph:
     a.entity("a.cleaned", value=90, role="clean")
     a.entity("a.model", "pg:Model", value="model-a", role="model")
     a.task("a.load", "load", "run.a", 2, 3.0, [("path", "file")], [("rows", "a.rows")], rss=100_000_000)
-    a.task("a.clean", "clean", "run.a", 3, 2.0, [("rows", "a.rows"), ("threshold", "a.threshold")],
-           [("clean", "a.cleaned")], rss=150_000_000)
-    a.task("a.train", "train", "run.a", 4, 30.0, [("clean", "a.cleaned")], [("model", "a.model")],
-           rss=900_000_000, gpu=4_000_000_000)
-    a.task("a.epoch0", "epoch", "a.train", 5, 10.0, rss=800_000_000, gpu=3_000_000_000)
-    a.task("a.epoch1", "epoch", "a.train", 6, 12.0, rss=850_000_000, gpu=3_500_000_000)
-    a.task("a.evaluate", "evaluate", "run.a", 7, 1.0, [("model", "a.model")], status="ERROR",
-           error="ValueError: no labels", rss=120_000_000)
+    a.task(
+        "a.clean",
+        "clean",
+        "run.a",
+        3,
+        2.0,
+        [("rows", "a.rows"), ("threshold", "a.threshold")],
+        [("clean", "a.cleaned")],
+        rss=150_000_000,
+    )
+    a.task(
+        "a.train",
+        "train",
+        "run.a",
+        4,
+        30.0,
+        [("clean", "a.cleaned")],
+        [("model", "a.model")],
+        rss=900_000_000,
+        cpu=97.5,
+        gpus=(4_000_000_000, 1_000_000_000),
+    )
+    a.task("a.epoch0", "epoch", "a.train", 5, 10.0, rss=800_000_000, gpus=(3_000_000_000,))
+    a.task("a.epoch1", "epoch", "a.train", 6, 12.0, rss=850_000_000, gpus=(3_500_000_000,))
+    a.task(
+        "a.evaluate",
+        "evaluate",
+        "run.a",
+        7,
+        1.0,
+        [("model", "a.model")],
+        status="ERROR",
+        error="ValueError: no labels",
+        rss=120_000_000,
+    )
 
     # --- run B: same workflow, a different threshold, one more epoch, report instead of evaluate ------------
     b = _Builder(graph, f"pgid:doc_b_{token}")
-    run_b = b.activity("run.b", "pg:WorkflowRun", train, _time(21), _time(40), campaign=graph.names["campaign"])
+    run_b = b.activity(
+        "run.b", "pg:WorkflowRun", train, _time(21), _time(40), campaign=graph.names["campaign"]
+    )
     b.rel("wasInfluencedBy", influencee=run_b, influencer=b.ident("campaign"))
     b.rel("wasAssociatedWith", activity=run_b, agent=b.ident("machine"))
     b.entity("file", "pg:File", path="/data/dataset.csv", sha256="ab" * 32, size=2048)
@@ -185,15 +231,41 @@ def build(token: str, tricky: bool = False) -> KnownGraph:
     b.entity("b.model", "pg:Model", value="model-b", role="model")
     b.entity("b.summary", value="report-b", role="report")
     b.task("b.load", "load", "run.b", 22, 4.0, [("path", "file")], [("rows", "b.rows")], rss=110_000_000)
-    b.task("b.clean", "clean", "run.b", 23, 2.5, [("rows", "b.rows"), ("threshold", "b.threshold")],
-           [("clean", "b.cleaned")], rss=160_000_000)
-    b.task("b.train", "train", "run.b", 24, 40.0, [("clean", "b.cleaned")], [("model", "b.model")],
-           rss=950_000_000, gpu=5_000_000_000)
-    b.task("b.epoch0", "epoch", "b.train", 25, 11.0, rss=800_000_000, gpu=3_000_000_000)
-    b.task("b.epoch1", "epoch", "b.train", 26, 13.0, rss=810_000_000, gpu=3_100_000_000)
-    b.task("b.epoch2", "epoch", "b.train", 27, 14.0, rss=820_000_000, gpu=3_200_000_000)
-    b.task("b.report", "report", "run.b", 28, 0.5, [("model", "b.model")], [("report", "b.summary")],
-           rss=90_000_000)
+    b.task(
+        "b.clean",
+        "clean",
+        "run.b",
+        23,
+        2.5,
+        [("rows", "b.rows"), ("threshold", "b.threshold")],
+        [("clean", "b.cleaned")],
+        rss=160_000_000,
+    )
+    b.task(
+        "b.train",
+        "train",
+        "run.b",
+        24,
+        40.0,
+        [("clean", "b.cleaned")],
+        [("model", "b.model")],
+        rss=950_000_000,
+        cpu=99.0,
+        gpus=(5_000_000_000, 2_000_000_000),
+    )
+    b.task("b.epoch0", "epoch", "b.train", 25, 11.0, rss=800_000_000, gpus=(3_000_000_000,))
+    b.task("b.epoch1", "epoch", "b.train", 26, 13.0, rss=810_000_000, gpus=(3_100_000_000,))
+    b.task("b.epoch2", "epoch", "b.train", 27, 14.0, rss=820_000_000, gpus=(3_200_000_000,))
+    b.task(
+        "b.report",
+        "report",
+        "run.b",
+        28,
+        0.5,
+        [("model", "b.model")],
+        [("report", "b.summary")],
+        rss=90_000_000,
+    )
 
     # --- run P: another workflow that reads the same file -------------------------------------------------
     p = _Builder(graph, f"pgid:doc_p_{token}")
@@ -213,3 +285,54 @@ def load(backend: Any, graph: KnownGraph) -> None:
     from provgraph._loader import load_messages
 
     load_messages(backend, graph.messages)
+
+
+def delete(backend: Any, graph: KnownGraph) -> None:
+    """Remove exactly what `load` wrote: the graph's element nodes, its documents and their namespaces."""
+    keys = [graph.key(short) for short in graph.ids]
+    docs = [message.doc for message in graph.messages]
+    backend.write(
+        [
+            ("UNWIND $keys AS key MATCH (n:Element {key: key}) DETACH DELETE n", {"keys": keys}),
+            ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
+            ("UNWIND $docs AS doc MATCH (n:Document {id: doc}) DETACH DELETE n", {"docs": docs}),
+        ]
+    )
+
+
+# --- fixtures (import them into a test module: ``from _known_graph import graph_backend, known_graph``) ---------
+
+NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
+BACKENDS = ["neo4j"]
+"""Backends the query tests run on; the embedded engine's tests add theirs by parametrising `graph_backend`."""
+
+
+def open_test_backend(kind: str) -> Any:
+    """An open backend of ``kind`` on the real server; fails (never skips) when it is not running."""
+    from capture.settings import Settings
+    from provgraph._backend import open_backend
+    from provgraph.errors import StoreUnavailable
+
+    if kind != "neo4j":
+        raise ValueError(f"no test backend {kind!r}")
+    try:
+        return open_backend(Settings(graph_url=NEO4J_URI))
+    except StoreUnavailable as exc:
+        pytest.fail(f"{exc}; run the tests with `bash .ci/test`")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def graph_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A backend on a real graph server, shared by one test module."""
+    backend = open_test_backend(request.param)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def known_graph(graph_backend: Any) -> Iterator[KnownGraph]:
+    """The known graph, loaded once per module through the real loader, removed afterwards."""
+    graph = build(uuid.uuid4().hex[:12])
+    load(graph_backend, graph)
+    yield graph
+    delete(graph_backend, graph)

@@ -1,0 +1,283 @@
+"""``provgraph query``, ``lineage``, ``impact``, ``runs`` and ``diff``: provenance questions from the shell.
+
+Examples::
+
+    provgraph query --list                                       # the named queries in cypher/
+    provgraph query task_tree --param run=pgid:run_1234          # any named query, rows as a table
+    provgraph query runs --param workflow=train --json           # ... or as JSON
+    provgraph query run_diff --show                              # print its Cypher (for Neo4j Browser)
+    provgraph lineage pgid:val_ab12_o0 --depth 6
+    provgraph impact pgid:file_sha256_9f86 --limit 50
+    provgraph runs --workflow train
+    provgraph diff pgid:run_1 pgid:run_2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+_CELL_WIDTH = 60
+_INTEGER_PARAMETERS = ("depth", "limit")
+
+
+def register(subparsers: Any) -> None:
+    query = subparsers.add_parser(
+        "query",
+        help="run a named query from cypher/ (see --list)",
+        description="Run a named, parameterised Cypher query from the query library; values are parameters.",
+    )
+    query.add_argument("name", nargs="?", help="query name (a file cypher/NAME.cypher)")
+    query.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a parameter: K=V (text; 'null' for none; depth and limit are numbers) or K:=JSON; repeatable",
+    )
+    query.add_argument("--list", action="store_true", help="list the named queries and what they answer")
+    query.add_argument(
+        "--show", action="store_true", help="print the query's Cypher and its header, run nothing"
+    )
+    _add_output(query)
+    query.set_defaults(func=_query)
+
+    for verb, help_text in (
+        ("lineage", "everything that led to an element (upstream), nearest first"),
+        ("impact", "everything derived from an element (downstream), nearest first"),
+    ):
+        parser = subparsers.add_parser(
+            verb, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+        )
+        parser.add_argument("id", metavar="ID", help="the element's qualified name (pgid:...) or full URI")
+        parser.add_argument(
+            "--depth", type=int, default=10, help="relationships to follow, 1-30 (default 10)"
+        )
+        parser.add_argument("--limit", type=int, default=1000, help="at most this many rows (default 1000)")
+        _add_output(parser)
+        parser.set_defaults(func=_traverse, verb=verb)
+
+    runs = subparsers.add_parser(
+        "runs", help="list workflow runs with task counts", description="Workflow runs, newest first."
+    )
+    runs.add_argument("--workflow", metavar="NAME", help="only runs of this workflow name")
+    runs.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    _add_output(runs)
+    runs.set_defaults(func=_runs)
+
+    diff = subparsers.add_parser(
+        "diff",
+        help="activities added, removed or with other inputs between two runs",
+        description=(
+            "Compare two runs of a workflow: activities are matched by name and position among same-named "
+            "activities; inputs by role and value (see docs/queries.md)."
+        ),
+    )
+    diff.add_argument("run_a", metavar="RUN_A", help="the baseline run (id or URI)")
+    diff.add_argument("run_b", metavar="RUN_B", help="the run to compare with it")
+    diff.add_argument("--limit", type=int, default=1000, help="at most this many differences (default 1000)")
+    _add_output(diff)
+    diff.set_defaults(func=_diff)
+
+
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+# --- table output -----------------------------------------------------------------------------------------------
+
+
+def format_cell(value: Any) -> str:
+    """One value as table text: lists comma-separated, maps as k=v, long text shortened."""
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        text = " ".join(
+            f"{k}={format_cell(v)}" for k, v in dataclasses.asdict(value).items() if v is not None
+        )
+    elif isinstance(value, Mapping):
+        text = " ".join(f"{k}={format_cell(v)}" for k, v in value.items() if v is not None)
+    elif isinstance(value, list | tuple):
+        text = ", ".join(format_cell(item) for item in value)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    if len(text) > _CELL_WIDTH:
+        text = text[: _CELL_WIDTH - 1] + "…"
+    return text
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """Rows as an aligned text table with a header line; numbers right-aligned."""
+    if not rows:
+        return "(no rows)"
+    columns = list(columns or rows[0].keys())
+    cells = [[format_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    numeric = [
+        all(
+            isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
+            for row in rows
+            if row.get(c) is not None
+        )
+        for c in columns
+    ]
+
+    def line(values: Iterable[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(columns), "  ".join("-" * w for w in widths)]
+    out.extend(line(values) for values in cells)
+    return "\n".join(out)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _print(rows: Sequence[Any], as_json: bool, columns: Sequence[str] | None = None) -> None:
+    plain = [_plain(row) for row in rows]
+    if as_json:
+        print(json.dumps(plain, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(format_table(plain, columns))
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from capture.settings import Settings
+    from provgraph._client import Client
+
+    if not args.verbose:
+        # The server notes relationship types a graph does not have yet (a fresh store has no wasInformedBy);
+        # that is normal for these queries, not worth a warning on every run.
+        logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    return Client(Settings.load(args.settings))
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``K=V`` (text; ``null`` is None; depth and limit as whole numbers) or ``K:=JSON``."""
+    from provgraph.errors import ConfigurationError
+
+    key, separator, value = text.partition("=")
+    if not separator:
+        raise ConfigurationError(f"--param {text!r} is not K=V (or K:=JSON)")
+    if key.endswith(":"):
+        key = key[:-1].strip()
+        try:
+            return key, json.loads(value)
+        except ValueError as exc:
+            raise ConfigurationError(f"--param {key}:= needs JSON ({exc})") from exc
+    key = key.strip()
+    if value == "null":
+        return key, None
+    if key in _INTEGER_PARAMETERS:
+        try:
+            return key, int(value)
+        except ValueError as exc:
+            raise ConfigurationError(f"--param {key} must be a whole number, not {value!r}") from exc
+    return key, value
+
+
+def _query(args: argparse.Namespace) -> int:
+    from provgraph._client import query_parameters
+    from provgraph._cypher import catalogue, load
+    from provgraph.errors import ConfigurationError
+
+    if args.list:
+        rows = []
+        for query in catalogue():
+            purpose = query.header.splitlines()[0] if query.header else ""
+            purpose = purpose.split(":", 1)[1].strip() if purpose.startswith(query.name + ":") else purpose
+            rows.append(
+                {
+                    "name": query.name,
+                    "parameters": [p.name for p in query_parameters(query)],
+                    "answers": purpose,
+                }
+            )
+        if args.json:
+            _print(rows, True)
+        else:
+            widths = max(len(r["name"]) for r in rows)
+            for row in rows:
+                params = " ".join(f"${p}" for p in row["parameters"])
+                print(f"{row['name'].ljust(widths)}  {row['answers']}\n{'':{widths}}  params: {params}")
+        return 0
+    if not args.name:
+        raise ConfigurationError("provgraph query needs a query NAME (or --list)")
+    if args.show:
+        query = load(args.name)
+        print("\n".join(f"// {line}".rstrip() for line in query.header.splitlines()))
+        print(query.text)
+        return 0
+    params = dict(parse_param(p) for p in args.param)
+    with _client(args) as client:
+        rows = client.run(args.name, **params)
+    _print(rows, args.json)
+    if not args.json:
+        print(f"({len(rows)} rows)", file=sys.stderr)
+    return 0
+
+
+def _traverse(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        method = client.lineage if args.verb == "lineage" else client.impact
+        steps = method(args.id, depth=args.depth, limit=args.limit)
+    columns = ["depth", "name", "labels", "value", "relation", "via", "id"]
+    _print(steps, args.json, columns)
+    if not args.json:
+        print(f"({len(steps)} elements within {args.depth} relationships)", file=sys.stderr)
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        runs = client.runs(workflow=args.workflow, limit=args.limit)
+    columns = ["workflow", "start_time", "status", "tasks", "finished", "failed", "other", "id"]
+    _print(runs, args.json, columns)
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        diff = client.diff(args.run_a, args.run_b, limit=args.limit)
+    if args.json:
+        print(json.dumps(_plain(diff), indent=2, ensure_ascii=False, default=str))
+        return 0
+    rows = [
+        {
+            "change": change.change,
+            "activity": f"{change.name}#{change.ordinal}",
+            "removed inputs": [f"{i.role}={format_cell(i.value)}" for i in change.removed_inputs],
+            "added inputs": [f"{i.role}={format_cell(i.value)}" for i in change.added_inputs],
+            "in A": change.activity_a,
+            "in B": change.activity_b,
+        }
+        for change in diff.changes
+    ]
+    print(format_table(rows))
+    print(
+        f"({len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed)",
+        file=sys.stderr,
+    )
+    return 0
