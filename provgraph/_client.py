@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypeVar
 
 from capture.settings import Settings
@@ -342,7 +342,10 @@ def _build(cls: type[_Result], row: Mapping[str, Any], renames: Mapping[str, str
     values: dict[str, Any] = {}
     renames = renames or {}
     for f in fields(cls):  # type: ignore[arg-type]
-        value = row.get(renames.get(f.name, f.name))
+        column = renames.get(f.name, f.name)
+        if column not in row and f.default is not MISSING:
+            continue
+        value = row.get(column)
         if f.name == "labels":
             value = tuple(sorted(value or ()))
         values[f.name] = value
