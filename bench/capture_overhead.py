@@ -1,0 +1,246 @@
+"""Capture overhead: microseconds per call, provgraph's capture against the reference system (Flowcept), one run.
+
+Modes measured (no services: our emitter writes to the local file sink; Flowcept runs with its MQ disabled):
+
+- ``plain``: an undecorated function (the floor);
+- ``task``: ``@capture.task`` vs ``@flowcept_task``;
+- ``light``: ``@capture.light_task`` vs ``@lightweight_flowcept_task`` (ours records more: ids, times, status, inputs);
+- ``list1000``: ``@task`` with a 1,000-element list argument (ours never copies it; Flowcept deep-copies);
+- ``loop`` / ``batched_loop``: per iteration of ``capture.Loop`` / ``capture.BatchedLoop`` vs ``FlowceptLoop`` /
+  ``FlowceptLightweightLoop``;
+- ``disabled_task``: ``@capture.task`` with capture switched off.
+
+``*_us`` is the cost on the calling thread: the measured loops run while the emitter thread is idle (flush interval
+and batch size set large), exactly what a user's code pays per call. ``*_total_us`` adds, per call, the emitter's
+later work for those calls (turning the compact items into PROV records, encoding and writing them), timed by a
+flush after each repeat, so the whole cost is shown too. Median of ``--repeats`` repeats of ``--calls`` calls.
+Also reported: ``import_ms``, the time of ``import capture`` in a fresh interpreter (median of 5).
+
+Run: ``python bench/capture_overhead.py [--calls 20000] [--repeats 5] [--redis]``. The first run installs Flowcept
+1.0.3 into its own virtual environment (about a minute; see bench/_peer.py). The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._peer import run_in_peer  # noqa: E402
+
+PEER_SCRIPT = r"""
+import json, os, statistics, time
+N = int(os.environ["BENCH_CALLS"]); R = int(os.environ["BENCH_REPEATS"])
+from flowcept import Flowcept, flowcept_task, lightweight_flowcept_task
+from flowcept.instrumentation.flowcept_loop import FlowceptLoop, FlowceptLightweightLoop
+
+def plain(x): return x + 1
+@flowcept_task
+def full(x): return x + 1
+@lightweight_flowcept_task
+def light(x): return x + 1
+@flowcept_task
+def takes_list(xs): return len(xs)
+big = list(range(1000))
+
+def timed(fn, arg, n):
+    out = []
+    for _ in range(R):
+        start = time.perf_counter_ns()
+        for _ in range(n): fn(arg)
+        out.append((time.perf_counter_ns() - start) / n / 1000)
+    return statistics.median(out)
+
+def timed_loop(cls, n):
+    out = []
+    for _ in range(R):
+        start = time.perf_counter_ns()
+        for _ in cls(range(n)): pass
+        out.append((time.perf_counter_ns() - start) / n / 1000)
+    return statistics.median(out)
+
+res = {}
+with Flowcept(workflow_name="bench", start_persistence=False, save_workflow=False, check_safe_stops=False):
+    res["plain_us"] = timed(plain, 1, N)
+    res["task_us"] = timed(full, 1, N)
+    res["light_us"] = timed(light, 1, N)
+    res["list1000_us"] = timed(takes_list, big, max(N // 20, 200))
+    res["loop_us"] = timed_loop(FlowceptLoop, N)
+    res["batched_loop_us"] = timed_loop(FlowceptLightweightLoop, N)
+print(json.dumps(res))
+"""
+
+
+def _import_ms() -> float:
+    code = "import time; t = time.perf_counter(); import capture; print((time.perf_counter() - t) * 1000)"
+    samples = []
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples)
+
+
+def _ours(calls: int, repeats: int, sink: str, redis_url: str | None) -> dict[str, float | str]:
+    import capture
+    from capture import _context
+    from capture.settings import Settings
+
+    home = tempfile.mkdtemp(prefix="provgraph-bench-")
+    stream = f"provgraph:bench:{uuid.uuid4().hex[:8]}"
+    overrides = {
+        "home": home,
+        "sink": sink,
+        "buffer_path": str(Path(home) / "bench.jsonl"),
+        "stream": stream,
+        # The emitter stays idle during the measured loops; each repeat's flush then times its work.
+        "flush_interval_ms": 600_000,
+        "flush_max_records": 10_000_000,
+        "queue_max_records": 10_000_000,
+    }
+    if redis_url:
+        overrides["redis_url"] = redis_url
+    settings = Settings.load(**overrides)
+    _context.set_enabled(True, settings)
+    try:
+        from capture._emitter import get_emitter
+
+        _context.use_emitter(get_emitter(settings))
+        emitter_kind = "capture._emitter"
+    except ImportError:
+        raise SystemExit("capture._emitter is not available yet: the benchmark needs the real emitter") from None
+
+    def plain(x):
+        return x + 1
+
+    task = capture.task(plain)
+    light = capture.light_task(plain)
+
+    @capture.task
+    def takes_list(xs):
+        return len(xs)
+
+    big = list(range(1000))
+
+    def measure(body, n: int) -> tuple[float, float]:
+        per_call, total = [], []
+        for _ in range(repeats):
+            start = time.perf_counter_ns()
+            body(n)
+            loop_ns = time.perf_counter_ns() - start
+            capture.flush(timeout_s=600)
+            total_ns = time.perf_counter_ns() - start
+            per_call.append(loop_ns / n / 1000)
+            total.append(total_ns / n / 1000)
+        return statistics.median(per_call), statistics.median(total)
+
+    def calls_of(fn, arg):
+        def body(n: int) -> None:
+            for _ in range(n):
+                fn(arg)
+
+        return body
+
+    def loop_body(cls):
+        def body(n: int) -> None:
+            for _ in cls(range(n)):
+                pass
+
+        return body
+
+    res: dict[str, float | str] = {"emitter": emitter_kind, "sink": sink}
+    with capture.Workflow("capture_overhead_bench"):
+        res["plain_us"], _ = measure(calls_of(plain, 1), calls)
+        res["task_us"], res["task_total_us"] = measure(calls_of(task, 1), calls)
+        res["light_us"], res["light_total_us"] = measure(calls_of(light, 1), calls)
+        res["list1000_us"], res["list1000_total_us"] = measure(calls_of(takes_list, big), max(calls // 20, 200))
+        res["loop_us"], res["loop_total_us"] = measure(loop_body(capture.Loop), calls)
+        res["batched_loop_us"], res["batched_loop_total_us"] = measure(loop_body(capture.BatchedLoop), calls)
+    _context.set_enabled(False)
+    res["disabled_task_us"], _ = measure(calls_of(task, 1), calls)
+    _context.set_enabled(True)
+    if sink == "redis":
+        try:
+            import redis
+
+            redis.Redis.from_url(settings.redis_url).delete(stream)
+        except Exception as exc:  # noqa: BLE001
+            print(f"bench: could not delete {stream}: {exc}", file=sys.stderr)
+    return res
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--redis", action="store_true", help="also measure the Redis transport (both systems)")
+    options = parser.parse_args()
+
+    print(f"bench: {options.calls} calls x {options.repeats} repeats, median", file=sys.stderr, flush=True)
+    import_ms = _import_ms()
+    print(f"bench: import capture: {import_ms:.1f} ms", file=sys.stderr, flush=True)
+
+    ours = _ours(options.calls, options.repeats, "file", None)
+    peer_env = {"BENCH_CALLS": str(options.calls), "BENCH_REPEATS": str(options.repeats), "FLOWCEPT_USE_DEFAULT": "true"}
+    print("bench: running the reference system (flowcept) in its own environment", file=sys.stderr, flush=True)
+    theirs = run_in_peer(PEER_SCRIPT, env={**peer_env, "MQ_ENABLED": "false"})
+
+    result: dict[str, float | str] = {
+        "plain_us": ours["plain_us"],
+        "task_us": ours["task_us"],
+        "flowcept_task_us": theirs["task_us"],
+        "task_ratio": ours["task_us"] / theirs["task_us"],
+        "light_us": ours["light_us"],
+        "flowcept_light_us": theirs["light_us"],
+        "light_ratio": ours["light_us"] / theirs["light_us"],
+        "list1000_us": ours["list1000_us"],
+        "flowcept_list1000_us": theirs["list1000_us"],
+        "list1000_ratio": ours["list1000_us"] / theirs["list1000_us"],
+        "loop_us": ours["loop_us"],
+        "flowcept_loop_us": theirs["loop_us"],
+        "batched_loop_us": ours["batched_loop_us"],
+        "flowcept_batched_loop_us": theirs["batched_loop_us"],
+        "task_total_us": ours["task_total_us"],
+        "light_total_us": ours["light_total_us"],
+        "list1000_total_us": ours["list1000_total_us"],
+        "loop_total_us": ours["loop_total_us"],
+        "batched_loop_total_us": ours["batched_loop_total_us"],
+        "disabled_task_us": ours["disabled_task_us"],
+        "flowcept_plain_us": theirs["plain_us"],
+        "import_ms": import_ms,
+        "calls": options.calls,
+        "repeats": options.repeats,
+        "mode": "no services (our file sink; flowcept MQ disabled)",
+    }
+    if options.redis:
+        redis_url = os.environ.get("PROVGRAPH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        ours_redis = _ours(options.calls, options.repeats, "redis", redis_url)
+        theirs_redis = run_in_peer(PEER_SCRIPT, env={**peer_env, "MQ_ENABLED": "true", "MQ_TYPE": "redis"})
+        for key in ("task_us", "light_us", "list1000_us", "loop_us"):
+            result[f"redis_{key}"] = ours_redis[key]
+            result[f"redis_flowcept_{key}"] = theirs_redis[key]
+        result["redis_task_total_us"] = ours_redis["task_total_us"]
+        result["redis_task_ratio"] = ours_redis["task_us"] / theirs_redis["task_us"]
+
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {shown}", file=sys.stderr)
+    print(
+        f"bench: task {result['task_ratio']:.3f}x flowcept (target <= 0.2), light {result['light_ratio']:.2f}x "
+        f"(target <= 1), list1000 {result['list1000_ratio']:.4f}x (target <= 0.05)",
+        file=sys.stderr,
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
