@@ -28,7 +28,7 @@ from capture._custom import CustomTask
 from capture._loops import BatchedLoop, Loop
 from capture._tasks import light_task, task, telemetry_task
 from capture._values import FileRef, file
-from capture._workflow import Workflow, flush, workflow
+from capture._workflow import Workflow, current_run_id, flush, workflow
 
 __all__ = [
     "BatchedLoop",
@@ -37,6 +37,7 @@ __all__ = [
     "Loop",
     "Workflow",
     "agent_task",
+    "current_run_id",
     "file",
     "flush",
     "instrument_model",

@@ -27,7 +27,7 @@ from capture import _context, _ids, wire
 from capture._context import CURRENT, STATE
 from capture._records import safe_json
 
-__all__ = ["Workflow", "announce_run", "flush", "run_id_from_user", "workflow"]
+__all__ = ["Workflow", "announce_run", "current_run_id", "flush", "run_id_from_user", "workflow"]
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,19 @@ def announce_run(
         records.append(wire.relation("wasInfluencedBy", influencee=run.id, influencer=campaign))
     records.extend(_agent_records(run.id))
     _context.emit(run.id, records)
+
+
+def current_run_id() -> str | None:
+    """The id of the current workflow run (``None`` outside any workflow and before any task ran).
+
+    Example::
+
+        @capture.workflow
+        def main():
+            print("recording into", capture.current_run_id())
+    """
+    run = _context.current_run()
+    return run.id if run is not None else None
 
 
 def flush(timeout_s: float | None = None) -> bool:
