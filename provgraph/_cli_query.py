@@ -88,6 +88,7 @@ def register(subparsers: Any) -> None:
 
 def _add_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--wide", action="store_true", help="show every column (tables hide full URIs: *key)")
 
 
 # --- table output -----------------------------------------------------------------------------------------------
@@ -152,12 +153,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _print(rows: Sequence[Any], as_json: bool, columns: Sequence[str] | None = None) -> None:
+def _print(rows: Sequence[Any], args: argparse.Namespace, columns: Sequence[str] | None = None) -> None:
     plain = [_plain(row) for row in rows]
-    if as_json:
+    if args.json:
         print(json.dumps(plain, indent=2, ensure_ascii=False, default=str))
-    else:
-        print(format_table(plain, columns))
+        return
+    if columns is None and plain and not args.wide:
+        # an element's full URI repeats its qualified name at twice the width: left to --wide and --json
+        columns = [c for c in plain[0] if c != "key" and not c.endswith("_key")]
+    print(format_table(plain, columns))
+
+
+def _count(rows: Sequence[Any], noun: str = "row") -> str:
+    return f"({len(rows)} {noun}{'' if len(rows) == 1 else 's'})"
 
 
 # --- handlers ---------------------------------------------------------------------------------------------------
@@ -216,7 +224,7 @@ def _query(args: argparse.Namespace) -> int:
                 }
             )
         if args.json:
-            _print(rows, True)
+            _print(rows, args)
         else:
             widths = max(len(r["name"]) for r in rows)
             for row in rows:
@@ -233,9 +241,9 @@ def _query(args: argparse.Namespace) -> int:
     params = dict(parse_param(p) for p in args.param)
     with _client(args) as client:
         rows = client.run(args.name, **params)
-    _print(rows, args.json)
+    _print(rows, args)
     if not args.json:
-        print(f"({len(rows)} rows)", file=sys.stderr)
+        print(_count(rows), file=sys.stderr)
     return 0
 
 
@@ -244,9 +252,9 @@ def _traverse(args: argparse.Namespace) -> int:
         method = client.lineage if args.verb == "lineage" else client.impact
         steps = method(args.id, depth=args.depth, limit=args.limit)
     columns = ["depth", "name", "labels", "value", "relation", "via", "id"]
-    _print(steps, args.json, columns)
+    _print(steps, args, columns)
     if not args.json:
-        print(f"({len(steps)} elements within {args.depth} relationships)", file=sys.stderr)
+        print(f"{_count(steps, 'element')[:-1]} within {args.depth} relationships)", file=sys.stderr)
     return 0
 
 
@@ -254,7 +262,7 @@ def _runs(args: argparse.Namespace) -> int:
     with _client(args) as client:
         runs = client.runs(workflow=args.workflow, limit=args.limit)
     columns = ["workflow", "start_time", "status", "tasks", "finished", "failed", "other", "id"]
-    _print(runs, args.json, columns)
+    _print(runs, args, columns)
     return 0
 
 

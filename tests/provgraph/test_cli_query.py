@@ -46,10 +46,12 @@ def test_query_runs_a_named_query_as_table_and_json(capsys, known_graph):  # noq
     code, out, err = _run(capsys, "query", "task_tree", "--param", f"run={g.id('run.a')}")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:4] == ["depth", "id", "key", "name"]
+    assert lines[0].split()[:4] == ["depth", "id", "name", "labels"]
     assert set(lines[1]) == {"-", " "}
     assert len(lines) == 2 + 6 and g.id("a.evaluate") in lines[-1] and "ValueError: no labels" in lines[-1]
     assert "(6 rows)" in err
+    code, out, _ = _run(capsys, "query", "task_tree", "--param", f"run={g.id('run.a')}", "--wide")
+    assert out.splitlines()[0].split()[:4] == ["depth", "id", "key", "name"] and g.key("a.load") in out
     code, out, _ = _run(
         capsys,
         "query",
