@@ -208,7 +208,7 @@ def parse_param(text: str) -> tuple[str, Any]:
 
 def _query(args: argparse.Namespace) -> int:
     from provgraph._client import query_parameters
-    from provgraph._cypher import catalogue, load
+    from provgraph._cypher import catalogue, cypher_dir, load
     from provgraph.errors import ConfigurationError
 
     if args.list:
@@ -234,9 +234,8 @@ def _query(args: argparse.Namespace) -> int:
     if not args.name:
         raise ConfigurationError("provgraph query needs a query NAME (or --list)")
     if args.show:
-        query = load(args.name)
-        print("\n".join(f"// {line}".rstrip() for line in query.header.splitlines()))
-        print(query.text)
+        load(args.name)  # checks the name
+        print((cypher_dir() / f"{args.name}.cypher").read_text().rstrip())
         return 0
     params = dict(parse_param(p) for p in args.param)
     with _client(args) as client:

@@ -309,16 +309,22 @@ def query_parameters(query: QueryFile) -> list[QueryParameter]:
     """
     documented: dict[str, list[str]] = {}
     current: str | None = None
+    in_block = False
     for line in query.header.splitlines():
         stripped = line.strip()
+        if stripped == "Parameters:":
+            in_block = True
+            continue
+        if not in_block:
+            continue
+        if not stripped:  # the block ends at the first empty header line
+            break
         match = _HEADER_PARAMETER.match(stripped)
         if match:
             current = match.group(1)
             documented[current] = [match.group(2)]
-        elif current and stripped and line.startswith((" ", "\t")):
+        elif current:
             documented[current].append(stripped)
-        else:
-            current = None
     result = [
         QueryParameter(name, " ".join(parts), optional="null:" in " ".join(parts))
         for name, parts in documented.items()
