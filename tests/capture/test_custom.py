@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import attr, of_kind
+from _capture_helpers import attr, of_kind
 
 import capture
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import attr, of_kind
+from _capture_helpers import attr, of_kind
 
 import capture
 from capture._lineage import Lineage

@@ -8,7 +8,7 @@ import contextvars
 import threading
 
 import pytest
-from conftest import attr, of_kind
+from _capture_helpers import attr, of_kind
 
 import capture
 from capture import _context

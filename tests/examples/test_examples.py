@@ -1,0 +1,289 @@
+"""Every script in examples/ runs against the real Redis, is loaded into the real Neo4j, and the graph is checked.
+
+Each example runs as its own process with the settings in its environment (Redis sink, this test's own stream);
+the stream's messages are then decoded and written by the loader library (`provgraph._loader.load_messages`), and
+Cypher checks what each example must have produced. Nothing here wipes a database: ids are unique per run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from capture import wire
+
+pytestmark = pytest.mark.services
+
+# The same default as tests/conftest.py (the redis_client fixture connects there too).
+REDIS_URL = os.environ.get("PROVGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
+
+
+def _run_example(name: str, stream: str, tmp_path: Path) -> list[str]:
+    env = {
+        **os.environ,
+        "PROVGRAPH_REDIS_URL": REDIS_URL,
+        "PROVGRAPH_SINK": "redis",
+        "PROVGRAPH_STREAM": stream,
+        "PROVGRAPH_HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # no per-user settings file
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("PROVGRAPH_DISABLED", None)
+    env.pop("PROVGRAPH_SETTINGS", None)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"{name} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    )
+    runs = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("run: ")]
+    assert runs, f"{name} printed no run id:\n{done.stdout[-2000:]}"
+    return runs
+
+
+def _load_stream(redis_client, stream: str, backend) -> int:
+    from provgraph._loader import load_messages
+
+    entries = redis_client.xrange(stream)
+    messages = [wire.decode_message(fields[wire.FIELD.encode()]) for _, fields in entries]
+    assert messages, f"nothing reached stream {stream}"
+    load_messages(backend, messages)
+    return len(messages)
+
+
+@pytest.fixture
+def example_graph(redis_client, neo4j_backend, unique, tmp_path):
+    """Run one example and load what it emitted; returns (run ids, backend)."""
+    stream = f"provgraph:test:{unique}:examples"
+
+    def run(name: str) -> list[str]:
+        runs = _run_example(name, stream, tmp_path)
+        _load_stream(redis_client, stream, neo4j_backend)
+        return runs
+
+    yield run
+    redis_client.delete(stream)
+
+
+def _one(backend, query: str, **params):
+    rows = backend.read(query, params)
+    assert len(rows) == 1, f"expected one row, got {rows}"
+    return rows[0]
+
+
+def _tasks_of(backend, run_id: str) -> list[str]:
+    rows = backend.read(
+        "MATCH (t:Task)-[:wasStartedBy*1..3]->(r:WorkflowRun {id: $run}) RETURN DISTINCT t.name AS name",
+        {"run": run_id},
+    )
+    return sorted(row["name"] for row in rows)
+
+
+def test_every_example_is_covered():
+    checked = {
+        name.removeprefix("test_").replace("_example", "") for name in globals() if name.startswith("test_")
+    }
+    for example in EXAMPLES:
+        assert example.removesuffix(".py") in checked, f"examples/{example} has no test"
+
+
+def test_quickstart(example_graph, neo4j_backend):
+    (run,) = example_graph("quickstart.py")
+    assert _tasks_of(neo4j_backend, run) == ["mult_two", "sum_one"]
+    row = _one(
+        neo4j_backend,
+        """
+        MATCH (r:WorkflowRun {id: $run})
+        MATCH (s:Task {name: 'sum_one'})-[:wasStartedBy]->(r)
+        MATCH (m:Task {name: 'mult_two'})-[:wasStartedBy]->(r)
+        MATCH (o1:Entity)-[:wasGeneratedBy]->(s)
+        MATCH (m)-[:used]->(o1)
+        MATCH (o2:Entity)-[:wasGeneratedBy]->(m)
+        MATCH (o2)-[:wasDerivedFrom]->(o1)
+        RETURN o1.value AS o1, o2.value AS o2, r.status AS status
+        """,
+        run=run,
+    )
+    assert (row["o1"], row["o2"], row["status"]) == (4, 8, "FINISHED")
+
+
+def test_context_manager(example_graph, neo4j_backend):
+    plain, training = example_graph("context_manager.py")
+    assert _tasks_of(neo4j_backend, plain) == ["add_one"]
+    row = _one(
+        neo4j_backend,
+        "MATCH (r:WorkflowRun {id: $run})-[:wasInfluencedBy]->(c:Campaign) RETURN r.subtype AS subtype, c.id AS c",
+        run=training,
+    )
+    assert row == {"subtype": "ml_workflow", "c": "pgid:campaign_experiment_42"}
+
+
+def test_manual_start_stop(example_graph, neo4j_backend):
+    (run,) = example_graph("manual_start_stop.py")
+    assert _tasks_of(neo4j_backend, run) == ["double"]
+
+
+def test_distributed_producers(example_graph, neo4j_backend):
+    (run,) = example_graph("distributed_producers.py")
+    rows = neo4j_backend.read(
+        "MATCH (t:Task {name: 'double'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(DISTINCT t) AS n",
+        {"run": run},
+    )
+    assert rows[0]["n"] == 9  # 3 producer processes x 3 tasks, one run
+
+
+def test_decorators(example_graph, neo4j_backend):
+    (run,) = example_graph("decorators.py")
+    names = _tasks_of(neo4j_backend, run)
+    for expected in (
+        "mult_two",
+        "compute",
+        "stats",
+        "heavy_function",
+        "configure",
+        "train_step",
+        "fast_op",
+        "fetch",
+        "fails",
+        "outer",
+    ):
+        assert expected in names
+    compute = _one(
+        neo4j_backend,
+        "MATCH (t:Task {name: 'compute'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN t.tags AS tags, t.custom_metadata AS meta",
+        run=run,
+    )
+    assert compute == {"tags": ["math", "demo"], "meta": '{"owner":"devX"}'}
+    failed = _one(
+        neo4j_backend,
+        "MATCH (t:Task {name: 'fails'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN t.status AS status, t.error AS error",
+        run=run,
+    )
+    assert failed == {"status": "ERROR", "error": "ValueError: bad input 1"}
+    heavy_inputs = neo4j_backend.read(
+        "MATCH (t:Task {name: 'heavy_function'})-[u:used]->() WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN u.role AS role",
+        {"run": run},
+    )
+    assert [r["role"] for r in heavy_inputs] == ["x"]
+    fast = neo4j_backend.read(
+        "MATCH (t:Task {name: 'fast_op'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(t) AS n",
+        {"run": run},
+    )
+    assert fast[0]["n"] == 1000
+    nested = neo4j_backend.read(
+        "MATCH (:Task {name: 'mult_two'})-[:wasStartedBy]->(o:Task {name: 'outer'})-[:wasStartedBy]->"
+        "(:WorkflowRun {id: $run}) RETURN count(o) AS n",
+        {"run": run},
+    )
+    assert nested[0]["n"] == 1
+    elsewhere = neo4j_backend.read(
+        "MATCH (t:Task {name: 'recorded_elsewhere'})-[:wasStartedBy]->(:Element {id: 'pgid:run_side_run'}) "
+        "RETURN count(t) AS n"
+    )
+    assert elsewhere[0]["n"] >= 1
+
+
+def test_loops(example_graph, neo4j_backend):
+    per_iteration, batched, iterators, nested = example_graph("loops.py")
+    counts = {}
+    for run in (per_iteration, batched, iterators):
+        for row in neo4j_backend.read(
+            "MATCH (i:Task)-[:wasStartedBy]->(l:Loop)-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+            "RETURN l.name AS loop, count(DISTINCT i) AS n, l.status AS status",
+            {"run": run},
+        ):
+            counts[row["loop"]] = (row["n"], row["status"])
+    assert counts["train_loop"] == (5, "FINISHED")
+    assert counts["eval_loop"] == (5, "FINISHED")
+    assert counts["loop_a"] == (100, "FINISHED") and counts["loop_b"] == (100, "FINISHED")
+    assert counts["open_ended"][1] == "INTERRUPTED" and counts["open_ended"][0] >= 1
+    under_driver = neo4j_backend.read(
+        "MATCH (:Task)-[:wasStartedBy]->(:Loop {name: 'steps'})-[:wasStartedBy]->(d:Task {name: 'epoch_driver'})"
+        "-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(*) AS n",
+        {"run": nested},
+    )
+    assert under_driver[0]["n"] == 3
+
+
+def test_custom_tasks(example_graph, neo4j_backend):
+    first, second = example_graph("custom_tasks.py")
+    assert _tasks_of(neo4j_backend, first) == ["download", "parse"]
+    data = _one(
+        neo4j_backend,
+        "MATCH (e:Entity {role: 'data'})-[:wasGeneratedBy]->(t:Task {name: 'download'})"
+        "-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN e.size AS size",
+        run=first,
+    )
+    assert data["size"] == len(b"\x00\x01 some binary payload")
+    statuses = {
+        r["name"]: r["status"]
+        for r in neo4j_backend.read(
+            "MATCH (t:Task)-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN t.name AS name, t.status AS status",
+            {"run": second},
+        )
+    }
+    assert statuses["super_func1"] == "RUNNING"
+    assert statuses["super_func3"] == "FINISHED" and statuses["super_func4"] == "FINISHED"
+    agents = neo4j_backend.read(
+        "MATCH (t:Task)-[:wasAssociatedWith]->(a:Agent:SoftwareAgent) WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN count(DISTINCT a) AS agents, count(DISTINCT t) AS tasks",
+        {"run": second},
+    )
+    assert agents[0] == {"agents": 1, "tasks": 4}
+
+
+def test_model_instrumentation(example_graph, neo4j_backend):
+    (run,) = example_graph("model_instrumentation.py")
+    row = _one(
+        neo4j_backend,
+        "MATCH (t:Task {name: 'MyNet.forward'})-[:used]->(m:Model) "
+        "WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(DISTINCT t) AS calls, "
+        "count(DISTINCT m) AS models",
+        run=run,
+    )
+    assert row == {"calls": 3, "models": 1}
+
+
+def test_agent_tools(example_graph, neo4j_backend):
+    (run,) = example_graph("agent_tools.py")
+    row = _one(
+        neo4j_backend,
+        "MATCH (t:Task {name: 'summarise'})-[:wasAssociatedWith]->(a:SoftwareAgent) "
+        "WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN a.id AS agent, t.tokens_total AS tokens, "
+        "t.prompt AS prompt",
+        run=run,
+    )
+    assert (
+        row["agent"] == "pgid:agent_planner" and row["tokens"] == 11 and row["prompt"].startswith("Summarise")
+    )
+
+
+def test_files_across_workflows(example_graph, neo4j_backend):
+    producer, consumer = example_graph("files_across_workflows.py")
+    row = _one(
+        neo4j_backend,
+        """
+        MATCH (f:File)-[:wasGeneratedBy]->(w:Task {name: 'write_table'})-[:wasStartedBy]->(:WorkflowRun {id: $producer})
+        MATCH (s:Task {name: 'sum_table'})-[:used]->(f)
+        MATCH (s)-[:wasStartedBy]->(:WorkflowRun {id: $consumer})
+        RETURN f.id AS id
+        """,
+        producer=producer,
+        consumer=consumer,
+    )
+    assert row["id"].startswith("pgid:file_sha256_")
