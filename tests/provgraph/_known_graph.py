@@ -17,6 +17,7 @@ organisation. `tricky_names` replaces names with strings full of Cypher syntax (
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -303,20 +304,24 @@ def delete(backend: Any, graph: KnownGraph) -> None:
 # --- fixtures (import them into a test module: ``from _known_graph import graph_backend, known_graph``) ---------
 
 NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
-BACKENDS = ["neo4j"]
-"""Backends the query tests run on; the embedded engine's tests add theirs by parametrising `graph_backend`."""
+BACKENDS = os.environ.get("PROVGRAPH_TEST_QUERY_BACKENDS", "neo4j").split(",")
+"""Backends the query tests run on (``neo4j``, ``embedded``); parametrises `graph_backend`."""
 
 
-def open_test_backend(kind: str) -> Any:
-    """An open backend of ``kind`` on the real server; fails (never skips) when it is not running."""
+def open_test_backend(kind: str, home: str | None = None) -> Any:
+    """An open backend of ``kind`` on a real server; fails (never skips) when it cannot be reached."""
     from capture.settings import Settings
     from provgraph._backend import open_backend
     from provgraph.errors import StoreUnavailable
 
-    if kind != "neo4j":
-        raise ValueError(f"no test backend {kind!r}")
+    if kind == "neo4j":
+        settings = Settings(graph_url=NEO4J_URI)
+    elif kind == "embedded":
+        settings = Settings(graph_url="embedded", home=home or tempfile.mkdtemp(prefix="provgraph-queries-"))
+    else:
+        raise ValueError(f"no test backend {kind!r}; use neo4j or embedded")
     try:
-        return open_backend(Settings(graph_url=NEO4J_URI))
+        return open_backend(settings)
     except StoreUnavailable as exc:
         pytest.fail(f"{exc}; run the tests with `bash .ci/test`")
 
