@@ -100,12 +100,12 @@ def _iteration_records(
 
 
 class _IterationItem(tuple):
-    """One finished iteration of a `Loop`: ``(run, loop number, loop name, item name, iteration)``."""
+    """One finished iteration of a `Loop`: ``(run, loop number, loop name, item name, *iteration fields)``."""
 
     __slots__ = ()
 
     def to_records(self) -> list[dict[str, Any]]:
-        return _iteration_records(*self)
+        return _iteration_records(self[0], self[1], self[2], self[3], self[4:])
 
 
 class Loop:
@@ -176,29 +176,52 @@ class Loop:
         emit(doc, _LoopBoundary((run, loop_number, parent, self.loop_name, self.length, loop_start, None)))
         count = 0
         status = "FINISHED"
-        current: list[Any] | None = None
+        in_progress = False
+        token: Any = None
+        number = start_ns = 0
+        value: Any = None
+        started: Any = None
+        sampler: Any = None
+        telemetry_on = self.telemetry
+        set_context = CURRENT.set
+        reset_context = CURRENT.reset
+        counter = COUNTER
+        loop_name, item_name = self.loop_name, self.item_name
         try:
             for value in self.items:
-                number = next(COUNTER)
-                sampler = new_task_telemetry() if self.telemetry else None
-                started = telemetry_phase(sampler, "start")
+                number = next(counter)
+                if telemetry_on:
+                    sampler = new_task_telemetry()
+                    started = telemetry_phase(sampler, "start")
                 self._values = None
-                current = [number, count, value, now(), None, None, "INTERRUPTED", None]
-                token = CURRENT.set((run, number))
-                try:
-                    yield value
-                finally:
-                    try:
-                        CURRENT.reset(token)
-                    except ValueError:  # closed from another context: nothing of ours to undo there
-                        pass
-                current[4] = now()
-                current[5] = self._values
-                current[6] = "FINISHED"
-                if sampler is not None:
-                    current[7] = (started, telemetry_phase(sampler, "end"))
-                emit(doc, _IterationItem((run, loop_number, self.loop_name, self.item_name, tuple(current))))
-                current = None
+                in_progress = True
+                token = set_context((run, number))
+                start_ns = now()
+                yield value
+                end_ns = now()
+                reset_context(token)
+                token = None
+                telemetry = (started, telemetry_phase(sampler, "end")) if sampler is not None else None
+                emit(
+                    doc,
+                    _IterationItem(
+                        (
+                            run,
+                            loop_number,
+                            loop_name,
+                            item_name,
+                            number,
+                            count,
+                            value,
+                            start_ns,
+                            end_ns,
+                            self._values,
+                            "FINISHED",
+                            telemetry,
+                        )
+                    ),
+                )
+                in_progress = False
                 count += 1
         except GeneratorExit:  # the loop was left early (break, return, an exception in the body)
             raise
@@ -206,25 +229,39 @@ class Loop:
             status = "ERROR"
             raise
         finally:
-            if current is not None:  # left during an iteration: break, return or an exception in the body
-                current[4] = now()
-                current[5] = self._values
-                emit(doc, _IterationItem((run, loop_number, self.loop_name, self.item_name, tuple(current))))
+            if token is not None:
+                try:
+                    CURRENT.reset(token)
+                except ValueError:  # closed from another context: nothing of ours to undo there
+                    pass
+            if in_progress:  # left during an iteration: the iteration in progress is kept
+                telemetry = (started, telemetry_phase(sampler, "end")) if sampler is not None else None
+                emit(
+                    doc,
+                    _IterationItem(
+                        (
+                            run,
+                            loop_number,
+                            loop_name,
+                            item_name,
+                            number,
+                            count,
+                            value,
+                            start_ns,
+                            now(),
+                            self._values,
+                            "INTERRUPTED",
+                            telemetry,
+                        )
+                    ),
+                )
                 count += 1
                 if status == "FINISHED":
                     status = "INTERRUPTED"
             emit(
                 doc,
                 _LoopBoundary(
-                    (
-                        run,
-                        loop_number,
-                        parent,
-                        self.loop_name,
-                        self.length,
-                        loop_start,
-                        (now(), status, count),
-                    )
+                    (run, loop_number, parent, loop_name, self.length, loop_start, (now(), status, count))
                 ),
             )
 
