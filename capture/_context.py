@@ -152,9 +152,17 @@ def emit(doc: str, item: Any) -> None:
     try:
         if STATE.emit is None:
             _get_emitter()
+        if LIGHT_QUEUE and not isinstance(item, LightBatchType):
+            flush_light()  # light-task records first: lineage is resolved in emission order
         STATE.emit(doc, item)
     except Exception as exc:  # noqa: BLE001 - capture never raises into user code
         logger.error("provgraph capture could not hand records to the emitter: %s", exc)
+
+
+class LightBatchType:
+    """Marker base of `capture._records.LightBatch` (kept here so `emit` needs no import)."""
+
+    __slots__ = ()
 
 
 def use_emitter(emitter_object: Any) -> None:

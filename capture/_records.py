@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from capture import _ids, wire
+from capture._context import LightBatchType
 from capture._values import FileRef, file_attrs, file_entity_id, value_attrs
 
 __all__ = ["LightBatch", "TaskItem", "TaskSpec", "activity_records", "safe_json"]
@@ -389,7 +390,7 @@ def _task_records(item: Sequence[Any]) -> list[dict[str, Any]]:
     )
 
 
-class LightBatch:
+class LightBatch(LightBatchType):
     """Many light-task tuples of one run, handed to the emitter at once."""
 
     __slots__ = ("items",)

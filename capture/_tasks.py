@@ -124,6 +124,7 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
     item = TaskItem
     override = spec.run_override
     with_telemetry = spec.telemetry
+    light_queue = LIGHT_QUEUE
 
     def enter() -> tuple[Any, Any]:
         context = get_context()
@@ -263,6 +264,8 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             raise
         end_ns = now()
         reset_context(token)
+        if light_queue:  # light-task records first: lineage is resolved in emission order
+            flush_light()
         state.emit(context[0].id, item((spec, number, context, args, kwargs, start_ns, end_ns, result, None)))
         return result
 

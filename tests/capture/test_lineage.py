@@ -128,3 +128,21 @@ def test_registry_is_bounded_and_weak_where_possible(monkeypatch):
     assert lineage.lookup(thing) == ("t",)
     del thing
     assert all(ids != ("t",) for ids, _ in lineage._by_identity.values())
+
+
+def test_light_task_output_joins_a_later_full_task(memory_emitter):
+    @capture.light_task(output_names="row")
+    def make(i):
+        return [i]
+
+    @capture.task
+    def use(row):
+        return None
+
+    with capture.Workflow() as run:
+        row = make(1)
+        use(row)
+    records = memory_emitter.records(run.id)
+    generated = _generated(records)
+    used_by_use = [e for a, e in _used(records) if a not in set(generated.values())]
+    assert used_by_use and used_by_use[0] in generated
