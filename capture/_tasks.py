@@ -174,6 +174,8 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             end_ns = now()
             reset_context(token)
             telemetry = (started, telemetry_phase(sampler, "end")) if sampler else None
+            if light_queue:
+                flush_light()
             state.emit(
                 context[0].id,
                 item((spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry)),
@@ -220,6 +222,8 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                 raise
             end_ns = now()
             reset_context(token)
+            if light_queue:
+                flush_light()
             state.emit(
                 context[0].id,
                 item(
