@@ -14,7 +14,8 @@ Modes measured (no services: our emitter writes to the local file sink; Flowcept
 and batch size set large), exactly what a user's code pays per call. ``*_total_us`` adds, per call, the emitter's
 later work for those calls (turning the compact items into PROV records, encoding and writing them), timed by a
 flush after each repeat, so the whole cost is shown too. Median of ``--repeats`` repeats of ``--calls`` calls.
-Also reported: ``import_ms``, the time of ``import capture`` in a fresh interpreter (median of 5).
+Also reported: ``import_ms``, the time of ``import capture`` in a fresh interpreter (median of 5; the package
+loads its modules on first use), and ``import_first_use_ms``, the same plus the first ``capture.task`` lookup.
 
 Run: ``python bench/capture_overhead.py [--calls 20000] [--repeats 5] [--redis]``. The first run installs Flowcept
 1.0.3 into its own virtual environment (about a minute; see bench/_peer.py). The last line is one JSON object.
@@ -80,8 +81,9 @@ print(json.dumps(res))
 """
 
 
-def _import_ms() -> float:
-    code = "import time; t = time.perf_counter(); import capture; print((time.perf_counter() - t) * 1000)"
+def _import_ms(statement: str) -> float:
+    """Median over 5 fresh interpreters of the time ``statement`` takes, in milliseconds."""
+    code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
     samples = []
     for _ in range(5):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -185,8 +187,9 @@ def main() -> None:
     options = parser.parse_args()
 
     print(f"bench: {options.calls} calls x {options.repeats} repeats, median", file=sys.stderr, flush=True)
-    import_ms = _import_ms()
-    print(f"bench: import capture: {import_ms:.1f} ms", file=sys.stderr, flush=True)
+    import_ms = _import_ms("import capture")
+    first_use_ms = _import_ms("import capture; capture.task")
+    print(f"bench: import capture: {import_ms:.1f} ms ({first_use_ms:.1f} ms with first use)", file=sys.stderr)
 
     ours = _ours(options.calls, options.repeats, "file", None)
     peer_env = {"BENCH_CALLS": str(options.calls), "BENCH_REPEATS": str(options.repeats), "FLOWCEPT_USE_DEFAULT": "true"}
@@ -216,6 +219,7 @@ def main() -> None:
         "disabled_task_us": ours["disabled_task_us"],
         "flowcept_plain_us": theirs["plain_us"],
         "import_ms": import_ms,
+        "import_first_use_ms": first_use_ms,
         "calls": options.calls,
         "repeats": options.repeats,
         "mode": "no services (our file sink; flowcept MQ disabled)",

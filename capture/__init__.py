@@ -23,12 +23,35 @@ Everything is described in docs/capture.md.
 
 from __future__ import annotations
 
-from capture._agents import agent_task, instrument_model
-from capture._custom import CustomTask
-from capture._loops import BatchedLoop, Loop
-from capture._tasks import light_task, task, telemetry_task
-from capture._values import FileRef, file
-from capture._workflow import Workflow, current_run_id, flush, workflow
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from capture._agents import agent_task, instrument_model
+    from capture._custom import CustomTask
+    from capture._loops import BatchedLoop, Loop
+    from capture._tasks import light_task, task, telemetry_task
+    from capture._values import FileRef, file
+    from capture._workflow import Workflow, current_run_id, flush, workflow
+
+# Public name -> the private module defining it. Modules load on first use (PEP 562), so `import capture` (and
+# `from capture import wire` on the store side) stays a few milliseconds.
+_LOCATIONS = {
+    "BatchedLoop": "capture._loops",
+    "CustomTask": "capture._custom",
+    "FileRef": "capture._values",
+    "Loop": "capture._loops",
+    "Workflow": "capture._workflow",
+    "agent_task": "capture._agents",
+    "current_run_id": "capture._workflow",
+    "file": "capture._values",
+    "flush": "capture._workflow",
+    "instrument_model": "capture._agents",
+    "light_task": "capture._tasks",
+    "task": "capture._tasks",
+    "telemetry_task": "capture._tasks",
+    "workflow": "capture._workflow",
+}
 
 __all__ = [
     "BatchedLoop",
@@ -46,3 +69,16 @@ __all__ = [
     "telemetry_task",
     "workflow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LOCATIONS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'capture' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -97,3 +97,12 @@ def test_public_names_are_sorted_and_exported():
     assert capture.__all__ == sorted(capture.__all__)
     for name in capture.__all__:
         assert getattr(capture, name) is not None
+
+
+def test_lazy_public_names_match_all():
+    from capture import _LOCATIONS
+
+    assert sorted(_LOCATIONS) == capture.__all__
+    assert "task" in dir(capture)
+    with pytest.raises(AttributeError):
+        capture.no_such_name  # noqa: B018
