@@ -127,19 +127,31 @@ class Neo4jBackend(GraphBackend):
                 yield record.data()
 
     def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
+        @self._neo4j.unit_of_work(metadata={"provgraph": tag} if tag else None, timeout=self.settings.query_timeout_s)
         def work(tx: Any) -> None:
             for text, params in statements:
-                tx.run(self._query(text, tag), params).consume()
+                tx.run(text, params).consume()
 
-        with self.driver.session(database=self.database) as session:
-            session.execute_write(work)
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.execute_write(work)
+        except self._neo4j.exceptions.ClientError as exc:
+            if not (exc.code or "").startswith(("Neo.ClientError.Statement.", "Neo.ClientError.Schema.")):
+                raise StoreUnavailable(f"Neo4j at {redact_url(self.url)} refused: {exc}", redact_url(self.url)) from exc
+            # the statements or their data are at fault (a constraint, a value Neo4j cannot store): not retryable
+            raise QueryError(f"write {tag or '(inline)'} failed: {exc.code}: {exc.message}", tag or None) from exc
+        except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError, OSError) as exc:
+            raise StoreUnavailable(f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)) from exc
 
     def ensure_schema(self) -> None:
         from provgraph._cypher import load
+        from provgraph._model import RELATIONSHIP_TYPES
 
-        for statement in load("schema/constraints", self.dialect).text.split(";"):
-            if statement.strip():
-                self.driver.execute_query(statement.strip(), database_=self.database)
+        statements = [s.strip() for s in load("schema/constraints", self.dialect).text.split(";") if s.strip()]
+        # one sk uniqueness constraint per relationship type, rendered from the allow-list
+        statements += [self.render("schema/relationship_constraint", type=t) for t in sorted(RELATIONSHIP_TYPES)]
+        for statement in statements:
+            self.driver.execute_query(statement, database_=self.database)
 
     def close(self) -> None:
         self.driver.close()

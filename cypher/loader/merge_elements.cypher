@@ -1,0 +1,14 @@
+// loader/merge_elements: element (and bundle) declarations of one kind label and one subtype label (the same
+// label twice when there is no subtype). Labels come from the allow-list. A declaration whose statement key the
+// node already lists changes nothing, so a redelivered record is a no-op.
+// Parameters: $rows (list of {key, sk, doc, decl: JSON of {doc, sk, r}, props: convenience properties}).
+UNWIND $rows AS row
+MERGE (n:Element {key: row.key})
+SET n:{{label}}:{{subtype}}
+WITH n, row
+WHERE NOT row.sk IN coalesce(n._decl_sk, [])
+SET n += row.props,
+    n.declared = true,
+    n._decl = coalesce(n._decl, []) + row.decl,
+    n._decl_sk = coalesce(n._decl_sk, []) + row.sk,
+    n.docs = CASE WHEN row.doc IN coalesce(n.docs, []) THEN n.docs ELSE coalesce(n.docs, []) + row.doc END
