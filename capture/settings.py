@@ -80,6 +80,27 @@ class Settings:
     )
     consumer_group: str = _setting("provgraph-loader", "PROVGRAPH_CONSUMER_GROUP", "Loader consumer group.")
 
+    # --- loader (provgraph load; docs/loader.md) --------------------------------------------------------------
+    loader_batch_records: int = _setting(
+        5000, "PROVGRAPH_LOADER_BATCH_RECORDS", "Records per loader transaction, at most (a message is never split)."
+    )
+    loader_flush_interval_ms: int = _setting(
+        200, "PROVGRAPH_LOADER_FLUSH_INTERVAL_MS", "Longest wait to fill a batch before writing it, milliseconds."
+    )
+    loader_block_ms: int = _setting(100, "PROVGRAPH_LOADER_BLOCK_MS", "XREADGROUP block timeout, milliseconds.")
+    loader_claim_idle_ms: int = _setting(
+        30_000, "PROVGRAPH_LOADER_CLAIM_IDLE_MS", "Pending entries idle this long are taken over (XAUTOCLAIM), ms."
+    )
+    loader_max_deliveries: int = _setting(
+        5, "PROVGRAPH_LOADER_MAX_DELIVERIES", "An entry delivered more often than this goes to the dead letters."
+    )
+    loader_progress_interval_s: float = _setting(
+        10.0, "PROVGRAPH_LOADER_PROGRESS_INTERVAL_S", "Seconds between progress lines of a running loader."
+    )
+    loader_retry_max_s: float = _setting(
+        30.0, "PROVGRAPH_LOADER_RETRY_MAX_S", "Longest back-off between retries while the graph is unavailable, s."
+    )
+
     # --- capture ----------------------------------------------------------------------------------------------
     capture_enabled: bool = _setting(
         True, "PROVGRAPH_CAPTURE_ENABLED", "Off: every decorator and loop is a plain call. PROVGRAPH_DISABLED=1 also turns it off."
@@ -163,6 +184,10 @@ class Settings:
             raise SettingsError(f"PROVGRAPH_SINK must be redis, file or memory, not {self.sink!r}")
         if self.flush_interval_ms <= 0 or self.flush_max_records <= 0 or self.queue_max_records <= 0:
             raise SettingsError("flush_interval_ms, flush_max_records and queue_max_records must be positive")
+        if min(self.loader_batch_records, self.loader_flush_interval_ms, self.loader_block_ms) <= 0:
+            raise SettingsError("loader_batch_records, loader_flush_interval_ms and loader_block_ms must be positive")
+        if self.loader_max_deliveries <= 0 or self.loader_claim_idle_ms <= 0:
+            raise SettingsError("loader_max_deliveries and loader_claim_idle_ms must be positive")
 
     @property
     def uses_embedded_graph(self) -> bool:
