@@ -285,6 +285,7 @@ def load(backend: Any, graph: KnownGraph) -> None:
     """Write the graph's messages through the real loader."""
     from provgraph._loader import load_messages
 
+    backend.ensure_schema()
     load_messages(backend, graph.messages)
 
 
