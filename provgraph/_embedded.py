@@ -543,6 +543,9 @@ class FalkorBackend(GraphBackend):
                 f"cannot reach the FalkorDB server at {redact_url(url)}: {exc}", redact_url(url)
             ) from exc
         self._decoder = _Decoder(self._property_keys)
+        if not self.client.exists(graph):
+            # read-only queries on a missing key fail ("empty key"): a fresh store gets its (empty) graph now
+            self._execute("GRAPH.QUERY", "RETURN 0", None, "create graph")
 
     def _property_keys(self) -> list[str]:
         reply = self.client.execute_command("GRAPH.RO_QUERY", self.graph, "CALL db.propertyKeys()")

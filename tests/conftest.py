@@ -64,3 +64,85 @@ def neo4j_backend(neo4j_settings: Settings):
         pytest.fail(f"{exc}; run the tests with `bash .ci/test`")
     yield backend
     backend.close()
+
+
+# --- the embedded backend (one server for the whole session) -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory):
+    """ONE embedded redis-server + FalkorDB for the test session, in a temporary data directory.
+
+    Owned by the pytest process: stopped with SHUTDOWN at the end, and it dies with pytest if pytest is killed.
+    """
+    from provgraph._embedded import EmbeddedServer
+
+    server = EmbeddedServer(tmp_path_factory.mktemp("embedded-home"))
+    if not server.start():
+        pytest.fail(f"an embedded server was already running in the fresh directory {server.home}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def embedded_settings(embedded_server, unique: str, tmp_path) -> Settings:
+    """Settings for the session's embedded server (graph and transport), with this test's own stream names.
+
+    ``graph_url`` is ``embedded`` with the server's home (the backend attaches, never stops it); ``redis_url`` is
+    the server's concrete ``unix://`` URL, so subprocesses need no embedded-URL lookup.
+    """
+    return Settings(
+        home=str(embedded_server.home),
+        graph_url="embedded",
+        redis_url=embedded_server.state()["url"],
+        stream=f"provgraph:test:{unique}:records",
+        dead_letter_stream=f"provgraph:test:{unique}:dead",
+        consumer_group=f"loader-{unique}",
+        flush_interval_ms=50,
+        buffer_path=str(tmp_path / "spill.jsonl"),
+    )
+
+
+@pytest.fixture
+def embedded_backend(embedded_settings: Settings):
+    """A `FalkorBackend` on the session's embedded server, schema in place."""
+    from provgraph._embedded import FalkorBackend
+
+    backend = FalkorBackend(embedded_settings)
+    backend.ensure_schema()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def embedded_redis(embedded_settings: Settings):
+    """A redis-py client on the session's embedded server (Streams live there too)."""
+    import redis
+
+    client = redis.Redis.from_url(embedded_settings.redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["neo4j", "embedded"])
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    """``neo4j`` or ``embedded``: parametrises `any_settings`, `any_backend` and `any_redis`."""
+    return request.param
+
+
+@pytest.fixture
+def any_settings(backend_kind: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings of the real Neo4j + Redis or of the embedded server, one test per backend."""
+    return request.getfixturevalue(f"{backend_kind}_settings")
+
+
+@pytest.fixture
+def any_backend(backend_kind: str, request: pytest.FixtureRequest):
+    """An open graph backend, once on Neo4j and once on the embedded server (same test, same assertions)."""
+    return request.getfixturevalue(f"{backend_kind}_backend")
+
+
+@pytest.fixture
+def any_redis(backend_kind: str, request: pytest.FixtureRequest):
+    """The transport beside `any_backend`: the real Redis, or the embedded server."""
+    return request.getfixturevalue("redis_client" if backend_kind == "neo4j" else "embedded_redis")
