@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "provgraph._cli_services",
     "provgraph._cli_export",
     "provgraph._cli_query",
+    "provgraph._cli_load",
     "provgraph._cli_embedded",
     "provgraph._cli_demo",
 ]

@@ -472,3 +472,383 @@ def load_messages(
     stats.seconds = time.perf_counter() - started
     logger.info("loaded %d records in %d messages (%d transactions)", stats.records, stats.messages, stats.transactions)
     return stats
+
+
+# --- the long-running loader --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    """One stream entry of a batch: its id, its raw payload, and its rows or the reason it cannot load."""
+
+    entry_id: str
+    payload: bytes
+    rows: Batch | None = None
+    reason: str | None = None
+    sent_at: float = 0.0
+
+
+@dataclass
+class LoaderProgress:
+    """A snapshot of a running loader, for progress lines and `provgraph status`."""
+
+    records: int
+    messages: int
+    dead_letters: int
+    records_per_s: float
+    lag: int | None
+    pending: int | None
+    waiting_for_graph: bool
+
+    def line(self) -> str:
+        lag = "?" if self.lag is None else str(self.lag)
+        pending = "?" if self.pending is None else str(self.pending)
+        state = " (graph unavailable: retrying)" if self.waiting_for_graph else ""
+        return (
+            f"loaded {self.records} records in {self.messages} messages, {self.records_per_s:,.0f} records/s; "
+            f"lag {lag} entries, pending {pending}, dead letters {self.dead_letters}{state}"
+        )
+
+
+def _decode_entry(entry_id: str, fields: Mapping[bytes, bytes]) -> _Entry:
+    payload = fields.get(wire.FIELD.encode())
+    if payload is None:
+        names = ", ".join(sorted(k.decode(errors="replace") for k in fields))
+        return _Entry(entry_id, b"", reason=f"entry has no field {wire.FIELD!r} (fields: {names})")
+    entry = _Entry(entry_id, payload)
+    try:
+        message = wire.decode_message(payload)
+        entry.rows = message_rows(message)
+        entry.sent_at = message.sent_at
+    except wire.WireFormatError as exc:
+        entry.reason = exc.reason
+    return entry
+
+
+class Loader:
+    """Reads PROV messages from a Redis Stream through a consumer group and writes them into the graph.
+
+    Entries are grouped into batches (flushed at ``settings.loader_batch_records`` records or after
+    ``settings.loader_flush_interval_ms``), decoded, written in one transaction, and acknowledged only after it
+    commits. An entry that cannot load (bad JSON, unknown version, unknown record kind or prefix, a record the graph
+    refuses, too many deliveries) goes to ``settings.dead_letter_stream`` with the reason and is acknowledged, and
+    the rest of the batch loads. Several loaders may share the group; pending entries of a consumer that died are
+    taken over with XAUTOCLAIM after ``settings.loader_claim_idle_ms``. While the graph is unavailable the loader
+    retries with jittered back-off and acknowledges nothing.
+
+    Example::
+
+        loader = Loader(settings)
+        loader.run(until_idle_s=5)     # or loader.run() until stop() (e.g. from a SIGTERM handler)
+        loader.close()
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        backend: GraphBackend | None = None,
+        redis_client: Any = None,
+        consumer: str | None = None,
+        progress: Any = None,
+    ) -> None:
+        import os
+        import socket
+
+        self.settings = settings
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self._owns_backend = backend is None
+        if backend is None:
+            from provgraph._backend import open_backend
+
+            backend = open_backend(settings)
+        self.backend = backend
+        self._owns_redis = redis_client is None
+        self.redis = redis_client if redis_client is not None else _redis_client(settings)
+        self._progress = progress
+        self._stopping = False
+        self.stats = LoadStats()
+        self.dead_letters = 0
+        self.latencies: list[float] = []
+        """Seconds from each loaded message's send time to its commit (kept for benchmarks and tests)."""
+        self._waiting_for_graph = False
+        self._started = time.monotonic()
+        self._last_progress = time.monotonic()
+        self._last_claim = 0.0
+        self._recovered_own = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loader to stop after the batch in flight (safe to call from a signal handler)."""
+        self._stopping = True
+
+    def close(self) -> None:
+        if self._owns_backend:
+            self.backend.close()
+        if self._owns_redis:
+            self.redis.close()
+
+    def __enter__(self) -> Loader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+
+    def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) if missing; reading starts at the stream's first entry."""
+        import redis
+
+        try:
+            self.redis.xgroup_create(self.settings.stream, self.settings.consumer_group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def run(self, *, until_idle_s: float | None = None) -> LoadStats:
+        """Load until `stop` is called, or until nothing arrived for ``until_idle_s`` seconds (0: until the first
+        empty read). Returns what was loaded."""
+        import redis
+
+        from provgraph.errors import StoreUnavailable
+
+        self.backend.ensure_schema()
+        self._retrying(self.ensure_group)
+        idle_since = time.monotonic()
+        while not self._stopping:
+            try:
+                handled = self.step()
+            except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                if self._stopping:
+                    break  # stopped while a store was unavailable: nothing of the batch was acknowledged
+                raise
+            if handled:
+                idle_since = time.monotonic()
+            elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
+                break
+            self._maybe_report()
+        self._report()
+        return self.stats
+
+    def step(self) -> int:
+        """One cycle: take over stale entries or read new ones, write them, acknowledge. Returns entries handled."""
+        entries = self._retrying(self._recover) or self._retrying(self._read_batch)
+        if not entries:
+            return 0
+        self._load(entries)
+        return len(entries)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def _recover(self) -> list[_Entry]:
+        """Entries to redeliver: this consumer's own pending ones at start, then stale ones of any consumer."""
+        stream, group = self.settings.stream, self.settings.consumer_group
+        count = max(1, self.settings.loader_batch_records // 10)
+        raw: list[tuple[bytes, dict[bytes, bytes]]] = []
+        if not self._recovered_own:
+            response = self.redis.xreadgroup(group, self.consumer, {stream: "0"}, count=count)
+            raw = response[0][1] if response else []
+            deleted = [item[0] for item in raw if not item[1]]  # deleted from the stream: nothing to load
+            if deleted:
+                self.redis.xack(stream, group, *deleted)
+            raw = [item for item in raw if item[1]]
+            if not raw and not deleted:
+                self._recovered_own = True
+        now = time.monotonic()
+        if not raw and now - self._last_claim >= self.settings.loader_claim_idle_ms / 2000:
+            self._last_claim = now
+            response = self.redis.xautoclaim(
+                stream, group, self.consumer, min_idle_time=self.settings.loader_claim_idle_ms, count=count
+            )
+            raw = [item for item in response[1] if item[1]]
+            if raw:
+                self._last_claim = 0.0  # there may be more: claim again next cycle
+                logger.info("took over %d stale entries of %s", len(raw), stream)
+        if not raw:
+            return []
+        ids = sorted((item[0] for item in raw), key=lambda i: tuple(int(part) for part in i.split(b"-")))
+        deliveries = {
+            row["message_id"]: row["times_delivered"]
+            for row in self.redis.xpending_range(
+                stream, group, min=ids[0], max=ids[-1], count=len(ids) + 10, consumername=self.consumer
+            )
+        }
+        entries = []
+        for entry_id, fields in raw:
+            entry = _decode_entry(entry_id.decode(), fields)
+            times = deliveries.get(entry_id, 1)
+            if times > self.settings.loader_max_deliveries and entry.reason is None:
+                entry.rows = None
+                entry.reason = f"delivered {times} times (more than loader_max_deliveries)"
+            entries.append(entry)
+        return entries
+
+    def _read_batch(self) -> list[_Entry]:
+        """New entries, until the batch holds ``loader_batch_records`` records or the flush interval passed."""
+        stream, group = self.settings.stream, self.settings.consumer_group
+        entries: list[_Entry] = []
+        records = 0
+        deadline = None
+        while not self._stopping:
+            if deadline is None:
+                block_ms = self.settings.loader_block_ms
+            else:
+                block_ms = int((deadline - time.monotonic()) * 1000)
+                if block_ms <= 0:
+                    break
+            response = self.redis.xreadgroup(
+                group, self.consumer, {stream: ">"}, count=max(1, self.settings.loader_batch_records // 100),
+                block=block_ms,
+            )
+            if not response or not response[0][1]:
+                if deadline is None:
+                    break  # nothing arrived in one block period
+                continue
+            for entry_id, fields in response[0][1]:
+                entry = _decode_entry(entry_id.decode(), fields)
+                entries.append(entry)
+                records += entry.rows.records if entry.rows is not None else 0
+            if deadline is None:
+                deadline = time.monotonic() + self.settings.loader_flush_interval_ms / 1000
+            if records >= self.settings.loader_batch_records:
+                break
+        return entries
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def _load(self, entries: list[_Entry]) -> None:
+        good = [e for e in entries if e.reason is None]
+        dead = [e for e in entries if e.reason is not None]
+        self._write_or_split(good, dead)
+        committed = time.time()
+        for entry in good:
+            if entry.reason is None and entry.sent_at:
+                self.latencies.append(committed - entry.sent_at)
+        self._retrying(lambda: self._dead_letter_and_ack(entries))
+
+    def _write_or_split(self, entries: list[_Entry], dead: list[_Entry]) -> None:
+        """Write the entries' rows in one transaction; when the graph refuses them, halve until the entry at fault
+        is alone, and dead-letter it with the server's reason."""
+        from provgraph.errors import QueryError
+
+        if not entries:
+            return
+        batch = Batch()
+        for entry in entries:
+            batch.extend(entry.rows)  # type: ignore[arg-type]
+        try:
+            stats = self._retrying(lambda: write_batch(self.backend, batch), graph=True)
+        except QueryError as exc:
+            if len(entries) == 1:
+                entries[0].reason = f"the graph refused a record: {exc}"
+                dead.append(entries[0])
+                return
+            middle = len(entries) // 2
+            self._write_or_split(entries[:middle], dead)
+            self._write_or_split(entries[middle:], dead)
+            return
+        self.stats.add(stats)
+
+    def _dead_letter_and_ack(self, entries: list[_Entry]) -> None:
+        stream, group = self.settings.stream, self.settings.consumer_group
+        pipe = self.redis.pipeline(transaction=False)
+        dead = 0
+        for entry in entries:
+            if entry.reason is not None:
+                dead += 1
+                pipe.xadd(
+                    self.settings.dead_letter_stream,
+                    {
+                        "reason": entry.reason,
+                        "payload": entry.payload,
+                        "stream": stream,
+                        "entry_id": entry.entry_id,
+                        "consumer": self.consumer,
+                        "at": f"{time.time():.3f}",
+                    },
+                )
+                logger.warning("dead letter: %s entry %s: %s", stream, entry.entry_id, entry.reason)
+        pipe.xack(stream, group, *[e.entry_id for e in entries])
+        pipe.execute()
+        self.dead_letters += dead
+
+    # -- retries and reporting -------------------------------------------------------------------------------
+
+    def _retrying(self, call: Any, *, graph: bool = False) -> Any:
+        """Run ``call``; on a transient failure of Redis or the graph, back off (jittered, capped) and retry until
+        it works or `stop` is called (then the failure propagates and nothing is acknowledged)."""
+        import random
+
+        import redis
+
+        from provgraph.errors import StoreUnavailable
+
+        delay = 0.1
+        last_log = 0.0
+        while True:
+            try:
+                result = call()
+                if self._waiting_for_graph:
+                    logger.warning("store available again; loading resumes")
+                    self._note("store available again; loading resumes")
+                self._waiting_for_graph = False
+                return result
+            except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                if self._stopping:
+                    raise
+                self._waiting_for_graph = True
+                now = time.monotonic()
+                if now - last_log >= self.settings.loader_progress_interval_s:
+                    last_log = now
+                    logger.warning("store unavailable, retrying (nothing acknowledged): %s", exc)
+                    self._note(f"store unavailable, retrying with back-off (nothing acknowledged): {exc}")
+                time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+                delay = min(delay * 2, self.settings.loader_retry_max_s)
+
+    def progress(self) -> LoaderProgress:
+        """Counts so far plus the group's lag and pending entries (None when Redis cannot say)."""
+        lag = pending = None
+        try:
+            for group in self.redis.xinfo_groups(self.settings.stream):
+                name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
+                if name == self.settings.consumer_group:
+                    lag, pending = group.get("lag"), group.get("pending")
+        except Exception:  # progress is best effort; the loop reports store problems itself
+            logger.debug("cannot read stream info", exc_info=True)
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        return LoaderProgress(
+            records=self.stats.records,
+            messages=self.stats.messages,
+            dead_letters=self.dead_letters,
+            records_per_s=self.stats.records / elapsed,
+            lag=lag,
+            pending=pending,
+            waiting_for_graph=self._waiting_for_graph,
+        )
+
+    def _note(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress(text)
+
+    def _maybe_report(self) -> None:
+        if time.monotonic() - self._last_progress >= self.settings.loader_progress_interval_s:
+            self._report()
+
+    def _report(self) -> None:
+        self._last_progress = time.monotonic()
+        if self._progress is not None:
+            self._progress(self.progress().line())
+
+
+def _redis_client(settings: Any) -> Any:
+    """A redis-py client for ``settings.redis_url`` (the embedded server's when it is ``embedded``)."""
+    import redis
+
+    url = settings.redis_url
+    if url == "embedded":
+        from capture._embedded_url import embedded_redis_url  # written by the embedded server when it starts
+
+        url = embedded_redis_url(settings)
+    return redis.Redis.from_url(url)

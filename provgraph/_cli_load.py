@@ -1,0 +1,156 @@
+"""``provgraph load`` and ``provgraph status``: the loader process, and where the stream and the graph stand.
+
+Examples::
+
+    provgraph load                      # runs until SIGTERM/Ctrl-C; progress lines on stderr
+    provgraph load --until-idle 5       # stop once nothing arrived for 5 s (scripts, tests)
+    provgraph load --once               # load what is in the stream now, then stop
+    provgraph status                    # stream length, pending, lag, dead letters, graph counts
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    load = subparsers.add_parser(
+        "load",
+        help="load PROV records from the Redis stream into the graph (long-running)",
+        description=(
+            "Read the stream through the consumer group, write records into the graph in batches, acknowledge "
+            "after each commit. Several loaders may share the group. SIGTERM/SIGINT finish the batch in flight."
+        ),
+    )
+    until = load.add_mutually_exclusive_group()
+    until.add_argument("--once", action="store_true", help="load what the stream holds now, then stop")
+    until.add_argument(
+        "--until-idle", type=float, metavar="SECONDS", help="stop once nothing arrived for this long"
+    )
+    load.add_argument("--consumer", metavar="NAME", help="consumer name in the group (default: host-pid)")
+    load.add_argument("--stream", metavar="NAME", help="stream to read (default: settings.stream)")
+    load.add_argument("--group", metavar="NAME", help="consumer group (default: settings.consumer_group)")
+    load.add_argument("--quiet", action="store_true", help="no progress lines")
+    load.set_defaults(func=_load)
+
+    status = subparsers.add_parser(
+        "status",
+        help="stream length, pending entries, lag, dead letters and graph counts",
+        description="Where the loader stands: the stream and its consumer group, the dead letters, the graph.",
+    )
+    status.add_argument("--stream", metavar="NAME", help="stream (default: settings.stream)")
+    status.add_argument("--group", metavar="NAME", help="consumer group (default: settings.consumer_group)")
+    status.add_argument("--no-graph", action="store_true", help="skip the graph counts")
+    status.set_defaults(func=_status)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from capture.settings import Settings
+
+    return Settings.load(args.settings, stream=args.stream, consumer_group=args.group)
+
+
+def _stderr(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} provgraph load: {line}", file=sys.stderr, flush=True)
+
+
+def _load(args: argparse.Namespace) -> int:
+    from provgraph._loader import Loader
+
+    settings = _settings(args)
+    loader = Loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
+
+    def stop(signum: int, _frame: Any) -> None:
+        if not args.quiet:
+            _stderr(f"{signal.Signals(signum).name}: finishing the batch in flight")
+        loader.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if not args.quiet:
+            _stderr(
+                f"reading {settings.stream} as {loader.consumer} in group {settings.consumer_group}; "
+                f"dead letters to {settings.dead_letter_stream}"
+            )
+        until_idle = 0.0 if args.once else args.until_idle
+        stats = loader.run(until_idle_s=until_idle)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        loader.close()
+    if not args.quiet:
+        _stderr(
+            f"stopped: {stats.records} records in {stats.messages} messages, {loader.dead_letters} dead letters"
+        )
+    return 0
+
+
+def stream_status(redis_client: Any, settings: Any) -> dict[str, Any]:
+    """Length, consumer-group state and dead letters of the settings' stream (zeros where it does not exist)."""
+    import redis
+
+    info: dict[str, Any] = {
+        "stream": settings.stream,
+        "length": redis_client.xlen(settings.stream),
+        "group": settings.consumer_group,
+        "group_exists": False,
+        "pending": 0,
+        "lag": None,
+        "consumers": 0,
+        "dead_letter_stream": settings.dead_letter_stream,
+        "dead_letters": redis_client.xlen(settings.dead_letter_stream),
+    }
+    try:
+        groups = redis_client.xinfo_groups(settings.stream)
+    except redis.exceptions.ResponseError:  # no such stream
+        groups = []
+    for group in groups:
+        name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
+        if name == settings.consumer_group:
+            info.update(group_exists=True, pending=group["pending"], lag=group.get("lag"), consumers=group["consumers"])
+    return info
+
+
+def graph_counts(backend: Any) -> dict[str, int]:
+    """Nodes per label and relationships per type, from the allow-list (zero counts left out)."""
+    from provgraph._model import LABELS, RELATIONSHIP_TYPES
+
+    counts: dict[str, int] = {}
+    for label in sorted(LABELS):
+        rows = backend.read(backend.render("loader/count_label", label=label), tag="loader/count_label")
+        if rows and rows[0]["count"]:
+            counts[f":{label}"] = rows[0]["count"]
+    for rel_type in sorted(RELATIONSHIP_TYPES):
+        rows = backend.read(backend.render("loader/count_type", type=rel_type), tag="loader/count_type")
+        if rows and rows[0]["count"]:
+            counts[f"[:{rel_type}]"] = rows[0]["count"]
+    return counts
+
+
+def _status(args: argparse.Namespace) -> int:
+    from provgraph._loader import _redis_client
+
+    settings = _settings(args)
+    client = _redis_client(settings)
+    try:
+        info = stream_status(client, settings)
+    finally:
+        client.close()
+    lag = "unknown" if info["lag"] is None else info["lag"]
+    print(f"stream        {info['stream']}: {info['length']} entries")
+    if info["group_exists"]:
+        print(f"group         {info['group']}: {info['consumers']} consumers, {info['pending']} pending, lag {lag}")
+    else:
+        print(f"group         {info['group']}: not created yet (the first `provgraph load` creates it)")
+    print(f"dead letters  {info['dead_letter_stream']}: {info['dead_letters']} entries")
+    if not args.no_graph:
+        from provgraph._backend import open_backend
+
+        with open_backend(settings) as backend:
+            counts = graph_counts(backend)
+        print("graph         " + (", ".join(f"{name} {count}" for name, count in counts.items()) or "empty"))
+    return 0
