@@ -249,17 +249,21 @@ def serialize(document: ProvDocument, fmt: str, out: str | Path | IO[Any] | None
         ExportError: an unknown format, or a document the format cannot express (e.g. ``mentionOf`` in PROV-JSONLD).
     """
     from provgraph._import import FORMATS
+    from provgraph._rdf import write_rdf
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     prov_format, options = FORMATS[fmt]
-    buffer = io.StringIO()
     try:
         with _quiet():
-            document.serialize(destination=buffer, format=prov_format, **options)
+            if prov_format == "rdf":
+                text = write_rdf(document, options["rdf_format"])
+            else:
+                buffer = io.StringIO()
+                document.serialize(destination=buffer, format=prov_format, **options)
+                text = buffer.getvalue()
     except Exception as exc:  # the serializers raise their own exception types
         raise ExportError(f"cannot write this document as {fmt}: {type(exc).__name__}: {exc}") from exc
-    text = buffer.getvalue()
     if out is None:
         return text
     if hasattr(out, "write"):

@@ -114,6 +114,8 @@ def read_document(source: str | Path | bytes, fmt: str | None = None) -> ProvDoc
     """
     from prov.model import ProvDocument
 
+    from provgraph._rdf import read_rdf
+
     if isinstance(source, bytes):
         if fmt is None:
             raise ExportError("reading PROV from bytes needs a format")
@@ -130,6 +132,8 @@ def read_document(source: str | Path | bytes, fmt: str | None = None) -> ProvDoc
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # prov warns about scruffy input it still accepts
+            if prov_format == "rdf":
+                return read_rdf(content, options["rdf_format"])
             return ProvDocument.deserialize(source=io.BytesIO(content), format=prov_format, **options)
     except Exception as exc:  # prov raises many exception types for bad input
         raise ExportError(f"{name} is not a valid {fmt} PROV document: {type(exc).__name__}: {exc}") from exc
