@@ -109,10 +109,17 @@ class Settings:
     flush_interval_ms: int = _setting(100, "PROVGRAPH_FLUSH_INTERVAL_MS", "Emitter flush period, milliseconds.")
     flush_max_records: int = _setting(2000, "PROVGRAPH_FLUSH_MAX_RECORDS", "Records per message, at most.")
     queue_max_records: int = _setting(
-        200_000, "PROVGRAPH_QUEUE_MAX_RECORDS", "Records held in memory before spilling to the spill file."
+        200_000,
+        "PROVGRAPH_QUEUE_MAX_RECORDS",
+        "Capture items (a task's records, or one list of records) queued in memory; beyond it a capture call waits.",
+    )
+    queue_full_timeout_s: float = _setting(
+        5.0,
+        "PROVGRAPH_QUEUE_FULL_TIMEOUT_S",
+        "Longest a capture call waits for room in a full queue; then it queues over the bound (never drops).",
     )
     stop_timeout_s: float = _setting(10.0, "PROVGRAPH_STOP_TIMEOUT_S", "Bounded wait for the flush on workflow stop.")
-    buffer_path: str = _setting("", "PROVGRAPH_BUFFER_PATH", "JSON Lines file of the file sink; empty: under home.")
+    buffer_path: str = _setting("", "PROVGRAPH_BUFFER_PATH", "Directory of the file sink's JSON Lines files (one per process); empty: <home>/buffer.")
 
     # --- telemetry --------------------------------------------------------------------------------------------
     telemetry: list[str] = _setting(

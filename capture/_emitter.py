@@ -1,0 +1,596 @@
+"""The emitter: capture's records leave the user's thread here and reach a sink in batches; nothing is dropped.
+
+Shaped like OpenTelemetry's batch processor: the caller only appends to a deque (and, once a batch waits, sets an
+`Event`); one named daemon thread wakes every ``flush_interval_ms`` or when ``flush_max_records`` items wait,
+expands items into records (``to_records()``, in emission order), groups them by document into messages of at
+most ``flush_max_records`` records, and hands them to the sink. Where OpenTelemetry drops records, this emitter
+never does:
+
+- the sink refuses (Redis down): messages go to this process's spill file under ``<home>/spill/``; the worker
+  probes the sink with jittered backoff and, once it answers, replays the file and carries on (a Redis outage is
+  logged once per interval, not once per record);
+- the queue holds ``queue_max_records`` items: the caller waits, at most ``queue_full_timeout_s``, for the worker to
+  make room, then queues the item anyway (counted and logged as over the bound);
+- a record cannot be encoded: it goes to a dead-letter file with the reason.
+
+Every count is kept (`Emitter.stats`) and reported at shutdown. One emitter per process (`get_emitter`); it
+resets itself in a forked child and shuts down (flushing, bounded) at exit.
+
+Example::
+
+    from capture._emitter import Emitter
+    from capture._sinks import InMemorySink
+    from capture.settings import Settings
+
+    sink = InMemorySink()
+    with Emitter(Settings(sink="memory"), sink=sink) as emitter:
+        emitter.emit("pgid:run_1", [wire.element("entity", "pgid:e1")])
+        emitter.flush(timeout_s=5)
+    print(sink.records())
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import weakref
+from typing import Any
+
+from capture import wire
+from capture._retry import Backoff
+from capture._sinks import Sink, _RateLimitedLog, make_sink, process_file_name
+from capture._spill import ReplayResult, SpillFile, spill_directory
+
+__all__ = ["Emitter", "get_emitter"]
+
+logger = logging.getLogger(__name__)
+
+_PIPELINE_MESSAGES = 32
+"""Messages per sink export call (one Redis pipeline)."""
+
+_PROBE_BACKOFF = (0.1, 5.0)
+"""Base and cap, seconds, of the delay between probes of a sink that refused."""
+
+
+class _Mark:
+    """A flush marker in the queue: set when everything queued before it reached the sink (or the spill file)."""
+
+    __slots__ = ("done", "ok", "replay")
+
+    def __init__(self, replay: bool = True) -> None:
+        self.done = threading.Event()
+        self.ok = True
+        self.replay = replay
+
+
+class Emitter:
+    """Batches capture records in a background thread and hands them to a sink; see the module docstring.
+
+    Args:
+        settings: `capture.settings.Settings` (``flush_interval_ms``, ``flush_max_records``, ``queue_max_records``,
+            ``queue_full_timeout_s``, ``home`` for the spill file, and the sink settings).
+        sink: the sink to use (default: the one ``settings.sink`` names).
+    """
+
+    def __init__(self, settings: Any = None, sink: Sink | None = None) -> None:
+        if settings is None:
+            from capture.settings import Settings
+
+            settings = Settings.load()
+        self.settings = settings
+        self.sink = sink if sink is not None else make_sink(settings)
+        self._interval_s = settings.flush_interval_ms / 1000.0
+        self._max_records = int(settings.flush_max_records)
+        self._limit = int(settings.queue_max_records)
+        self._full_wait_s = float(getattr(settings, "queue_full_timeout_s", 5.0))
+        self._spill_dir = spill_directory(
+            settings.home, getattr(self.sink, "stream", None) or settings.stream
+        )
+        self._log = _RateLimitedLog(interval_s=30.0)
+        self._fresh_state()
+        _LIVE.add(self)
+
+    # --- state ---------------------------------------------------------------------------------------------------
+
+    def _fresh_state(self) -> None:
+        """Queue, locks, worker and counters as a new process needs them (also after fork)."""
+        self._pid = os.getpid()
+        self._queue: collections.deque[tuple[Any, Any]] = collections.deque()
+        # emit() takes its slow path once the queue holds this many items; 1 until the worker runs (so the first
+        # emit starts it), 0 after shutdown (late items are sent inline).
+        self._wake_at = 1
+        self._wake = threading.Event()
+        self._room = threading.Event()
+        self._start_lock = threading.Lock()
+        self._export_lock = threading.RLock()
+        self._worker: threading.Thread | None = None
+        self._stopping = False
+        self._closed = False
+        self._abandon = False
+        self._spill = SpillFile(self._spill_dir)
+        self._down = False
+        self._next_probe = 0.0
+        self._backoff = Backoff(*_PROBE_BACKOFF, floor_s=0.05)
+        self._dead_letters: Any = None
+        self._stats = {
+            "items": 0,
+            "records": 0,
+            "messages_sent": 0,
+            "records_sent": 0,
+            "messages_spilled": 0,
+            "records_spilled": 0,
+            "records_replayed": 0,
+            "records_dead_lettered": 0,
+            "items_failed": 0,
+            "records_lost": 0,
+            "over_bound": 0,
+        }
+
+    def _after_fork(self) -> None:
+        # The parent's queue, connections and spill file belong to the parent: the child starts empty.
+        self.sink.after_fork()
+        self._spill.forget()
+        self._fresh_state()
+
+    def _check_pid(self) -> None:
+        if self._pid != os.getpid():
+            self._after_fork()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._worker is None and not self._closed:
+                self._worker = threading.Thread(target=self._run, name="provgraph-emitter", daemon=True)
+                self._worker.start()
+                self._wake_at = min(self._max_records, self._limit)
+
+    # --- the caller's side ---------------------------------------------------------------------------------------
+
+    def emit(self, doc: str, item: Any) -> None:
+        """Queue ``item`` (a list of wire records, or an object with ``to_records()``) for document ``doc``.
+
+        Costs a deque append on the caller's thread; never raises; waits (bounded) only when the queue is full.
+        """
+        queue = self._queue
+        queue.append((doc, item))
+        if len(queue) >= self._wake_at:
+            self._backlog()
+
+    def _backlog(self) -> None:
+        try:
+            if self._closed:
+                self._drain_inline()
+                return
+            if self._worker is None:
+                self._start()
+            if not self._wake.is_set():
+                self._wake.set()
+            if len(self._queue) >= self._limit and threading.current_thread() is not self._worker:
+                self._wait_for_room()
+        except Exception as exc:  # noqa: BLE001 - capture never raises into user code
+            self._log(logging.ERROR, "backlog", "provgraph emitter: %s", exc)
+
+    def _wait_for_room(self) -> None:
+        deadline = time.monotonic() + self._full_wait_s
+        while len(self._queue) >= self._limit:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._stats["over_bound"] += 1
+                self._log(
+                    logging.WARNING,
+                    "full",
+                    "provgraph emitter: %d items queued (queue_max_records=%d) and the sender did not catch up "
+                    "in %.1f s; queuing over the bound rather than dropping records",
+                    len(self._queue),
+                    self._limit,
+                    self._full_wait_s,
+                )
+                return
+            self._room.clear()
+            self._wake.set()
+            self._room.wait(min(left, 0.05))
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Send everything queued so far and wait, at most ``timeout_s``; ``True`` if it all reached the sink.
+
+        Records that went to the spill file count as not sent: a flush also tries to replay the spill file once.
+        """
+        try:
+            self._check_pid()
+            timeout = self.settings.stop_timeout_s if timeout_s is None else timeout_s
+            if self._closed or (self._worker is None and not self._queue and not self._spill.pending_records):
+                return self._drain_inline()
+            if threading.current_thread() is self._worker:
+                return False  # called from a to_records(): the worker cannot wait for itself
+            mark = _Mark()
+            self._queue.append((_Mark, mark))
+            if self._worker is None:
+                self._start()
+            self._wake.set()
+            if not mark.done.wait(max(0.0, timeout)):
+                return False
+            return mark.ok
+        except Exception as exc:  # noqa: BLE001
+            self._log(logging.ERROR, "flush", "provgraph emitter: flush failed: %s", exc)
+            return False
+
+    def pending(self) -> int:
+        """Items still queued in memory plus records waiting in the spill file."""
+        self._check_pid()
+        queued = sum(1 for doc, _ in list(self._queue) if doc is not _Mark)
+        return queued + self._spill.pending_records
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start (or fork): items, records sent/spilled/replayed/dead-lettered/lost, and so on."""
+        stats = dict(self._stats)
+        stats["queued_items"] = sum(1 for doc, _ in list(self._queue) if doc is not _Mark)
+        stats["records_in_spill"] = self._spill.pending_records
+        stats["spill_file"] = str(self._spill.path) if self._spill.path else None
+        stats["transport_down"] = self._down
+        return stats
+
+    def shutdown(self, timeout_s: float | None = None) -> None:
+        """Flush (bounded), stop the worker, close the sink, and report what could not be sent. Idempotent."""
+        try:
+            self._check_pid()
+            if self._closed:
+                return
+            timeout = self.settings.stop_timeout_s if timeout_s is None else timeout_s
+            deadline = time.monotonic() + timeout
+            self.flush(timeout)
+            self._stopping = True
+            self._closed = True
+            self._wake_at = 0
+            worker = self._worker
+            if worker is not None:
+                self._wake.set()
+                worker.join(max(0.0, deadline - time.monotonic()))
+                if worker.is_alive():
+                    # Stuck in a sink call (bounded by its socket timeout): take over what it has not popped.
+                    self._abandon = True
+                    self._emergency_spill()
+            else:
+                self._drain_inline()
+            with self._export_lock:
+                self.sink.close()
+                self._spill.close()
+            self._report()
+        except Exception as exc:  # noqa: BLE001
+            logger.error("provgraph emitter: shutdown failed: %s", exc)
+
+    def close(self) -> None:
+        """Same as `shutdown` with the ``stop_timeout_s`` setting."""
+        self.shutdown()
+
+    def __enter__(self) -> Emitter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+    # --- the worker ----------------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            try:
+                with self._export_lock:
+                    self._drain()
+                    if self._down and not self._abandon:
+                        self._recover()
+            except Exception as exc:  # noqa: BLE001 - the worker must keep running
+                self._log(logging.ERROR, "worker", "provgraph emitter: unexpected error: %s", exc)
+            self._room.set()
+            if self._stopping and not self._queue:
+                return
+            if self._abandon:
+                return
+
+    def _drain(self) -> None:
+        """Pop and send everything queued, in rounds (so waiting callers get room as it frees)."""
+        queue = self._queue
+        round_size = max(256, self._max_records)
+        while queue and not self._abandon:
+            items = []
+            try:
+                for _ in range(round_size):
+                    items.append(queue.popleft())
+            except IndexError:
+                pass
+            self._process(items)
+            self._room.set()
+
+    def _drain_inline(self) -> bool:
+        """Send what is queued on the caller's thread (after shutdown, or before the worker ever started)."""
+        with self._export_lock:
+            self._drain()
+            if self._down:
+                self._recover(force=True)
+            return not self._down and not self._spill.pending_records
+
+    def _process(self, items: list[tuple[Any, Any]]) -> None:
+        by_doc: dict[str, list[dict[str, Any]]] = {}
+        for doc, item in items:
+            if doc is _Mark:
+                self._ship(by_doc)
+                by_doc = {}
+                self._resolve(item)
+                continue
+            self._stats["items"] += 1
+            try:
+                records = item if type(item) is list else item.to_records()
+            except Exception as exc:  # noqa: BLE001 - a bad item must not stop the others
+                self._stats["items_failed"] += 1
+                self._log(logging.ERROR, "expand", "provgraph emitter: could not describe an item: %r", exc)
+                continue
+            if records:
+                bucket = by_doc.get(doc)
+                if bucket is None:
+                    by_doc[doc] = list(records)
+                else:
+                    bucket.extend(records)
+        self._ship(by_doc)
+
+    def _resolve(self, mark: _Mark) -> None:
+        if self._down and mark.replay:
+            self._recover(force=True)
+        mark.ok = not self._down and not self._spill.pending_records
+        mark.done.set()
+
+    def _ship(self, by_doc: dict[str, list[dict[str, Any]]]) -> None:
+        messages: list[bytes] = []
+        counts: list[int] = []
+        step = self._max_records
+        for doc, records in by_doc.items():
+            self._stats["records"] += len(records)
+            for start in range(0, len(records), step):
+                part = records[start : start + step]
+                payload = self._encode(doc, part)
+                if payload is not None:
+                    messages.append(payload[0])
+                    counts.append(payload[1])
+        for start in range(0, len(messages), _PIPELINE_MESSAGES):
+            self._deliver(
+                messages[start : start + _PIPELINE_MESSAGES], sum(counts[start : start + _PIPELINE_MESSAGES])
+            )
+
+    def _encode(self, doc: str, records: list[dict[str, Any]]) -> tuple[bytes, int] | None:
+        try:
+            return wire.encode_message(doc, records), len(records)
+        except wire.WireFormatError:
+            pass
+        # One record cannot be encoded: keep the others, dead-letter the culprits with the reason.
+        good = []
+        for record in records:
+            try:
+                wire.encode_message(doc, [record])
+                good.append(record)
+            except wire.WireFormatError as exc:
+                self._dead_letter(doc, record, exc.reason)
+        if not good:
+            return None
+        return wire.encode_message(doc, good), len(good)
+
+    def _dead_letter(self, doc: str, record: Any, reason: str) -> None:
+        self._stats["records_dead_lettered"] += 1
+        try:
+            if self._dead_letters is None:
+                path = self._spill_dir.parent / "dead-letters" / process_file_name("dead")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._dead_letters = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in _report
+            entry = {"doc": doc, "reason": reason, "record": repr(record)[:100_000], "at": time.time()}
+            self._dead_letters.write(json.dumps(entry) + "\n")
+            self._dead_letters.flush()
+            self._log(
+                logging.ERROR,
+                "dead",
+                "provgraph emitter: a record of %s cannot be encoded (%s); written to %s",
+                doc,
+                reason,
+                self._dead_letters.name,
+            )
+        except OSError as exc:
+            self._stats["records_lost"] += 1
+            logger.error("provgraph emitter: cannot write the dead-letter file: %s", exc)
+
+    def _deliver(self, messages: list[bytes], records: int) -> None:
+        if not messages:
+            return
+        if not self._down:
+            if self.sink.export(messages):
+                self._stats["messages_sent"] += len(messages)
+                self._stats["records_sent"] += records
+                return
+            self._down = True
+            self._backoff.reset()
+            self._next_probe = time.monotonic() + self._backoff.next_delay()
+        self._to_spill(messages, records)
+
+    def _to_spill(self, messages: list[bytes], records: int) -> None:
+        try:
+            self._spill.append(messages, records)
+            self._stats["messages_spilled"] += len(messages)
+            self._stats["records_spilled"] += records
+            self._log(
+                logging.WARNING,
+                "spill",
+                "provgraph emitter: the %s sink is unavailable; records wait in %s and are replayed when it returns",
+                self.sink.name,
+                self._spill.path,
+            )
+        except OSError as exc:
+            self._stats["records_lost"] += records
+            logger.error("provgraph emitter: %d records lost: cannot write the spill file (%s)", records, exc)
+
+    def _recover(self, force: bool = False) -> None:
+        """Probe the sink (when due, or now if forced); if it answers, replay the spill file and resume."""
+        now = time.monotonic()
+        if not force and now < self._next_probe:
+            return
+        if self.sink.probe():
+            result = ReplayResult()
+            if self._spill.replay(self.sink, result):
+                self._stats["records_replayed"] += result.records
+                self._down = False
+                self._backoff.reset()
+                logger.info(
+                    "provgraph emitter: the %s sink is back; replayed %d spilled records",
+                    self.sink.name,
+                    result.records,
+                )
+                return
+            self._stats["records_replayed"] += result.records
+            self._spill.pending_records = max(0, self._spill.pending_records - result.records)
+        self._next_probe = time.monotonic() + self._backoff.next_delay()
+
+    def _emergency_spill(self) -> None:
+        """At shutdown with the worker stuck: write what it has not popped to a spill file of our own."""
+        spill = SpillFile(self._spill_dir)
+        items = []
+        while self._queue:
+            items.append(self._queue.popleft())
+        records_total = 0
+        for doc, item in items:
+            if doc is _Mark:
+                item.ok = False
+                item.done.set()
+                continue
+            try:
+                records = item if type(item) is list else item.to_records()
+            except Exception:  # noqa: BLE001
+                self._stats["items_failed"] += 1
+                continue
+            for start in range(0, len(records), self._max_records):
+                encoded = self._encode(doc, records[start : start + self._max_records])
+                if encoded is None:
+                    continue
+                try:
+                    spill.append([encoded[0]], encoded[1])
+                    records_total += encoded[1]
+                except OSError:
+                    self._stats["records_lost"] += encoded[1]
+        spill.close()
+        if records_total:
+            self._stats["records_spilled"] += records_total
+            logger.warning(
+                "provgraph emitter: the sender did not finish in time; %d records written to %s: run "
+                "`provgraph replay` to send them",
+                records_total,
+                spill.path,
+            )
+
+    def _report(self) -> None:
+        stats = self.stats()
+        if self._dead_letters is not None:
+            self._dead_letters.close()
+        left = stats["records_in_spill"]
+        if left:
+            logger.warning(
+                "provgraph emitter: %d records could not be sent and wait in %s; `provgraph replay` sends them",
+                left,
+                stats["spill_file"],
+            )
+        if stats["records_lost"] or stats["items_failed"]:
+            logger.error(
+                "provgraph emitter: %d records lost (disk refused), %d items could not be described",
+                stats["records_lost"],
+                stats["items_failed"],
+            )
+        logger.info("provgraph emitter stopped: %s", stats)
+
+
+# --- the process emitter -------------------------------------------------------------------------------------------
+
+_LIVE: weakref.WeakSet[Emitter] = weakref.WeakSet()
+_process_emitter: Emitter | None = None
+_process_lock = threading.Lock()
+_exit_registered = False
+
+
+def get_emitter(settings: Any = None) -> Emitter:
+    """The process-wide emitter, created on first call with ``settings`` (default: ``Settings.load()``).
+
+    A later call with different settings logs a warning and returns the existing emitter: it is configured once.
+    The emitter shuts down (flushing, bounded by ``stop_timeout_s``) at interpreter exit, also in
+    ``multiprocessing`` children, which skip ``atexit``.
+    """
+    global _process_emitter, _exit_registered
+    with _process_lock:
+        if _process_emitter is not None:
+            if settings is not None and settings != _process_emitter.settings:
+                logger.warning(
+                    "provgraph: the emitter is already configured; settings given later are ignored (%r)",
+                    settings,
+                )
+            return _process_emitter
+        _process_emitter = Emitter(settings)
+        if not _exit_registered:
+            atexit.register(_shutdown_at_exit)
+            _exit_registered = True
+        _register_multiprocessing_exit()
+        return _process_emitter
+
+
+def _shutdown_at_exit() -> None:
+    emitter = _process_emitter
+    if emitter is not None:
+        emitter.shutdown(emitter.settings.stop_timeout_s)
+
+
+_mp_registered_pid = 0
+
+
+def _register_multiprocessing_exit() -> None:
+    """In a ``multiprocessing`` child, flush at its exit too (it ends with ``os._exit``, skipping ``atexit``)."""
+    global _mp_registered_pid
+    mp = sys.modules.get("multiprocessing")
+    if mp is None or _mp_registered_pid == os.getpid():
+        return
+    try:
+        if mp.parent_process() is None:
+            return
+        import multiprocessing.util
+
+        multiprocessing.util.Finalize(None, _shutdown_in_child, exitpriority=100)
+        _mp_registered_pid = os.getpid()
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("provgraph: no multiprocessing exit hook: %s", exc)
+
+
+def _shutdown_in_child() -> None:
+    context = sys.modules.get("capture._context")
+    if context is not None:
+        try:
+            context.flush_light()  # light-task records still queued by capture reach the emitter first
+        except Exception as exc:  # noqa: BLE001
+            logger.error("provgraph: could not hand over light-task records at exit: %s", exc)
+    _shutdown_at_exit()
+
+
+class _Token:
+    """A weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_MP_TOKEN = _Token()
+_mp_after_fork_registered = False
+
+
+def _after_fork_in_child() -> None:
+    global _mp_after_fork_registered
+    for emitter in list(_LIVE):
+        emitter._after_fork()
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and not _mp_after_fork_registered and _process_emitter is not None:
+        # A multiprocessing child clears its finalizers after this hook, then runs its after-fork callbacks:
+        # register the exit flush from there.
+        util.register_after_fork(_MP_TOKEN, lambda _token: _register_multiprocessing_exit())
+        _mp_after_fork_registered = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
