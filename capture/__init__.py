@@ -29,7 +29,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from capture._agents import agent_task, instrument_model
     from capture._custom import CustomTask
+    from capture._emitter import get_emitter
     from capture._loops import BatchedLoop, Loop
+    from capture._sinks import FileSink, InMemorySink, RedisStreamSink, read_buffer
+    from capture._spill import replay
     from capture._tasks import light_task, task, telemetry_task
     from capture._values import FileRef, file
     from capture._workflow import Workflow, current_run_id, flush, workflow
@@ -40,14 +43,20 @@ _LOCATIONS = {
     "BatchedLoop": "capture._loops",
     "CustomTask": "capture._custom",
     "FileRef": "capture._values",
+    "FileSink": "capture._sinks",
+    "InMemorySink": "capture._sinks",
+    "RedisStreamSink": "capture._sinks",
     "Loop": "capture._loops",
     "Workflow": "capture._workflow",
     "agent_task": "capture._agents",
     "current_run_id": "capture._workflow",
     "file": "capture._values",
     "flush": "capture._workflow",
+    "get_emitter": "capture._emitter",
     "instrument_model": "capture._agents",
     "light_task": "capture._tasks",
+    "read_buffer": "capture._sinks",
+    "replay": "capture._spill",
     "task": "capture._tasks",
     "telemetry_task": "capture._tasks",
     "workflow": "capture._workflow",
@@ -57,14 +66,20 @@ __all__ = [
     "BatchedLoop",
     "CustomTask",
     "FileRef",
+    "FileSink",
+    "InMemorySink",
     "Loop",
+    "RedisStreamSink",
     "Workflow",
     "agent_task",
     "current_run_id",
     "file",
     "flush",
+    "get_emitter",
     "instrument_model",
     "light_task",
+    "read_buffer",
+    "replay",
     "task",
     "telemetry_task",
     "workflow",
