@@ -10,7 +10,7 @@
 //
 // Returns one row per generated entity: run (id), workflow (run name), activity (id), activity_name, entity (id),
 //   entity_key, name (name, path, label, role or id), labels, value, role (of the generation).
-MATCH (campaign:Activity)
+MATCH (campaign:Element)
 WHERE campaign.key = $campaign OR campaign.id = $campaign
 MATCH (run:Activity)-[:wasInfluencedBy]->(campaign)
 MATCH (activity:Activity)-[:wasStartedBy*0..20]->(run)

@@ -9,7 +9,7 @@
 //
 // Returns one row per failed task, newest first: id, key, name, error, startTime, endTime, run (id of the
 //   workflow run it belongs to), inputs (list of {id, role, value, path}: what it used).
-OPTIONAL MATCH (scope:Activity)
+OPTIONAL MATCH (scope:Element)
 WHERE scope.key = $run OR scope.id = $run
 CALL {
   WITH scope
@@ -17,8 +17,9 @@ CALL {
   RETURN task
   UNION
   WITH scope
+  // an empty list when a run is given: the planner cannot skip a label scan on a WHERE over parameters alone
+  UNWIND CASE WHEN scope IS NULL AND $run IS NULL THEN [true] ELSE [] END AS every_run
   MATCH (task:Task)
-  WHERE scope IS NULL AND $run IS NULL
   RETURN task
 }
 WITH DISTINCT task

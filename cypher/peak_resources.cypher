@@ -11,7 +11,7 @@
 //
 // Returns one row per task, highest memory first: id, key, name, run (id of its workflow run), samples,
 //   peak_rss_bytes, peak_gpu_memory_bytes, peak_cpu_percent.
-OPTIONAL MATCH (scope:Activity)
+OPTIONAL MATCH (scope:Element)
 WHERE scope.key = $run OR scope.id = $run
 CALL {
   WITH scope
@@ -19,8 +19,9 @@ CALL {
   RETURN task
   UNION
   WITH scope
+  // an empty list when a run is given: the planner cannot skip a label scan on a WHERE over parameters alone
+  UNWIND CASE WHEN scope IS NULL AND $run IS NULL THEN [true] ELSE [] END AS every_run
   MATCH (task:Task)
-  WHERE scope IS NULL AND $run IS NULL
   RETURN task
 }
 WITH DISTINCT task

@@ -18,9 +18,9 @@
 //
 // Returns one row per difference, ordered by name then ordinal: change, name, ordinal, activity_a (id or
 //   null), activity_b (id or null), removed_inputs, added_inputs (lists of {role, value}).
-MATCH (run_a:Activity)
+MATCH (run_a:Element)
 WHERE run_a.key = $run_a OR run_a.id = $run_a
-MATCH (run_b:Activity)
+MATCH (run_b:Element)
 WHERE run_b.key = $run_b OR run_b.id = $run_b
 CALL {
   WITH run_a, run_b

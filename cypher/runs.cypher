@@ -9,8 +9,16 @@
 //
 // Returns one row per run: id, key, workflow (its name), startTime, endTime, status (the run's own, if recorded),
 //   tasks, finished, failed, other (counts of its activities by status).
-MATCH (run:WorkflowRun)
-WHERE $workflow IS NULL OR run.name = $workflow
+CALL {
+  MATCH (run:WorkflowRun)
+  WHERE run.name = $workflow
+  RETURN run
+  UNION
+  // an empty list when a workflow is given: the planner cannot skip a label scan on a WHERE over parameters alone
+  UNWIND CASE WHEN $workflow IS NULL THEN [true] ELSE [] END AS every_run
+  MATCH (run:WorkflowRun)
+  RETURN run
+}
 WITH run
 ORDER BY run.startTime DESC, run.id
 LIMIT $limit

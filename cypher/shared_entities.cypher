@@ -12,7 +12,7 @@
 // Returns one row per (entity, other run): entity (id), entity_key, name (name, path, label, role or id),
 //   labels, relation (used or wasGeneratedBy, in this run), other_run (id), other_workflow (its name),
 //   other_relation (used or wasGeneratedBy, in the other run).
-MATCH (run:Activity)
+MATCH (run:Element)
 WHERE run.key = $run OR run.id = $run
 MATCH (activity:Activity)-[:wasStartedBy*0..20]->(run)
 MATCH (activity)-[edge:used|wasGeneratedBy]-(entity:Entity)

@@ -10,7 +10,7 @@
 //
 // Returns one row per activity, in start order: depth (1 = started by the run), id, key, name, labels, status,
 // startTime, endTime, duration_s, error, parent (id of the activity that started it).
-MATCH (run:Activity)
+MATCH (run:Element)
 WHERE run.key = $run OR run.id = $run
 MATCH path = (task:Activity)-[:wasStartedBy*1..20]->(run)
 WITH task, path

@@ -38,7 +38,7 @@ def test_query_show_prints_the_cypher(capsys):
     code, out, _ = _run(capsys, "query", "run_diff", "--show")
     assert code == 0
     assert out.startswith("// run_diff: ")
-    assert "MATCH (run_a:Activity)" in out
+    assert "MATCH (run_a:Element)" in out
 
 
 def test_query_runs_a_named_query_as_table_and_json(capsys, known_graph):  # noqa: F811
