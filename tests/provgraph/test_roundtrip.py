@@ -10,7 +10,11 @@ graph; ids embed the test's token). Which documents count for RDF and PROV-JSONL
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import rdflib
@@ -20,7 +24,7 @@ from prov_corpus import corpus
 from capture import wire
 from provgraph._compare import parse_text, prov_roundtrips, roundtrip, same_document
 from provgraph._export import EXPORT_FORMATS, export, export_document, serialize
-from provgraph._import import document_to_messages, import_document
+from provgraph._import import FORMATS, document_to_messages, import_document
 from provgraph.errors import ExportError
 
 pytestmark = pytest.mark.services
@@ -50,9 +54,8 @@ def test_corpus_round_trips_through_neo4j_in_every_format(neo4j_backend, unique,
             assert len(result.identical) > len(documents) * 0.8
 
 
-def _workflow_messages(token: str):
-    """A captured workflow: the capture API's quickstart when it is there, else the query tests' known graph
-    (capture's vocabulary, built as wire messages)."""
+def _known_workflow(token: str):
+    """Three runs of a campaign in capture's vocabulary, as wire messages (the query tests' known graph)."""
     from _known_graph import build
 
     graph = build(token)
@@ -66,36 +69,91 @@ def _load(backend, messages):
     load_messages(backend, messages)
 
 
-def test_captured_workflow_exports_parse_back_in_every_format(neo4j_backend, unique):
-    graph, messages = _workflow_messages(unique)
-    _load(neo4j_backend, messages)
-    run_doc = f"pgid:doc_a_{unique}"
-    document = export_document(neo4j_backend, doc=run_doc)
-    sent = next(m for m in messages if m.doc == run_doc)
-    assert len(document.get_records()) == len({str(r) for r in sent.records}) > 10
+@pytest.fixture
+def captured_run(neo4j_settings, neo4j_backend, redis_client):
+    """A workflow captured for real: examples/quickstart.py run with its records going to this test's Redis
+    stream, loaded by the loader into Neo4j. Yields the run id (the run's document)."""
+    from provgraph._loader import Loader
+
+    env = {
+        **os.environ,
+        "PROVGRAPH_REDIS_URL": neo4j_settings.redis_url,
+        "PROVGRAPH_STREAM": neo4j_settings.stream,
+        "PROVGRAPH_SINK": "redis",
+        "PROVGRAPH_HOME": neo4j_settings.home,
+    }
+    quickstart = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+    done = subprocess.run(
+        [sys.executable, str(quickstart)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = next(line.split()[-1] for line in done.stdout.splitlines() if line.startswith("run:"))
+    try:
+        with Loader(neo4j_settings, backend=neo4j_backend, redis_client=redis_client) as loader:
+            stats = loader.run(until_idle_s=1.0)
+        assert stats.records > 0 and loader.dead_letters == 0
+        yield run_id
+    finally:
+        redis_client.delete(neo4j_settings.stream, neo4j_settings.dead_letter_stream)
+
+
+def test_captured_workflow_exports_parse_back_in_every_format(neo4j_backend, captured_run):
+    document = export_document(neo4j_backend, run=captured_run)
+    kinds = {type(r).__name__ for r in document.get_records()}
+    assert {"ProvActivity", "ProvEntity", "ProvUsage", "ProvGeneration", "ProvDerivation"} <= kinds
     for fmt in EXPORT_FORMATS:
-        text = export(neo4j_backend, doc=run_doc, fmt=fmt)
+        text = export(neo4j_backend, run=captured_run, fmt=fmt)
         assert text
         back = parse_text(text, fmt)
-        assert same_document(document, back), fmt
+        if prov_roundtrips(document, fmt):
+            assert same_document(document, back), fmt
+        else:
+            # RDF merges the run's two declarations (at its start and at its end) into one resource, so prov
+            # itself cannot round-trip this: what comes back is still exactly statements of the original
+            assert fmt in ("turtle", "trig")
+            originals = document.get_records()
+            assert all(any(record == original for original in originals) for record in back.get_records())
+        if fmt != "jsonld":  # prov's own reader, not provgraph's (which drops PROV-O's repeated shortcuts)
+            prov_format, options = FORMATS[fmt]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ProvDocument.deserialize(source=io.StringIO(text), format=prov_format, **options)
 
 
-def test_turtle_export_uses_prov_o(neo4j_backend, unique):
-    graph, messages = _workflow_messages(unique)
-    _load(neo4j_backend, messages)
-    text = export(neo4j_backend, doc=f"pgid:doc_a_{unique}", fmt="turtle")
+def test_turtle_export_uses_prov_o(neo4j_backend, captured_run):
+    text = export(neo4j_backend, run=captured_run, fmt="turtle")
     rdf = rdflib.Graph().parse(data=text, format="turtle")
     prov = rdflib.Namespace("http://www.w3.org/ns/prov#")
     activities = set(rdf.subjects(rdflib.RDF.type, prov.Activity))
-    assert len(activities) >= 5
-    assert any(rdf.triples((None, prov.used, None)))
-    assert any(rdf.triples((None, prov.wasGeneratedBy, None)))
-    # a `used` with a role needs PROV-O's qualified form: prov:qualifiedUsage -> prov:Usage with prov:hadRole
+    assert len(activities) >= 3  # the run and its two tasks
+    assert len(list(rdf.triples((None, prov.used, None)))) == 2
+    assert len(list(rdf.triples((None, prov.wasGeneratedBy, None)))) == 2
+    # a `used` with a role and a time needs PROV-O's qualified form: prov:qualifiedUsage -> prov:Usage
     usages = list(rdf.objects(None, prov.qualifiedUsage))
-    assert usages and all((u, rdflib.RDF.type, prov.Usage) in rdf for u in usages)
-    assert any(rdf.triples((None, prov.hadRole, None)))
-    trig = export(neo4j_backend, doc=f"pgid:doc_a_{unique}", fmt="trig")
-    assert len(rdflib.Dataset().parse(data=trig, format="trig")) > 0
+    assert len(usages) == 2 and all((u, rdflib.RDF.type, prov.Usage) in rdf for u in usages)
+    assert all(any(rdf.objects(u, prov.hadRole)) and any(rdf.objects(u, prov.atTime)) for u in usages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rdflib's own deprecation notices while parsing TriG
+        trig = export(neo4j_backend, run=captured_run, fmt="trig")
+        assert len(rdflib.Dataset().parse(data=trig, format="trig")) > 0
+
+
+def test_import_via_the_stream_and_the_loader(neo4j_settings, neo4j_backend, redis_client, unique, tmp_path):
+    from provgraph._loader import Loader
+
+    document = ProvDocument()
+    document.add_namespace("ex", f"http://example.org/{unique}/stream/")
+    document.entity("ex:e", {"prov:label": "via the stream"})
+    document.wasDerivedFrom("ex:e", "ex:f", identifier="ex:d")
+    path = tmp_path / "doc.json"
+    path.write_text(document.serialize(format="json"))
+    try:
+        result = import_document(neo4j_backend, path, via_stream=True, settings=neo4j_settings)
+        with Loader(neo4j_settings, backend=neo4j_backend, redis_client=redis_client) as loader:
+            loader.run(until_idle_s=1.0)
+        assert same_document(document, export_document(neo4j_backend, doc=result.doc))
+    finally:
+        redis_client.delete(neo4j_settings.stream, neo4j_settings.dead_letter_stream)
 
 
 def test_import_file_through_loader_and_export_scopes(neo4j_backend, unique, tmp_path):
@@ -158,7 +216,7 @@ def test_bundles_keep_their_namespaces_through_the_store(neo4j_backend, unique):
 
 
 def test_run_and_campaign_scopes(neo4j_backend, unique):
-    graph, messages = _workflow_messages(unique)
+    graph, messages = _known_workflow(unique)
     _load(neo4j_backend, messages)
     by_run = export_document(neo4j_backend, run=graph.id("run.a"))  # the documents that declared the run
     assert same_document(by_run, export_document(neo4j_backend, doc=f"pgid:doc_a_{unique}"))
