@@ -195,9 +195,8 @@ def run_demo(
         import redis
 
         stream = f"provgraph:demo:{uuid.uuid4().hex[:12]}"
-        capture_settings = settings.replace(
-            redis_url=redis_url, stream=stream, sink="redis", capture_enabled=True
-        )
+        # capture keeps redis_url as configured: "embedded" is found through <home>/embedded/url, as in any script
+        capture_settings = settings.replace(stream=stream, sink="redis", capture_enabled=True)
         step(f"running two workflows with capture (records to stream {stream})")
         ids = run_workflows(out / "work", epochs, capture_settings)
         step(f"captured runs prepare_data ({ids['prepare']}) and train_model ({ids['train']})")
@@ -245,12 +244,16 @@ def run_demo(
             client.slowest_tasks(run=ids["train"], limit=5),
             ["name", "duration_s", "status"],
         )
-        _show(
-            echo,
-            "Peak resources per task (telemetry)",
-            client.peak_resources(run=ids["train"], limit=5),
-            ["name", "samples", "peak_rss_bytes", "peak_cpu_percent"],
-        )
+        peaks = client.peak_resources(run=ids["train"], limit=5)
+        if peaks:
+            _show(
+                echo,
+                "Peak resources per task (telemetry)",
+                peaks,
+                ["name", "samples", "peak_rss_bytes", "peak_cpu_percent"],
+            )
+        else:
+            step("no telemetry in the graph (telemetry sampling is not available in this installation)")
 
         out.mkdir(parents=True, exist_ok=True)
         written = []

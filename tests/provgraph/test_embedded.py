@@ -333,7 +333,7 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path):
         assert title in first
     # the model's lineage reaches back into the other run: the task that generated the shared file
     lineage = first.split("Where did model.json come from?")[1].split("==")[0]
-    assert "generate_measurements" in lineage and "compute_statistics" in lineage and "train_epoch" in lineage
+    assert "generate_measurements" in lineage and "compute_statistics" in lineage and "save_model" in lineage
     shared = first.split("Which runs touched measurements.csv?")[1].split("==")[0]
     assert "prepare_data" in shared and "train_model" in shared
     exported = json.loads((tmp_path / "out" / "train_model.json").read_text())
