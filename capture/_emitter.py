@@ -69,6 +69,13 @@ class _Mark:
         self.replay = replay
 
 
+class _Guarded:
+    """The emitter's sink as replay sees it: a raising ``export`` counts as a refusal."""
+
+    def __init__(self, emitter: Emitter) -> None:
+        self.export = emitter._export
+
+
 class Emitter:
     """Batches capture records in a background thread and hands them to a sink; see the module docstring.
 
@@ -92,7 +99,7 @@ class Emitter:
         self._spill_dir = spill_directory(
             settings.home, getattr(self.sink, "stream", None) or settings.stream
         )
-        self._log = _RateLimitedLog(interval_s=30.0)
+        self._log = _RateLimitedLog(interval_s=30.0, log=logger)
         self._fresh_state()
         _LIVE.add(self)
 
@@ -113,6 +120,7 @@ class Emitter:
         self._stopping = False
         self._closed = False
         self._abandon = False
+        self._over_bound = False
         self._spill = SpillFile(self._spill_dir)
         self._down = False
         self._next_probe = 0.0
@@ -170,7 +178,11 @@ class Emitter:
                 self._start()
             if not self._wake.is_set():
                 self._wake.set()
-            if len(self._queue) >= self._limit and threading.current_thread() is not self._worker:
+            if (
+                len(self._queue) >= self._limit
+                and not self._over_bound
+                and threading.current_thread() is not self._worker
+            ):
                 self._wait_for_room()
         except Exception as exc:  # noqa: BLE001 - capture never raises into user code
             self._log(logging.ERROR, "backlog", "provgraph emitter: %s", exc)
@@ -180,6 +192,9 @@ class Emitter:
         while len(self._queue) >= self._limit:
             left = deadline - time.monotonic()
             if left <= 0:
+                # Until the worker drains to half the bound, later calls queue without waiting: one bounded wait
+                # per episode, not one per call.
+                self._over_bound = True
                 self._stats["over_bound"] += 1
                 self._log(
                     logging.WARNING,
@@ -304,6 +319,8 @@ class Emitter:
             except IndexError:
                 pass
             self._process(items)
+            if self._over_bound and len(queue) < self._limit // 2:
+                self._over_bound = False
             self._room.set()
 
     def _drain_inline(self) -> bool:
@@ -403,7 +420,7 @@ class Emitter:
         if not messages:
             return
         if not self._down:
-            if self.sink.export(messages):
+            if self._export(messages):
                 self._stats["messages_sent"] += len(messages)
                 self._stats["records_sent"] += records
                 return
@@ -411,6 +428,19 @@ class Emitter:
             self._backoff.reset()
             self._next_probe = time.monotonic() + self._backoff.next_delay()
         self._to_spill(messages, records)
+
+    def _export(self, messages: list[bytes]) -> bool:
+        try:
+            return bool(self.sink.export(messages))
+        except Exception as exc:  # noqa: BLE001 - a sink should not raise; if one does, treat it as a refusal
+            self._log(logging.ERROR, "sink", "provgraph emitter: the %s sink raised: %r", self.sink.name, exc)
+            return False
+
+    def _probe(self) -> bool:
+        try:
+            return bool(self.sink.probe())
+        except Exception:  # noqa: BLE001
+            return False
 
     def _to_spill(self, messages: list[bytes], records: int) -> None:
         try:
@@ -433,9 +463,9 @@ class Emitter:
         now = time.monotonic()
         if not force and now < self._next_probe:
             return
-        if self.sink.probe():
+        if self._probe():
             result = ReplayResult()
-            if self._spill.replay(self.sink, result):
+            if self._spill.replay(_Guarded(self), result):
                 self._stats["records_replayed"] += result.records
                 self._down = False
                 self._backoff.reset()

@@ -58,8 +58,9 @@ class SinkUnavailable(Exception):
 class _RateLimitedLog:
     """Logs one message per ``key`` at most once per ``interval_s``, with the count of repeats it held back."""
 
-    def __init__(self, interval_s: float = 30.0) -> None:
+    def __init__(self, interval_s: float = 30.0, log: logging.Logger = logger) -> None:
         self.interval_s = interval_s
+        self.logger = log
         self._last: dict[str, tuple[float, int]] = {}
 
     def __call__(self, level: int, key: str, message: str, *args: Any) -> None:
@@ -72,7 +73,7 @@ class _RateLimitedLog:
         if held:
             message += " (%d similar messages held back)"
             args = (*args, held)
-        logger.log(level, message, *args)
+        self.logger.log(level, message, *args)
 
 
 class Sink:
@@ -138,9 +139,9 @@ class InMemorySink(Sink):
 
 
 def process_file_name(prefix: str) -> str:
-    """A file name unique to this process: ``<prefix>-<host>-<pid>-<start ms>.jsonl``."""
+    """A new file name unique to this process: ``<prefix>-<host>-<pid>-<ms>-<random>.jsonl`` (sorts by time)."""
     host = "".join(c if c.isalnum() or c in "-_." else "_" for c in socket.gethostname())[:40]
-    return f"{prefix}-{host}-{os.getpid()}-{int(time.time() * 1000)}.jsonl"
+    return f"{prefix}-{host}-{os.getpid()}-{int(time.time() * 1000)}-{os.urandom(3).hex()}.jsonl"
 
 
 class _LineFile:
