@@ -43,18 +43,18 @@ class Lineage:
 
     def lookup(self, value: Any) -> tuple[str, ...] | None:
         """Entity ids ``value`` already is in this run, or ``None``."""
+        # Read-only, single dict lookups (atomic under the GIL): no lock needed on this, the most frequent path.
         kind = type(value)
-        with self._lock:
-            if kind in _VALUE_KEYED:
-                found = self._by_value.get((kind, value))
-                if found is not None:
-                    return found
-            entry = self._by_identity.get(id(value))
-            if entry is None:
-                return None
-            ids, holder = entry
-            target = holder() if type(holder) is weakref.ref else holder
-            return ids if target is value else None
+        if kind in _VALUE_KEYED:
+            found = self._by_value.get((kind, value))
+            if found is not None:
+                return found
+        entry = self._by_identity.get(id(value))
+        if entry is None:
+            return None
+        ids, holder = entry
+        target = holder() if type(holder) is weakref.ref else holder
+        return ids if target is value else None
 
     def register_output(self, value: Any, entity_ids: tuple[str, ...]) -> None:
         """Record that ``value`` is (was generated as) ``entity_ids``; the latest generation wins."""

@@ -217,8 +217,12 @@ def _value_entity(records: list[dict[str, Any]], entity_id: str, value: Any, rol
         if file_id is not None:
             records.append(_element("entity", file_id, file_attrs(value)))
             return file_id
-    attrs = [("pg:role", role), ("pg:redacted", True)] if secret else [("pg:role", role), *value_attrs(value)]
-    records.append(_element("entity", entity_id, attrs))
+    if secret:
+        attrs: list[list[Any]] = [["pg:role", role], ["pg:redacted", True]]
+    else:
+        attrs = [["pg:role", role]]
+        attrs.extend([name, item] for name, item in value_attrs(value))
+    records.append({"k": "entity", "id": entity_id, "a": attrs})
     return entity_id
 
 
@@ -244,29 +248,33 @@ def activity_records(
     agents: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """All records of one activity (task, iteration, custom task, agent call), lineage resolved."""
+    # Records are built as plain dicts here (not through wire.element/relation): this runs once per task on the
+    # emitter thread and is most of its work.
     start = _iso(start_ns)
     end = _iso(end_ns) if end_ns is not None else None
-    attrs: list[tuple[str, Any]] = [("prov:type", type_qn), ("pg:name", name), ("pg:status", status)]
+    attrs: list[list[Any]] = [["prov:type", type_qn], ["pg:name", name], ["pg:status", status]]
     if end_ns is not None:
-        attrs.append(("pg:duration_s", (end_ns - start_ns) / 1e9))
+        attrs.append(["pg:duration_s", (end_ns - start_ns) / 1e9])
     if error is not None:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        attrs.append(("pg:error", text[:_MAX_ERROR_CHARS]))
-    attrs.append(("pg:started_by", parent_id))
+        attrs.append(["pg:error", text[:_MAX_ERROR_CHARS]])
+    attrs.append(["pg:started_by", parent_id])
     for tag in tags:
-        attrs.append(("pg:tags", tag))
+        attrs.append(["pg:tags", tag])
     if custom_metadata:
-        attrs.append(("pg:custom_metadata", safe_json(custom_metadata)))
+        attrs.append(["pg:custom_metadata", safe_json(custom_metadata)])
     if campaign_id:
-        attrs.append(("pg:campaign", str(campaign_id)))
-    attrs.extend(extra_attrs)
+        attrs.append(["pg:campaign", str(campaign_id)])
+    for pair in extra_attrs:
+        attrs.append([pair[0], pair[1]])
     formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
-    records = [
-        {"k": "activity", "id": activity_id, "f": formal, "a": [[name, value] for name, value in attrs]},
+    records: list[dict[str, Any]] = [
+        {"k": "activity", "id": activity_id, "f": formal, "a": attrs},
         {"k": "wasStartedBy", "f": {"activity": activity_id, "starter": parent_id, "time": start}},
     ]
+    append = records.append
     for agent_id in agents:
-        records.append(_relation("wasAssociatedWith", activity=activity_id, agent=agent_id))
+        append({"k": "wasAssociatedWith", "f": {"activity": activity_id, "agent": agent_id}})
 
     lineage = run.lineage
     base = _entity_base(activity_id)
@@ -280,10 +288,12 @@ def activity_records(
             if not secret:
                 lineage.register_input(value, known)
         for entity_id in known:
-            records.append(
-                _relation(
-                    "used", activity=activity_id, entity=entity_id, time=start, attrs=[("prov:role", role)]
-                )
+            append(
+                {
+                    "k": "used",
+                    "f": {"activity": activity_id, "entity": entity_id, "time": start},
+                    "a": [["prov:role", role]],
+                }
             )
             used_ids.append(entity_id)
 
@@ -292,21 +302,20 @@ def activity_records(
     for index, (role, value) in enumerate(outputs):
         secret = _is_secret(role)
         entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret)
-        records.append(
-            _relation(
-                "wasGeneratedBy",
-                entity=entity_id,
-                activity=activity_id,
-                time=when,
-                attrs=[("prov:role", role)],
-            )
+        append(
+            {
+                "k": "wasGeneratedBy",
+                "f": {"entity": entity_id, "activity": activity_id, "time": when},
+                "a": [["prov:role", role]],
+            }
         )
         for used_id in used_ids:
             if used_id != entity_id:
-                records.append(
-                    _relation(
-                        "wasDerivedFrom", generatedEntity=entity_id, usedEntity=used_id, activity=activity_id
-                    )
+                append(
+                    {
+                        "k": "wasDerivedFrom",
+                        "f": {"generatedEntity": entity_id, "usedEntity": used_id, "activity": activity_id},
+                    }
                 )
         generated.append(entity_id)
         if not secret:
