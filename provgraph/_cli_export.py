@@ -91,11 +91,10 @@ def _export(args: argparse.Namespace) -> int:
     from provgraph._export import export
 
     with open_backend(_settings(args)) as backend:
-        out: Any = sys.stdout if args.output == "-" else args.output
-        export(
+        text = export(
             backend,
             fmt=args.format,
-            out=out,
+            out=None if args.output == "-" else args.output,
             doc=args.doc,
             run=args.run,
             campaign=args.campaign,
@@ -103,6 +102,8 @@ def _export(args: argparse.Namespace) -> int:
             everything=args.all,
             progress=_progress,
         )
+    if text is not None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.output != "-":
         print(f"wrote {args.output} ({args.format})", file=sys.stderr)
     return 0

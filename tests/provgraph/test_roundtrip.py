@@ -225,3 +225,32 @@ def test_run_and_campaign_scopes(neo4j_backend, unique):
     assert {graph.id("campaign"), graph.id("run.a"), graph.id("run.b")} <= identifiers
     sent = {wire.statement_key(m.doc, r) for m in messages for r in m.records}
     assert len(campaign.get_records()) <= len(sent)
+
+
+def test_cli_roundtrip_import_and_export(monkeypatch, capsys, tmp_path, neo4j_settings):
+    import shutil
+
+    from prov_corpus import corpus_dir
+
+    from provgraph._cli import main
+
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", neo4j_settings.graph_url)
+    monkeypatch.setenv("PROVGRAPH_SETTINGS", str(tmp_path / "no-settings.yaml"))
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in ("bundle1.json", "scruffy-generation1-M.json", "derivation6.json", "mention1.json"):
+        shutil.copy(corpus_dir() / name, files / name)
+    assert main(["roundtrip", str(files), "--format", "xml"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "4/4 identical"
+    (files / "broken.json").write_text('{"entity": 3}')
+    assert main(["roundtrip", str(files), "--format", "xml", "--verbose"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "4/5 identical"
+
+    assert main(["import", str(files / "bundle1.json")]) == 0
+    doc = capsys.readouterr().out.split()[-1]
+    out = tmp_path / "bundle1.provn"
+    assert main(["export", "--doc", doc, "--format", "provn", "-o", str(out)]) == 0
+    original = ProvDocument.deserialize(str(files / "bundle1.json"), format="json")
+    assert same_document(original, parse_text(out.read_text(), "provn"))
+    assert main(["export", "--doc", f"pgid:missing_{tmp_path.name}", "--format", "json"]) == 1
+    assert "no document" in capsys.readouterr().err
