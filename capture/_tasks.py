@@ -42,6 +42,7 @@ def error_text(exc: BaseException) -> str:
 
 _telemetry_module: Any = None
 _telemetry_checked = False
+_machine_record: dict[str, Any] | None = None  # read once per process: the machine does not change
 
 
 def telemetry_module() -> Any:
@@ -84,14 +85,17 @@ def telemetry_phase(sampler: Any, phase: str) -> list[tuple[str, Any]] | None:
 
 def machine_agent_records(run: Any) -> tuple[list[dict[str, Any]], str | None]:
     """The machine agent (declared once per run) and the run's association with it; ``([], None)`` without it."""
+    global _machine_record
     module = telemetry_module()
     if module is None:
         return [], None
-    try:
-        record = module.machine_agent_record(_context.settings())
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("machine description unavailable: %s", exc)
-        return [], None
+    if _machine_record is None:
+        try:
+            _machine_record = module.machine_agent_record(_context.settings())
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("machine description unavailable: %s", exc)
+            return [], None
+    record = _machine_record
     machine_id = record.get("id")
     if run.machine_declared:
         return [], machine_id
