@@ -170,7 +170,7 @@ class Settings:
             raw = os.environ.get(env)
             if raw is not None and raw != "":
                 values[name] = _parse(f, raw, env)
-            elif name in file_values:
+            elif file_values.get(name) is not None:  # `name:` with no value in YAML means "the default"
                 values[name] = _parse(f, file_values[name], "the settings file")
         unknown = set(overrides) - set(known)
         if unknown:

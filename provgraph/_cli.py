@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "provgraph._cli_load",
     "provgraph._cli_embedded",
     "provgraph._cli_demo",
+    "provgraph._cli_capture",
 ]
 
 
