@@ -241,7 +241,19 @@ def main() -> None:
     if options.redis:
         redis_url = os.environ.get("PROVGRAPH_REDIS_URL", "redis://127.0.0.1:6379/0")
         ours_redis = _ours(options.calls, options.repeats, "redis", redis_url)
-        theirs_redis = run_in_peer(PEER_SCRIPT, env={**peer_env, "MQ_ENABLED": "true", "MQ_TYPE": "redis"})
+        from urllib.parse import urlparse
+
+        parsed = urlparse(redis_url)
+        theirs_redis = run_in_peer(
+            PEER_SCRIPT,
+            env={
+                **peer_env,
+                "MQ_ENABLED": "true",
+                "MQ_TYPE": "redis",
+                "MQ_HOST": parsed.hostname or "127.0.0.1",
+                "MQ_PORT": str(parsed.port or 6379),
+            },
+        )
         for key in ("task_us", "light_us", "list1000_us", "loop_us"):
             result[f"redis_{key}"] = ours_redis[key]
             result[f"redis_flowcept_{key}"] = theirs_redis[key]
