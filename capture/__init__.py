@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from capture._sinks import FileSink, InMemorySink, RedisStreamSink, read_buffer
     from capture._spill import replay
     from capture._tasks import light_task, task, telemetry_task
+    from capture._telemetry import telemetry_snapshot
     from capture._values import FileRef, file
     from capture._workflow import Workflow, current_run_id, flush, workflow
 
@@ -58,6 +59,7 @@ _LOCATIONS = {
     "read_buffer": "capture._sinks",
     "replay": "capture._spill",
     "task": "capture._tasks",
+    "telemetry_snapshot": "capture._telemetry",
     "telemetry_task": "capture._tasks",
     "workflow": "capture._workflow",
 }
@@ -81,6 +83,7 @@ __all__ = [
     "read_buffer",
     "replay",
     "task",
+    "telemetry_snapshot",
     "telemetry_task",
     "workflow",
 ]

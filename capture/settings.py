@@ -127,6 +127,11 @@ class Settings:
         "PROVGRAPH_TELEMETRY",
         "Telemetry types recorded by telemetry tasks (comma-separated in the environment).",
     )
+    telemetry_interval_ms: int = _setting(
+        500,
+        "PROVGRAPH_TELEMETRY_INTERVAL_MS",
+        "Period of the telemetry sampler (system-wide and expensive readings), milliseconds.",
+    )
     redact_env_deny: list[str] = _setting(
         ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "PRIVATE", "SESSION", "COOKIE"],
         "PROVGRAPH_REDACT_DENY",
