@@ -409,9 +409,11 @@ class LightBatch(LightBatchType):
 
     def to_records(self) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
+        counter = _ids.COUNTER
         for item in self.items:
             try:
-                records.extend(_task_records(item))
+                # A light task gets its number here, on the emitter thread: nothing refers to it before.
+                records.extend(_task_records((item[0], next(counter), *item[2:])))
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
                 logger.error("provgraph capture could not describe a light task: %s", exc)
         return records

@@ -359,7 +359,8 @@ def light_task(
 ) -> Any:
     """Ultra-light task for tight loops: records id, start/end time, status, bound inputs and outputs.
 
-    Unlike `task` it does not become the parent of tasks it calls, records no telemetry, and its records reach the
+    Unlike `task` it does not become the parent of tasks it calls (its id is assigned when its records are built),
+    records no telemetry, and its records reach the
     emitter in batches of 512 (and at workflow stop, `capture.flush()` and exit).
 
     Example::
@@ -375,7 +376,6 @@ def light_task(
         spec = TaskSpec(target, name=name, output_names=output_names)
         state = STATE
         get_context = CURRENT.get
-        counter = COUNTER
         now = time.time_ns
         append = LIGHT_QUEUE.append
         queue = LIGHT_QUEUE
@@ -391,11 +391,9 @@ def light_task(
                 try:
                     result = await target(*args, **kwargs)
                 except BaseException as exc:
-                    append(
-                        (spec, next(counter), context, args, kwargs, start_ns, now(), None, error_text(exc))
-                    )
+                    append((spec, None, context, args, kwargs, start_ns, now(), None, error_text(exc)))
                     raise
-                append((spec, next(counter), context, args, kwargs, start_ns, now(), result, None))
+                append((spec, None, context, args, kwargs, start_ns, now(), result, None))
                 if len(queue) >= LIGHT_HANDOVER:
                     flush_light()
                 return result
@@ -411,9 +409,9 @@ def light_task(
             try:
                 result = target(*args, **kwargs)
             except BaseException as exc:
-                append((spec, next(counter), context, args, kwargs, start_ns, now(), None, error_text(exc)))
+                append((spec, None, context, args, kwargs, start_ns, now(), None, error_text(exc)))
                 raise
-            append((spec, next(counter), context, args, kwargs, start_ns, now(), result, None))
+            append((spec, None, context, args, kwargs, start_ns, now(), result, None))
             if len(queue) >= LIGHT_HANDOVER:
                 flush_light()
             return result

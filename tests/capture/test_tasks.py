@@ -245,6 +245,7 @@ def test_telemetry_entities_through_the_seam(memory_emitter, monkeypatch):
 
     monkeypatch.setattr(_tasks, "_telemetry_checked", True)
     monkeypatch.setattr(_tasks, "_telemetry_module", FakeModule)
+    monkeypatch.setattr(_tasks, "_machine_record", None)
 
     @capture.task(telemetry=True)
     def step(x):
