@@ -1,0 +1,116 @@
+"""The machine snapshot and its agent record: contents, one reading per process, redaction of secrets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from capture import _telemetry, wire
+from capture._telemetry import (
+    REDACTED,
+    machine_agent_record,
+    machine_info,
+    redact_command_line,
+    redact_environment,
+)
+from capture.settings import Settings
+
+MACHINE_KEYS = {
+    "host_id", "hostname", "login", "platform",
+    *(f"platform_{f}" for f in ("system", "node", "release", "version", "machine", "processor")),
+    "python_version", "python_implementation",
+    "cpu_brand", "cpu_vendor", "cpu_arch", "cpu_bits", "cpu_count", "cpu_count_physical",
+    "memory_virtual_total_bytes", "memory_virtual_available_bytes", "memory_swap_total_bytes",
+    "disk_usage_total_bytes", "disk_usage_free_bytes", "disk_usage_percent",
+    "network_addresses", "process_pid", "process_rss_bytes", "process_executable", "process_cmd_line",
+    "process_num_open_file_descriptors", "environment",
+}  # fmt: skip
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch):
+    """machine_info reads once per process: each test starts from an empty cache."""
+    monkeypatch.setattr(_telemetry, "_machine_cache", {})
+
+
+def test_machine_info_has_every_part(fresh_cache):
+    info = machine_info(Settings(telemetry=["machine"]))
+    assert MACHINE_KEYS <= set(info), sorted(MACHINE_KEYS - set(info))
+    assert all(isinstance(v, str | int | float | bool) for v in info.values())
+    assert isinstance(json.loads(info["network_addresses"]), dict)
+    assert isinstance(json.loads(info["environment"]), dict)
+    if sys.platform.startswith("linux"):
+        assert info["cpu_flags"] and info["cpu_brand"] != ""
+
+
+def test_machine_info_is_read_once_per_process(fresh_cache):
+    settings = Settings(telemetry=["machine"])
+    assert machine_info(settings) is machine_info(settings)
+    assert machine_info(settings)["host_id"] == _telemetry.machine_id() == _telemetry.machine_id()
+
+
+def test_machine_off_keeps_only_the_host(fresh_cache):
+    assert set(machine_info(Settings(telemetry=["cpu"]))) == {"host_id", "hostname"}
+
+
+def test_secret_named_variables_are_redacted(fresh_cache, monkeypatch):
+    monkeypatch.setenv("PROVGRAPH_TEST_SECRET_TOKEN", "hunter2")
+    monkeypatch.setenv("MY_API_KEY", "hunter2")
+    monkeypatch.setenv("DB_PASSWORD", "hunter2")
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:hunter2@db.example:5432/x")
+    monkeypatch.setenv("PROVGRAPH_TEST_PLAIN", "visible-value")
+    info = machine_info(Settings(telemetry=["machine"]))
+    environment = json.loads(info["environment"])
+    assert environment["PROVGRAPH_TEST_SECRET_TOKEN"] == REDACTED
+    assert environment["MY_API_KEY"] == REDACTED and environment["DB_PASSWORD"] == REDACTED
+    assert environment["DATABASE_URL"] == f"postgres://app:{REDACTED}@db.example:5432/x"
+    assert environment["PROVGRAPH_TEST_PLAIN"] == "visible-value"
+    record = machine_agent_record(Settings(telemetry=["machine"]))
+    assert "hunter2" not in json.dumps(record)
+
+
+def test_allow_and_deny_lists_are_settings(fresh_cache, monkeypatch):
+    monkeypatch.setenv("PROVGRAPH_TEST_SECRET_TOKEN", "hunter2")
+    monkeypatch.setenv("PROVGRAPH_TEST_COLOUR", "blue")
+    settings = Settings(
+        telemetry=["machine"], redact_env_allow=["PROVGRAPH_TEST_SECRET_TOKEN"], redact_env_deny=["colour"]
+    )
+    environment = json.loads(machine_info(settings)["environment"])
+    assert environment["PROVGRAPH_TEST_SECRET_TOKEN"] == "hunter2"  # explicitly allowed
+    assert environment["PROVGRAPH_TEST_COLOUR"] == REDACTED
+
+
+def test_redact_environment_is_case_insensitive():
+    shown = redact_environment({"github_token": "x", "HOME": "/root"}, ["TOKEN"])
+    assert shown == {"github_token": REDACTED, "HOME": "/root"}
+
+
+def test_redact_command_line():
+    deny = Settings().redact_env_deny
+    argv = ["train.py", "--api-key=abc", "--token", "xyz", "--epochs", "3", "--verbose", "redis://u:pw@h/0"]
+    assert redact_command_line(argv, deny) == [
+        "train.py", f"--api-key={REDACTED}", "--token", REDACTED, "--epochs", "3", "--verbose",
+        f"redis://u:{REDACTED}@h/0",
+    ]  # fmt: skip
+
+
+def test_agent_record_is_a_machine_agent(fresh_cache):
+    record = machine_agent_record(Settings(telemetry=["machine"]))
+    wire.validate_record(record)
+    assert record["k"] == "agent" and record["id"] == f"pgid:machine_{_telemetry.machine_id()}"
+    attrs = dict(map(tuple, record["a"]))
+    assert attrs["prov:type"] == wire.qualified_name("pg:Machine")
+    assert {f"pg:{k}" for k in MACHINE_KEYS} <= set(attrs)
+    assert _telemetry.machine_agent_records(Settings(telemetry=["machine"])) == [record]
+
+
+def test_machine_info_never_runs_py_cpuinfo():
+    code = (
+        "import sys, capture._telemetry as t; from capture.settings import Settings; "
+        "t.machine_info(Settings(telemetry=['machine'])); print('cpuinfo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
