@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from capture import wire
-from provgraph._model import KIND_LABELS, TYPE_LABELS, property_name
+from provgraph._model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
 
 if TYPE_CHECKING:
     from provgraph._backend import GraphBackend, Statement
@@ -51,7 +51,7 @@ BATCH_RECORDS = 5000
 
 PROV_TYPE = wire.NAMESPACES["prov"] + "type"
 _QNAME_TYPES = frozenset({"prov:QUALIFIED_NAME", "xsd:QName"})
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//|[^:]*$)")
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://|urn:)")  # a full URI written where a qualified name goes
 _INT64 = (-(2**63), 2**63 - 1)
 
 # Element formal arguments of each relation and the kind label their position implies (None: no kind implied).
@@ -228,8 +228,10 @@ class Batch:
     namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (kind label, subtype label) -> element rows
     elements: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    # label -> node keys: second and further subtype labels of declared elements, kinds of referenced ones
+    # label -> node keys: second and further subtype labels of declared elements
     labels: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # implied label (Element when none) -> node key -> properties if created by the reference
+    references: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     # relationship type -> relation rows
     relations: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     messages: int = 0
@@ -250,6 +252,8 @@ class Batch:
             self.elements[group].extend(rows)
         for label, keys in other.labels.items():
             self.labels[label] |= keys
+        for label, references in other.references.items():
+            self.references[label].update(references)
         for rel_type, rows in other.relations.items():
             self.relations[rel_type].extend(rows)
         self.messages += other.messages
@@ -366,19 +370,10 @@ def _record_rows(
         props["id"] = record["id"]
     if target_formal is not None:
         props["to_formal"] = target_formal
-    rows.relations[kind].append(
-        {
-            "source": source_key,
-            "target": target_key,
-            "source_props": _reference_props(source_key, formal.get(source_formal) if source_formal else None, bundle_uri),
-            "target_props": _reference_props(target_key, formal.get(target_formal) if target_formal else None, bundle_uri),
-            "sk": sk,
-            "props": props,
-        }
-    )
-    for _, ref_key, label in ends:
-        if label is not None:
-            rows.labels[label].add(ref_key)
+    rows.relations[kind].append({"source": source_key, "target": target_key, "sk": sk, "props": props})
+    for formal_name, ref_key, label in ends:
+        qname = formal.get(formal_name) if formal_name else None
+        rows.references[label or ELEMENT_LABEL].setdefault(ref_key, _reference_props(ref_key, qname, bundle_uri))
 
 
 def _reference_props(key: str, qname: str | None, bundle_uri: str) -> dict[str, Any]:
@@ -391,8 +386,9 @@ def _reference_props(key: str, qname: str | None, bundle_uri: str) -> dict[str, 
 
 
 def batch_statements(backend: GraphBackend, batch: Batch) -> list[Statement]:
-    """The statements that write ``batch``: documents, namespaces, element declarations (one statement per kind
-    and subtype label), relations (one per type), then extra labels (one per label)."""
+    """The statements that write ``batch``, in order: documents, namespaces, element declarations (one statement
+    per kind and subtype label), referenced elements (one per implied label: created if missing, labelled),
+    relations (one per type), extra subtype labels (one per label)."""
     statements: list[Statement] = []
     if batch.documents:
         statements.append((backend.render("loader/merge_documents"), {"ids": sorted(batch.documents)}))
@@ -400,12 +396,17 @@ def batch_statements(backend: GraphBackend, batch: Batch) -> list[Statement]:
         rows = [{"key": key, "props": props} for key, props in batch.namespaces.items()]
         statements.append((backend.render("loader/merge_namespaces"), {"rows": rows}))
     declared: dict[str, set[str]] = defaultdict(set)
-    # bundles first, so that their declarations exist before records that mention them
-    for (label, subtype), rows in sorted(batch.elements.items(), key=lambda item: item[0][0] != "Bundle"):
+    for (label, subtype), rows in sorted(batch.elements.items()):
         statements.append((backend.render("loader/merge_elements", label=label, subtype=subtype), {"rows": rows}))
         keys = {row["key"] for row in rows}
         declared[label] |= keys
         declared[subtype] |= keys
+        declared[ELEMENT_LABEL] |= keys
+    for label, references in sorted(batch.references.items()):
+        known = declared.get(label, set())
+        rows = [{"key": key, "props": props} for key, props in references.items() if key not in known]
+        if rows:
+            statements.append((backend.render("loader/merge_references", label=label), {"rows": rows}))
     for rel_type, rows in sorted(batch.relations.items()):
         statements.append((backend.render("loader/merge_relations", type=rel_type), {"rows": rows}))
     for label, keys in sorted(batch.labels.items()):
@@ -576,6 +577,8 @@ class Loader:
         self._last_progress = time.monotonic()
         self._last_claim = 0.0
         self._recovered_own = False
+        self._records_per_entry = float(getattr(settings, "flush_max_records", 1000))  # until entries are seen
+        self._own_cursor: bytes | str = "0"
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -609,7 +612,13 @@ class Loader:
 
     def run(self, *, until_idle_s: float | None = None) -> LoadStats:
         """Load until `stop` is called, or until nothing arrived for ``until_idle_s`` seconds (0: until the first
-        empty read). Returns what was loaded."""
+        empty read). Returns what was loaded.
+
+        Reading and decoding the next batch overlaps with the graph writing the current one (one writer thread, at
+        most one batch in flight); a batch is acknowledged only after its transaction committed.
+        """
+        import concurrent.futures
+
         import redis
 
         from provgraph.errors import StoreUnavailable
@@ -617,28 +626,37 @@ class Loader:
         self.backend.ensure_schema()
         self._retrying(self.ensure_group)
         idle_since = time.monotonic()
-        while not self._stopping:
+        in_flight: tuple[concurrent.futures.Future[None], list[_Entry]] | None = None
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="provgraph-loader-write") as writer:
             try:
-                handled = self.step()
+                while not self._stopping:
+                    entries = self._retrying(self._recover) or self._retrying(self._read_batch)
+                    if in_flight is not None:
+                        self._finish(*in_flight)
+                        in_flight = None
+                    if entries:
+                        idle_since = time.monotonic()
+                        in_flight = (writer.submit(self._write_entries, entries), entries)
+                    elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
+                        break
+                    self._maybe_report()
+                if in_flight is not None:
+                    self._finish(*in_flight)  # graceful stop: the batch in flight completes
             except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-                if self._stopping:
-                    break  # stopped while a store was unavailable: nothing of the batch was acknowledged
-                raise
-            if handled:
-                idle_since = time.monotonic()
-            elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
-                break
-            self._maybe_report()
+                if not self._stopping:
+                    raise
+                # stopped while a store was unavailable: that batch stays pending, nothing was acknowledged
         self._report()
         return self.stats
 
-    def step(self) -> int:
-        """One cycle: take over stale entries or read new ones, write them, acknowledge. Returns entries handled."""
-        entries = self._retrying(self._recover) or self._retrying(self._read_batch)
-        if not entries:
-            return 0
-        self._load(entries)
-        return len(entries)
+    def _finish(self, future: Any, entries: list[_Entry]) -> None:
+        """Wait for a batch's transaction, then dead-letter what could not load and acknowledge the whole batch."""
+        future.result()
+        committed = time.time()
+        for entry in entries:
+            if entry.reason is None and entry.sent_at:
+                self.latencies.append(committed - entry.sent_at)
+        self._retrying(lambda: self._dead_letter_and_ack(entries))
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -648,8 +666,11 @@ class Loader:
         count = max(1, self.settings.loader_batch_records // 10)
         raw: list[tuple[bytes, dict[bytes, bytes]]] = []
         if not self._recovered_own:
-            response = self.redis.xreadgroup(group, self.consumer, {stream: "0"}, count=count)
+            # this consumer's own pending entries (a restart under the same name), after the ones already taken
+            response = self.redis.xreadgroup(group, self.consumer, {stream: self._own_cursor}, count=count)
             raw = response[0][1] if response else []
+            if raw:
+                self._own_cursor = raw[-1][0]
             deleted = [item[0] for item in raw if not item[1]]  # deleted from the stream: nothing to load
             if deleted:
                 self.redis.xack(stream, group, *deleted)
@@ -698,9 +719,10 @@ class Loader:
                 block_ms = int((deadline - time.monotonic()) * 1000)
                 if block_ms <= 0:
                     break
+            # entries to ask for: what still fits in the batch at the records-per-entry seen so far
+            wanted = (self.settings.loader_batch_records - records) // max(1, int(self._records_per_entry))
             response = self.redis.xreadgroup(
-                group, self.consumer, {stream: ">"}, count=max(1, self.settings.loader_batch_records // 100),
-                block=block_ms,
+                group, self.consumer, {stream: ">"}, count=min(max(1, wanted), 1000), block=block_ms
             )
             if not response or not response[0][1]:
                 if deadline is None:
@@ -709,7 +731,9 @@ class Loader:
             for entry_id, fields in response[0][1]:
                 entry = _decode_entry(entry_id.decode(), fields)
                 entries.append(entry)
-                records += entry.rows.records if entry.rows is not None else 0
+                size = entry.rows.records if entry.rows is not None else 0
+                records += size
+                self._records_per_entry = 0.5 * self._records_per_entry + 0.5 * max(size, 1)
             if deadline is None:
                 deadline = time.monotonic() + self.settings.loader_flush_interval_ms / 1000
             if records >= self.settings.loader_batch_records:
@@ -718,17 +742,11 @@ class Loader:
 
     # -- writing -----------------------------------------------------------------------------------------------
 
-    def _load(self, entries: list[_Entry]) -> None:
-        good = [e for e in entries if e.reason is None]
-        dead = [e for e in entries if e.reason is not None]
-        self._write_or_split(good, dead)
-        committed = time.time()
-        for entry in good:
-            if entry.reason is None and entry.sent_at:
-                self.latencies.append(committed - entry.sent_at)
-        self._retrying(lambda: self._dead_letter_and_ack(entries))
+    def _write_entries(self, entries: list[_Entry]) -> None:
+        """Write the loadable entries of a batch (in the writer thread); entries the graph refuses get a reason."""
+        self._write_or_split([e for e in entries if e.reason is None])
 
-    def _write_or_split(self, entries: list[_Entry], dead: list[_Entry]) -> None:
+    def _write_or_split(self, entries: list[_Entry]) -> None:
         """Write the entries' rows in one transaction; when the graph refuses them, halve until the entry at fault
         is alone, and dead-letter it with the server's reason."""
         from provgraph.errors import QueryError
@@ -743,11 +761,10 @@ class Loader:
         except QueryError as exc:
             if len(entries) == 1:
                 entries[0].reason = f"the graph refused a record: {exc}"
-                dead.append(entries[0])
                 return
             middle = len(entries) // 2
-            self._write_or_split(entries[:middle], dead)
-            self._write_or_split(entries[middle:], dead)
+            self._write_or_split(entries[:middle])
+            self._write_or_split(entries[middle:])
             return
         self.stats.add(stats)
 
