@@ -445,26 +445,30 @@ class Services:
     def _wait(
         self, name: str, process: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path
     ) -> None:
+        """Wait until ``ready()``; on any failure (or Ctrl-C) the half-started server is stopped, not left."""
         deadline = time.monotonic() + self.start_timeout_s
         next_note = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                self._process(name).pid_file.unlink(missing_ok=True)
-                raise ServiceError(
-                    f"{name} exited with status {process.returncode} while starting; see {log}", _tail(log)
-                )
-            if ready():
-                return
-            if time.monotonic() > deadline:
-                self._stop(name)
-                raise ServiceError(
-                    f"{name} did not answer within {self.start_timeout_s:.0f} s; stopped it; see {log}",
-                    _tail(log),
-                )
-            if time.monotonic() > next_note:
-                self.progress(f"{name}: still starting ...")
-                next_note = time.monotonic() + 15
-            time.sleep(0.25)
+        try:
+            while True:
+                if process.poll() is not None:
+                    raise ServiceError(
+                        f"{name} exited with status {process.returncode} while starting; see {log}",
+                        _tail(log),
+                    )
+                if ready():
+                    return
+                if time.monotonic() > deadline:
+                    raise ServiceError(
+                        f"{name} did not answer within {self.start_timeout_s:.0f} s; stopped it; see {log}",
+                        _tail(log),
+                    )
+                if time.monotonic() > next_note:
+                    self.progress(f"{name}: still starting ...")
+                    next_note = time.monotonic() + 15
+                time.sleep(0.25)
+        except BaseException:
+            self._stop(name)
+            raise
 
     # --- Redis --------------------------------------------------------------------------------------------------
 
