@@ -572,6 +572,8 @@ class Loader:
         self.dead_letters = 0
         self.latencies: list[float] = []
         """Seconds from each loaded message's send time to its commit (kept for benchmarks and tests)."""
+        self.last_commit_at = 0.0
+        """Wall-clock time (``time.time()``) of the last commit, 0 before the first."""
         self._waiting_for_graph = False
         self._started = time.monotonic()
         self._last_progress = time.monotonic()
@@ -652,7 +654,7 @@ class Loader:
     def _finish(self, future: Any, entries: list[_Entry]) -> None:
         """Wait for a batch's transaction, then dead-letter what could not load and acknowledge the whole batch."""
         future.result()
-        committed = time.time()
+        committed = self.last_commit_at = time.time()
         for entry in entries:
             if entry.reason is None and entry.sent_at:
                 self.latencies.append(committed - entry.sent_at)

@@ -1,0 +1,254 @@
+"""Loader throughput and latency, end to end from XADD to Neo4j commit, against a naive one-record-per-transaction
+baseline, all measured in one run.
+
+Workload: capture-shaped provenance (docs/graph-model.md, "What capture writes"): per task an activity
+``pg:Task`` with name, status, duration and times, two input value entities it ``used`` (with ``prov:role``), an
+output entity ``wasGeneratedBy`` it, a telemetry entity ``wasGeneratedBy`` it, ``wasStartedBy`` its run and
+``wasAssociatedWith`` the machine: 9 records per task, in messages of ``--message-records`` records.
+
+Phases:
+1. throughput: a producer thread XADDs every message as fast as it can while a `Loader` (default settings
+   except the stream names) reads, writes and acknowledges; records/s = records / (first XADD -> last commit).
+2. latency: a producer sends one message every ``flush_interval_ms`` (capture's emitter period) at
+   ``--latency-rate`` records/s for ``--latency-seconds``; the loader runs at its DEFAULT flush settings;
+   latency = commit time - the message's send time (``ts``), p50 and p95 over messages.
+3. baseline: ``--baseline-records`` records, one record per transaction (what older PROV-to-Neo4j tools do:
+   a transaction per node or relation, with the same MERGE statements, no batching); records/s on that sample.
+
+Everything goes under a fresh namespace, stream and documents, and is deleted at the end (in batches).
+The last line is one JSON object.
+
+    python bench/load_throughput.py                      # 100k records
+    python bench/load_throughput.py --records 20000      # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from capture import wire  # noqa: E402
+from capture.settings import Settings  # noqa: E402
+
+RECORDS_PER_TASK = 9
+
+
+def task_records(prefix: str, run: str, index: int) -> list[dict]:
+    """The 9 records capture writes for one task (ids under ``pgid:<prefix>...``)."""
+    task = f"pgid:{prefix}task{index}"
+    start = f"2026-03-01T10:{index // 60 % 60:02d}:{index % 60:02d}+00:00"
+    inputs = [f"pgid:{prefix}in{index}_{k}" for k in range(2)]
+    output = f"pgid:{prefix}out{index}"
+    telemetry = f"pgid:{prefix}tel{index}"
+    records = [
+        wire.element(
+            "activity",
+            task,
+            attrs=[
+                ["prov:type", wire.qualified_name("pg:Task")],
+                ["pg:name", f"step_{index % 50}"],
+                ["pg:status", "FINISHED" if index % 97 else "ERROR"],
+                ["pg:duration_s", 0.25 + index % 7],
+            ],
+            formal={"startTime": start, "endTime": start},
+        ),
+        *[wire.element("entity", ident, attrs=[["prov:value", index + k], ["pg:role", f"x{k}"]]) for k, ident in enumerate(inputs)],
+        wire.element("entity", output, attrs=[["prov:value", {"$": str(index * 3), "type": "xsd:long"}], ["pg:role", "out"]]),
+        wire.element(
+            "entity",
+            telemetry,
+            attrs=[["prov:type", wire.qualified_name("pg:Telemetry")], ["pg:phase", "end"],
+                   ["pg:cpu_percent", 12.5], ["pg:process_rss_bytes", 100_000_000 + index]],
+        ),
+        *[wire.relation("used", activity=task, entity=ident, attrs=[["prov:role", f"x{k}"]], time=start) for k, ident in enumerate(inputs)],
+        wire.relation("wasGeneratedBy", entity=output, activity=task, attrs=[["prov:role", "out"]], time=start),
+        wire.relation("wasGeneratedBy", entity=telemetry, activity=task),
+        wire.relation("wasStartedBy", activity=task, starter=run),
+    ]
+    return records[:RECORDS_PER_TASK]
+
+
+def workload(prefix: str, doc: str, records: int, per_message: int, start_task: int = 0) -> list[list[dict]]:
+    """Messages (record lists) of about ``records`` records; the first declares the run and the machine."""
+    run = f"pgid:{prefix}run"
+    head = [
+        wire.element("activity", run, attrs=[["prov:type", wire.qualified_name("pg:WorkflowRun")], ["pg:name", "bench"]]),
+        wire.element("agent", f"pgid:{prefix}machine", attrs=[["prov:type", wire.qualified_name("pg:Machine")]]),
+        wire.relation("wasAssociatedWith", activity=run, agent=f"pgid:{prefix}machine"),
+    ]
+    flat = list(head) if start_task == 0 else []
+    index = start_task
+    while len(flat) < records:
+        flat.extend(task_records(prefix, run, index))
+        index += 1
+    return [flat[i : i + per_message] for i in range(0, len(flat), per_message)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def throughput_phase(settings: Settings, backend, client, doc: str, messages: list[list[dict]]) -> dict:
+    from provgraph._loader import Loader
+
+    payloads = [wire.encode_message(doc, records) for records in messages]
+    total = sum(len(records) for records in messages)
+    started = {}
+
+    def produce() -> None:
+        started["t"] = time.time()
+        pipe = client.pipeline(transaction=False)
+        for i, payload in enumerate(payloads):
+            pipe.xadd(settings.stream, {wire.FIELD: payload})
+            if i % 10 == 9:
+                pipe.execute()
+        pipe.execute()
+
+    loader = Loader(settings, backend=backend, redis_client=client, consumer="bench-throughput")
+    loader.ensure_group()
+    producer = threading.Thread(target=produce)
+    producer.start()
+    stats = loader.run(until_idle_s=1.0)
+    producer.join()
+    wall = loader.last_commit_at - started["t"]  # first XADD -> last commit (the idle wait is not counted)
+    elapsed = stats.seconds
+    assert stats.records == total, (stats.records, total)
+    return {"records": total, "seconds": wall, "records_per_s": total / wall, "write_seconds": elapsed,
+            "transactions": stats.transactions}
+
+
+def latency_phase(settings: Settings, backend, client, prefix: str, doc: str, rate: int, seconds: float) -> dict:
+    from provgraph._loader import Loader
+
+    interval = settings.flush_interval_ms / 1000
+    per_message = max(1, int(rate * interval))
+    messages = workload(prefix, doc, int(rate * seconds), per_message, start_task=10_000_000)
+    loader = Loader(settings, backend=backend, redis_client=client, consumer="bench-latency")
+    loader.ensure_group()
+
+    def produce() -> None:
+        next_at = time.perf_counter()
+        for records in messages:
+            client.xadd(settings.stream, {wire.FIELD: wire.encode_message(doc, records)})
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    loader.run(until_idle_s=1.5)
+    producer.join()
+    lat = loader.latencies
+    return {"messages": len(lat), "records_per_message": per_message, "p50_s": percentile(lat, 0.5),
+            "p95_s": percentile(lat, 0.95), "max_s": max(lat), "mean_s": statistics.fmean(lat)}
+
+
+def baseline_phase(backend, prefix: str, doc: str, records: int) -> dict:
+    from provgraph._loader import batch_statements, message_rows
+
+    flat = [r for message in workload(prefix, doc, records, records, start_task=20_000_000) for r in message][:records]
+    started = time.perf_counter()
+    for record in flat:
+        batch = message_rows(wire.Message(doc=doc, records=[record]))
+        batch.documents.clear()
+        batch.namespaces.clear()
+        backend.write(batch_statements(backend, batch), tag="bench/baseline")  # one transaction per record
+    seconds = time.perf_counter() - started
+    return {"records": len(flat), "seconds": seconds, "records_per_s": len(flat) / seconds}
+
+
+def cleanup(backend, key_prefix: str, docs: list[str]) -> None:
+    while True:
+        records, _, _ = backend.driver.execute_query(
+            "MATCH (n:Element) WHERE n.key STARTS WITH $prefix WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS c",
+            {"prefix": key_prefix},
+        )
+        if not records or records[0]["c"] == 0:
+            break
+    backend.driver.execute_query(
+        "UNWIND $docs AS doc OPTIONAL MATCH (d:Document {id: doc}) DETACH DELETE d", {"docs": docs}
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--message-records", type=int, default=1000, help="records per message (phase 1)")
+    parser.add_argument("--baseline-records", type=int, default=1000)
+    parser.add_argument("--latency-rate", type=int, default=5000, help="records/s offered in phase 2")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    import redis
+
+    from provgraph._backend import Neo4jBackend
+
+    token = uuid.uuid4().hex[:10]
+    prefix = f"bench_{token}_"
+    key_prefix = wire.NAMESPACES["pgid"] + prefix
+    settings = Settings.load(
+        graph_url=os.environ.get("PROVGRAPH_GRAPH_URL", "bolt://127.0.0.1:7687"),
+        redis_url=os.environ.get("PROVGRAPH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        stream=f"provgraph:bench:{token}",
+        dead_letter_stream=f"provgraph:bench:{token}:dead",
+        consumer_group=f"bench-{token}",
+        loader_progress_interval_s=3600.0,
+    )
+    docs = [f"pgid:{prefix}doc", f"pgid:{prefix}latency", f"pgid:{prefix}baseline"]
+    backend = Neo4jBackend(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    backend.ensure_schema()
+    load_before = os.getloadavg()
+    try:
+        print(f"phase 1: {args.records} records through the stream ...", file=sys.stderr)
+        messages = workload(prefix, docs[0], args.records, args.message_records)
+        loader = throughput_phase(settings, backend, client, docs[0], messages)
+        print(f"  loader: {loader['records_per_s']:,.0f} records/s ({loader['records']} in {loader['seconds']:.1f} s, "
+              f"{loader['transactions']} transactions)")
+        print(f"phase 2: latency at {args.latency_rate} records/s for {args.latency_seconds:.0f} s, default flush ...", file=sys.stderr)
+        client.delete(settings.stream)
+        latency = latency_phase(settings, backend, client, prefix, docs[1], args.latency_rate, args.latency_seconds)
+        print(f"  XADD -> commit: p50 {latency['p50_s'] * 1000:.0f} ms, p95 {latency['p95_s'] * 1000:.0f} ms, "
+              f"max {latency['max_s'] * 1000:.0f} ms over {latency['messages']} messages of {latency['records_per_message']} records")
+        print(f"phase 3: baseline, {args.baseline_records} records one per transaction ...", file=sys.stderr)
+        baseline = baseline_phase(backend, prefix, docs[2], args.baseline_records)
+        print(f"  baseline: {baseline['records_per_s']:,.0f} records/s ({baseline['records']} in {baseline['seconds']:.1f} s)")
+        speedup = loader["records_per_s"] / baseline["records_per_s"]
+        print(f"  speedup: {speedup:.1f}x")
+    finally:
+        print("cleaning up ...", file=sys.stderr)
+        cleanup(backend, key_prefix, docs)
+        client.delete(settings.stream, settings.dead_letter_stream)
+        client.close()
+        backend.close()
+    result = {
+        "loader_records_per_s": round(loader["records_per_s"], 1),
+        "baseline_records_per_s": round(baseline["records_per_s"], 1),
+        "speedup": round(speedup, 1),
+        "latency_p50_s": round(latency["p50_s"], 4),
+        "latency_p95_s": round(latency["p95_s"], 4),
+        "latency_max_s": round(latency["max_s"], 4),
+        "records": loader["records"],
+        "baseline_records": baseline["records"],
+        "latency_rate_records_per_s": args.latency_rate,
+        "loader_batch_records": settings.loader_batch_records,
+        "loader_flush_interval_ms": settings.loader_flush_interval_ms,
+        "cpu_count": os.cpu_count(),
+        "loadavg_1m_before": round(load_before[0], 2),
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
