@@ -20,13 +20,10 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import ctypes.util
-import glob
-import io
 import logging
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -257,6 +254,8 @@ class GpuReader:
         nvml = self._nvml_module
         if nvml is False:
             return None, ""
+        if nvml is None and sys.platform.startswith("linux") and not _nvidia_device_present():
+            return None, "no NVIDIA driver (/dev/nvidiactl)"
         try:
             if nvml is None:
                 import pynvml as nvml  # nvidia-ml-py; imported only when GPU telemetry is on
@@ -276,6 +275,9 @@ class GpuReader:
                 return None, "no AMD driver (/dev/kfd)"
             if not _amd_library_present():
                 return None, "ROCm's libamd_smi not found"
+            import contextlib
+            import io
+
             try:
                 # Without a usable ROCm, importing amdsmi prints to stdout and raises KeyError.
                 with contextlib.redirect_stdout(io.StringIO()):
@@ -313,7 +315,16 @@ class GpuReader:
         return devices
 
 
+def _nvidia_device_present() -> bool:
+    """Linux: the NVIDIA driver's control device (or WSL's GPU bridge); without it NVML cannot work, and the
+    ~10 ms import of pynvml is skipped."""
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
+
+
 def _amd_library_present() -> bool:
+    import ctypes.util
+    import glob
+
     if ctypes.util.find_library("amd_smi"):
         return True
     roots = [os.environ.get("ROCM_PATH", ""), "/opt/rocm", *glob.glob("/opt/rocm-*")]

@@ -106,9 +106,15 @@ def _bytes_pairs(prefix: str, named: Any) -> list[tuple[str, Any]]:
     return _pairs(prefix, named, {f: "_bytes" for f in named._fields if f != "percent"})
 
 
-def _table(named_by_key: Mapping[str, Any]) -> str:
+def _table(named_by_key: Mapping[str, Any], activity: Sequence[str]) -> str:
+    """A per-device table as JSON text; devices whose ``activity`` counters are all zero (unused loop devices,
+    idle interfaces) are left out, which keeps each telemetry node small."""
     return _json(
-        {key: {k: _finite(v) for k, v in nt._asdict().items()} for key, nt in sorted(named_by_key.items())}
+        {
+            key: {k: _finite(v) for k, v in nt._asdict().items()}
+            for key, nt in sorted(named_by_key.items())
+            if any(getattr(nt, field, 0) for field in activity)
+        }
     )
 
 
@@ -533,13 +539,18 @@ class _Sampler:
         total = psutil.disk_io_counters(perdisk=False)
         if total is not None:
             pairs += _pairs("disk_io", total, {"read_time": "_ms", "write_time": "_ms", "busy_time": "_ms"})
-        pairs.append(("pg:disk_io_per_disk", _table(per_disk)))
+        pairs.append(("pg:disk_io_per_disk", _table(per_disk, ("read_count", "write_count"))))
         return pairs
 
     def _network(self, psutil: Any) -> list[tuple[str, Any]]:
         total = psutil.net_io_counters(pernic=False)
         pairs = _pairs("network", total) if total is not None else []
-        pairs.append(("pg:network_per_interface", _table(psutil.net_io_counters(pernic=True) or {})))
+        pairs.append(
+            (
+                "pg:network_per_interface",
+                _table(psutil.net_io_counters(pernic=True) or {}, ("bytes_sent", "bytes_recv")),
+            )
+        )
         return pairs
 
 

@@ -7,6 +7,7 @@ The stand-ins are test doubles of the vendor Python modules only; what is checke
 from __future__ import annotations
 
 import logging
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -256,3 +257,12 @@ def test_machine_info_lists_the_gpus(monkeypatch):
     assert info["gpu_count"] == 3 and info["gpu_2_id"] == UUIDS[2] and info["gpu_0_name"] == "Fake H100"
     without = _telemetry.machine_info(Settings(telemetry=["machine"]))
     assert not any(k.startswith("gpu_") for k in without)
+
+
+def test_no_nvidia_device_skips_the_pynvml_import(monkeypatch):
+    monkeypatch.setattr(_gpu.sys, "platform", "linux")
+    monkeypatch.setattr(_gpu.os.path, "exists", lambda path: False)
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    vendor, note = GpuReader(amdsmi=False, environ={})._load_nvidia()
+    assert vendor is None and "/dev/nvidiactl" in note
+    assert "pynvml" not in sys.modules
