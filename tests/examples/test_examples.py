@@ -287,3 +287,20 @@ def test_files_across_workflows(example_graph, neo4j_backend):
         consumer=consumer,
     )
     assert row["id"].startswith("pgid:file_sha256_")
+
+
+def test_gpu_telemetry(example_graph, neo4j_backend):
+    (run,) = example_graph("gpu_telemetry.py")
+    rows = neo4j_backend.read(
+        "MATCH (t:Telemetry)-[:wasGeneratedBy]->(task:Task {name: 'crunch'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN t.phase AS phase, t.gpu_count AS gpus, t.cpu_percent AS cpu, t.process_rss_bytes AS rss",
+        {"run": run},
+    )
+    assert sorted(row["phase"] for row in rows) == ["end", "end", "end", "start", "start", "start"]
+    assert all(row["gpus"] is not None and row["cpu"] is not None and row["rss"] > 0 for row in rows)
+    machine = _one(
+        neo4j_backend,
+        "MATCH (:WorkflowRun {id: $run})-[:wasAssociatedWith]->(m:Machine) RETURN m.gpu_count AS gpus",
+        run=run,
+    )
+    assert machine["gpus"] == rows[0]["gpus"]
