@@ -44,7 +44,7 @@ from typing import Any
 
 from capture import wire
 from capture._retry import Backoff
-from capture._sinks import Sink, _RateLimitedLog, make_sink, process_file_name
+from capture._sinks import Sink, _LineFile, _RateLimitedLog, make_sink, process_file_name
 from capture._spill import ReplayResult, SpillFile, spill_directory
 
 __all__ = ["Emitter", "get_emitter"]
@@ -144,6 +144,8 @@ class Emitter:
         # The parent's queue, connections and spill file belong to the parent: the child starts empty.
         self.sink.after_fork()
         self._spill.forget()
+        if self._dead_letters is not None:
+            self._dead_letters.forget()
         self._fresh_state()
 
     def _check_pid(self) -> None:
@@ -398,19 +400,18 @@ class Emitter:
         self._stats["records_dead_lettered"] += 1
         try:
             if self._dead_letters is None:
-                path = self._spill_dir.parent / "dead-letters" / process_file_name("dead")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._dead_letters = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in _report
+                self._dead_letters = _LineFile(
+                    self._spill_dir.parent / "dead-letters" / process_file_name("dead")
+                )
             entry = {"doc": doc, "reason": reason, "record": repr(record)[:100_000], "at": time.time()}
-            self._dead_letters.write(json.dumps(entry) + "\n")
-            self._dead_letters.flush()
+            self._dead_letters.append([json.dumps(entry).encode()])
             self._log(
                 logging.ERROR,
                 "dead",
                 "provgraph emitter: a record of %s cannot be encoded (%s); written to %s",
                 doc,
                 reason,
-                self._dead_letters.name,
+                self._dead_letters.path,
             )
         except OSError as exc:
             self._stats["records_lost"] += 1

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 EMBEDDED_URL_FILE = Path("embedded") / "url"
 """Relative to ``settings.home``: one line, the URL of the running embedded server (written by provgraph)."""
 
-# Clients and files inherited across fork: never closed in the child (the parent owns them).
+# Redis clients inherited across fork: never closed in the child (the parent owns their sockets).
 _ORPHANS: list[Any] = []
 
 
@@ -145,36 +145,46 @@ def process_file_name(prefix: str) -> str:
 
 
 class _LineFile:
-    """An append-only JSON Lines file, opened on first write, flushed after every batch (never held in RAM)."""
+    """An append-only JSON Lines file, opened on first write; every batch goes straight to the OS (no buffer in
+    this process, so a crash loses nothing written and a forked child holds no half-written copy)."""
 
     def __init__(self, path: Path, lock: bool = False) -> None:
         self.path = path
         self.lock = lock
-        self._file: Any = None
+        self._fd: int | None = None
         self.lines = 0
 
+    @property
+    def is_open(self) -> bool:
+        return self._fd is not None
+
     def append(self, payloads: list[bytes]) -> None:
-        if self._file is None:
+        if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open across batches, closed by close()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             if self.lock:
                 import fcntl
 
-                # Held while this process may still write: `provgraph replay` skips a file a live process owns.
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._file.write(b"\n".join(payloads) + b"\n")
-        self._file.flush()
+                try:
+                    # Held while this process may still write: `provgraph replay` skips a file a live process owns.
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    raise
+            self._fd = fd
+        view = memoryview(b"\n".join(payloads) + b"\n")
+        while view:
+            view = view[os.write(self._fd, view) :]
         self.lines += len(payloads)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def forget(self) -> None:
-        if self._file is not None:
-            _ORPHANS.append(self._file)
-            self._file = None
+        """In a forked child: let go of the parent's file (closing our copy leaves the parent's lock in place)."""
+        self.close()
 
 
 class FileSink(Sink):

@@ -224,9 +224,8 @@ class SpillFile:
 
     def replay(self, sink: Sink, result: ReplayResult) -> bool:
         """Send everything spilled so far to ``sink``; on success start a new file next time."""
-        if self._out is None or self._out._file is None:
+        if self._out is None or not self._out.is_open:
             return True
-        self._out._file.flush()
         done = replay_file(self._out.path, sink, result, locked=True)
         if done:
             self._out.close()  # releases the lock of the (renamed) file
