@@ -45,7 +45,7 @@ from typing import Any
 from capture import wire
 from capture._retry import Backoff
 from capture._sinks import Sink, _LineFile, _RateLimitedLog, make_sink, process_file_name
-from capture._spill import ReplayResult, SpillFile, spill_directory
+from capture._spill import ReplayResult, SpillFile, replay_file, spill_directory
 
 __all__ = ["Emitter", "get_emitter"]
 
@@ -126,6 +126,7 @@ class Emitter:
         self._next_probe = 0.0
         self._backoff = Backoff(*_PROBE_BACKOFF, floor_s=0.05)
         self._dead_letters: Any = None
+        self._orphans_checked = False
         self._stats = {
             "items": 0,
             "records": 0,
@@ -134,6 +135,7 @@ class Emitter:
             "messages_spilled": 0,
             "records_spilled": 0,
             "records_replayed": 0,
+            "records_adopted": 0,
             "records_dead_lettered": 0,
             "items_failed": 0,
             "records_lost": 0,
@@ -424,6 +426,8 @@ class Emitter:
             if self._export(messages):
                 self._stats["messages_sent"] += len(messages)
                 self._stats["records_sent"] += records
+                if not self._orphans_checked:
+                    self._adopt_orphans()
                 return
             self._down = True
             self._backoff.reset()
@@ -470,6 +474,9 @@ class Emitter:
                 self._stats["records_replayed"] += result.records
                 self._down = False
                 self._backoff.reset()
+                self._orphans_checked = (
+                    False  # others may have spilled during the same outage and ended since
+                )
                 logger.info(
                     "provgraph emitter: the %s sink is back; replayed %d spilled records",
                     self.sink.name,
@@ -479,6 +486,35 @@ class Emitter:
             self._stats["records_replayed"] += result.records
             self._spill.pending_records = max(0, self._spill.pending_records - result.records)
         self._next_probe = time.monotonic() + self._backoff.next_delay()
+
+    def _adopt_orphans(self) -> None:
+        """Replay spill files that processes which ended before their sink came back left behind.
+
+        A live process holds a lock on its own spill file, so only files of ended processes are taken; two emitters
+        never replay the same file (the lock again), and a replayed file is renamed, so it is sent once.
+        """
+        self._orphans_checked = True
+        directory = self._spill_dir
+        if not directory.is_dir():
+            return
+        own = self._spill.path
+        result = ReplayResult()
+        for file in sorted(directory.glob("spill-*.jsonl")):
+            if file == own:
+                continue
+            try:
+                replay_file(file, _Guarded(self), result)
+            except OSError as exc:
+                self._log(logging.WARNING, "orphan", "provgraph emitter: cannot replay %s: %s", file, exc)
+            if result.failed:
+                break  # the sink refused: the files wait for the next recovery or `provgraph replay`
+        if result.records:
+            self._stats["records_adopted"] += result.records
+            logger.info(
+                "provgraph emitter: sent %d records that ended processes had left in %s",
+                result.records,
+                directory,
+            )
 
     def _emergency_spill(self) -> None:
         """At shutdown with the worker stuck: write what it has not popped to a spill file of our own."""

@@ -113,7 +113,10 @@ def replay_file(path: Path, sink: Sink, result: ReplayResult | None = None, *, l
         file says how far it got) or another process holds the file.
     """
     result = result if result is not None else ReplayResult()
-    handle = open(path, "rb")  # noqa: SIM115 - closed in finally
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed in finally
+    except FileNotFoundError:
+        return False  # replayed (and renamed) by another process in the meantime
     try:
         if not locked:
             import fcntl
@@ -123,6 +126,11 @@ def replay_file(path: Path, sink: Sink, result: ReplayResult | None = None, *, l
             except OSError:
                 result.in_use.append(str(path))
                 return False
+            try:
+                if os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino:
+                    return False
+            except FileNotFoundError:
+                return False  # another process finished it between our open and our lock
         position = _read_progress(path)
         handle.seek(position)
         chunk: list[bytes] = []

@@ -319,3 +319,23 @@ def test_get_emitter_is_configured_once_and_warns_on_other_settings(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "already configured" in done.stderr
     assert done.stderr.count("already configured") == 1
+
+
+def test_spill_files_left_by_ended_processes_are_sent_once_when_the_sink_works(tmp_path):
+    directory = spill_directory(tmp_path / "home", "test:stream")
+    directory.mkdir(parents=True)
+    orphan = directory / "spill-otherhost-1-1-aaaaaa.jsonl"
+    orphan.write_bytes(wire.encode_message("pgid:run_old", [entity(7), entity(8)]) + b"\n")
+    live = FileSink(directory)  # stands for a live process still writing its own spill file: left alone
+    live._out.path = directory / "spill-live-2-2-bbbbbb.jsonl"
+    live.export([wire.encode_message("pgid:run_live", [entity(9)])])
+    sink = InMemorySink()
+    emitter = Emitter(settings_for(tmp_path), sink=sink)
+    emitter.emit("pgid:run_new", [entity(1)])
+    assert emitter.flush(10)
+    emitter.shutdown(5)
+    live.close()
+    assert sorted(r["id"] for r in sink.records()) == ["pgid:e1", "pgid:e7", "pgid:e8"]
+    assert emitter.stats()["records_adopted"] == 2
+    assert not orphan.exists() and Path(f"{orphan}.replayed").exists()
+    assert (directory / "spill-live-2-2-bbbbbb.jsonl").exists()
