@@ -4,7 +4,7 @@ baseline, all measured in one run.
 Workload: capture-shaped provenance (docs/graph-model.md, "What capture writes"): per task an activity
 ``pg:Task`` with name, status, duration and times, two input value entities it ``used`` (with ``prov:role``), an
 output entity ``wasGeneratedBy`` it, a telemetry entity ``wasGeneratedBy`` it, ``wasStartedBy`` its run and
-``wasAssociatedWith`` the machine: 9 records per task, in messages of ``--message-records`` records.
+the run ``wasAssociatedWith`` the machine: 10 records per task, in messages of ``--message-records`` records.
 
 Phases:
 1. throughput: a producer thread XADDs every message as fast as it can while a `Loader` (default settings
@@ -39,11 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from capture import wire  # noqa: E402
 from capture.settings import Settings  # noqa: E402
 
-RECORDS_PER_TASK = 9
+RECORDS_PER_TASK = 10
 
 
 def task_records(prefix: str, run: str, index: int) -> list[dict]:
-    """The 9 records capture writes for one task (ids under ``pgid:<prefix>...``)."""
+    """The 10 records capture writes for one task (ids under ``pgid:<prefix>...``)."""
     task = f"pgid:{prefix}task{index}"
     start = f"2026-03-01T10:{index // 60 % 60:02d}:{index % 60:02d}+00:00"
     inputs = [f"pgid:{prefix}in{index}_{k}" for k in range(2)]
@@ -74,7 +74,8 @@ def task_records(prefix: str, run: str, index: int) -> list[dict]:
         wire.relation("wasGeneratedBy", entity=telemetry, activity=task),
         wire.relation("wasStartedBy", activity=task, starter=run),
     ]
-    return records[:RECORDS_PER_TASK]
+    assert len(records) == RECORDS_PER_TASK
+    return records
 
 
 def workload(prefix: str, doc: str, records: int, per_message: int, start_task: int = 0) -> list[list[dict]]:
