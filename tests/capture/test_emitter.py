@@ -339,3 +339,19 @@ def test_spill_files_left_by_ended_processes_are_sent_once_when_the_sink_works(t
     assert emitter.stats()["records_adopted"] == 2
     assert not orphan.exists() and Path(f"{orphan}.replayed").exists()
     assert (directory / "spill-live-2-2-bbbbbb.jsonl").exists()
+
+
+def test_an_outage_is_logged_once_per_interval_not_per_batch(tmp_path, caplog):
+    sink = InMemorySink()
+    sink.fail = True
+    emitter = Emitter(settings_for(tmp_path), sink=sink)
+    with caplog.at_level(logging.WARNING, logger="capture._emitter"):
+        for i in range(5):
+            emitter.emit("pgid:run_q", [entity(i)])
+            assert emitter.flush(5) is False
+    assert emitter.stats()["messages_spilled"] == 5
+    assert caplog.text.count("records wait in") == 1
+    sink.fail = False
+    assert emitter.flush(5)
+    emitter.shutdown(5)
+    assert len(sink.records()) == 5
