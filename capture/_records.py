@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from capture import _ids, wire
+from capture._context import STATE as _STATE
 from capture._context import LightBatchType
 from capture._values import FileRef, file_attrs, file_entity_id, value_attrs
 
@@ -65,9 +66,7 @@ _secret_settings: list[Any] = [None]
 
 def _is_secret(role: str) -> bool:
     """Whether an input/output name looks like a secret (settings ``redact_env_deny``/``redact_env_allow``)."""
-    from capture._context import STATE
-
-    settings = STATE.settings
+    settings = _STATE.settings
     if _secret_settings[0] is not settings:
         _secret_cache.clear()
         _secret_settings[0] = settings
@@ -218,10 +217,10 @@ def _value_entity(records: list[dict[str, Any]], entity_id: str, value: Any, rol
             records.append(_element("entity", file_id, file_attrs(value)))
             return file_id
     if secret:
-        attrs: list[list[Any]] = [["pg:role", role], ["pg:redacted", True]]
+        attrs: list[Any] = [["pg:role", role], ["pg:redacted", True]]
     else:
         attrs = [["pg:role", role]]
-        attrs.extend([name, item] for name, item in value_attrs(value))
+        attrs += [[name, item] for name, item in value_attrs(value)]
     records.append({"k": "entity", "id": entity_id, "a": attrs})
     return entity_id
 
