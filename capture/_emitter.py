@@ -275,9 +275,13 @@ class Emitter:
                     self._emergency_spill()
             else:
                 self._drain_inline()
-            with self._export_lock:
-                self.sink.close()
-                self._spill.close()
+            # A sender still stuck in the sink keeps it (and the lock): never wait on it past the deadline.
+            if self._export_lock.acquire(timeout=max(0.1, deadline - time.monotonic())):
+                try:
+                    self.sink.close()
+                    self._spill.close()
+                finally:
+                    self._export_lock.release()
             self._report()
         except Exception as exc:  # noqa: BLE001
             logger.error("provgraph emitter: shutdown failed: %s", exc)

@@ -355,3 +355,38 @@ def test_an_outage_is_logged_once_per_interval_not_per_batch(tmp_path, caplog):
     assert emitter.flush(5)
     emitter.shutdown(5)
     assert len(sink.records()) == 5
+
+
+class StuckSink(InMemorySink):
+    """Blocks inside ``export`` until released, and says when it got there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def export(self, messages):
+        self.entered.set()
+        self.release.wait(30)
+        return super().export(messages)
+
+
+def test_shutdown_with_a_stuck_sender_writes_what_is_left_to_a_spill_file(tmp_path, caplog):
+    sink = StuckSink()
+    emitter = Emitter(settings_for(tmp_path), sink=sink)
+    emitter.emit("pgid:run_s", [entity(0)])
+    assert sink.entered.wait(10)  # the worker is inside export with item 0
+    for i in range(1, 100):
+        emitter.emit("pgid:run_s", [entity(i)])
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        emitter.shutdown(0.5)
+    assert time.monotonic() - started < 20  # bounded, although the sink never answered
+    assert "did not finish in time; 99 records written to" in caplog.text
+    spilled = read_buffer(spill_directory(tmp_path / "home", "test:stream"))
+    assert sorted(int(r["id"][6:]) for m in spilled for r in m.records) == list(range(1, 100))
+    sink.release.set()
+    # The process lives on here: the batch in flight goes out, and the sender, now free, also sends the spill file
+    # it finds unlocked: every record exactly once.
+    assert wait_for(lambda: len(sink.records()) == 100, 10)
+    assert sorted(int(r["id"][6:]) for r in sink.records()) == list(range(100))
