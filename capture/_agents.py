@@ -93,11 +93,13 @@ def agent_task(
         def summarise(prompt):
             return llm.invoke(prompt)
     """
-    from capture._tasks import _wrap
+    from capture._tasks import _wrap, disabled_by_environment
 
     agent_spec = AgentSpec(agent, tool_name, prompt_arg)
 
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
+        if disabled_by_environment():
+            return target
         spec = TaskSpec(
             target,
             output_names=output_names,
@@ -145,8 +147,10 @@ def instrument_model(
             def forward(self, x):
                 return self.fc(x)
     """
-    from capture._tasks import _wrap
+    from capture._tasks import _wrap, disabled_by_environment
 
+    if disabled_by_environment():
+        return target
     is_class = isinstance(target, type)
     cls = target if is_class else type(target)
     method_name = "forward" if callable(getattr(cls, "forward", None)) else "__call__"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
@@ -104,6 +105,16 @@ def machine_agent_records(run: Any) -> tuple[list[dict[str, Any]], str | None]:
 
 
 # --- decorators -------------------------------------------------------------------------------------------------
+
+
+def disabled_by_environment() -> bool:
+    """``PROVGRAPH_DISABLED=1`` at decoration time: decorators return the function itself (zero cost).
+
+    Settings-file and other switches are read on first use instead (settings are never read at import time);
+    then a decorated call costs one attribute test more than a plain call.
+    """
+    return os.environ.get("PROVGRAPH_DISABLED", "").strip().lower() in {"1", "true", "yes", "on"}
+
 
 
 def _make_spec(function: Callable[..., Any], options: dict[str, Any]) -> TaskSpec:
@@ -333,6 +344,8 @@ def task(function: Callable[..., Any] | None = None, **options: Any) -> Any:
         raise TypeError(f"capture.task got unknown option(s): {', '.join(sorted(unknown))}")
 
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
+        if disabled_by_environment():
+            return target
         return _wrap(target, _make_spec(target, dict(options)))
 
     return decorate(function) if function is not None else decorate
@@ -373,6 +386,8 @@ def light_task(
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
         import inspect
 
+        if disabled_by_environment():
+            return target
         spec = TaskSpec(target, name=name, output_names=output_names)
         state = STATE
         get_context = CURRENT.get

@@ -309,3 +309,20 @@ def test_secret_named_inputs_are_redacted(memory_emitter):
     secret = [e for e in entities if attr(e, "pg:role") == "api_key"]
     assert attr(secret[0], "pg:redacted") is True
     assert "sk-123" not in str(memory_emitter.records(run.id))
+
+
+def test_disabled_by_environment_returns_the_function_itself(monkeypatch):
+    monkeypatch.setenv("PROVGRAPH_DISABLED", "1")
+
+    def f(x):
+        return x
+
+    class Net:
+        def forward(self, x):
+            return x
+
+    assert capture.task(f) is f
+    assert capture.task(output_names="y")(f) is f
+    assert capture.light_task(f) is f
+    assert capture.agent_task(agent="a")(f) is f
+    assert capture.instrument_model(Net) is Net and Net.forward.__name__ == "forward"
