@@ -348,17 +348,31 @@ def test_telemetry_nodes_in_neo4j_carry_every_enabled_key_and_no_secret(
     environment = json.loads(props["environment"])
     assert environment["PROVGRAPH_TEST_SECRET_TOKEN"] == _telemetry.REDACTED
 
+    # The run, its tasks, and every node and relationship this run's document wrote next to them (values,
+    # telemetry, agents, the machine), declarations (`_decl`, `_rec`) included.
     everything = neo4j_backend.read(
         """
-        MATCH (n) WHERE $run IN n.docs
-        OPTIONAL MATCH (n)-[r]-() WHERE r.doc = $run
-        RETURN properties(n) AS node, collect(properties(r)) AS rels
+        MATCH (run:WorkflowRun {id: $run})
+        OPTIONAL MATCH (task:Task)-[:wasStartedBy*1..2]->(run)
+        WITH run, collect(DISTINCT task) AS tasks
+        UNWIND [run] + tasks AS activity
+        OPTIONAL MATCH (activity)-[r]-(other) WHERE r.doc = $run
+        RETURN properties(activity) AS node, collect(properties(other)) AS others, collect(properties(r)) AS rels
         """,
         {"run": run_id},
     )
-    assert len(everything) >= 5
+    assert len(everything) == 2  # the run and its task
     text = json.dumps(everything, default=str)
+    assert "PROVGRAPH_TEST_SECRET_TOKEN" in text, "the environment was not among what was searched"
     assert "hunter2" not in text, "a secret reached Neo4j"
     assert (
         "--api-token" in text and _telemetry.REDACTED in text
     )  # the command line is there, its value is not
+
+    from provgraph._export import export_document, serialize
+
+    document = export_document(neo4j_backend, run=run_id)
+    for fmt in ("json", "provn"):
+        exported = serialize(document, fmt)
+        assert "hunter2" not in exported, f"a secret reached the {fmt} export"
+        assert "cpu_percent" in exported and "pg:Telemetry" in exported and "pg:Machine" in exported
