@@ -619,10 +619,17 @@ def _stop_sampler_at_exit() -> None:
 
 def _reset_in_child() -> None:
     """After fork: the child reads its own /proc/self and starts its own sampler when it needs one."""
-    global _sampler, _proc_files, _constants, _last_process_cpu, _machine_cache, _process_start
-    _sampler = None
+    global _sampler, _sampler_lock, _machine_lock, _proc_files, _constants, _last_process_cpu, _machine_cache
+    global _process_start
+    _sampler = (
+        None  # the parent's thread does not exist here; a lock it held at the fork stays held: new ones
+    )
+    _sampler_lock = threading.Lock()
+    _machine_lock = threading.Lock()
     _process_start = None
-    _proc_files = None  # the inherited descriptors read the parent's /proc entries; left to the parent
+    if _proc_files is not None:
+        _proc_files.close()  # this process's copies of descriptors that read the parent's /proc entries
+    _proc_files = None
     _constants = None
     _last_process_cpu = None
     _machine_cache = {}

@@ -376,3 +376,34 @@ def test_telemetry_nodes_in_neo4j_carry_every_enabled_key_and_no_secret(
         exported = serialize(document, fmt)
         assert "hunter2" not in exported, f"a secret reached the {fmt} export"
         assert "cpu_percent" in exported and "pg:Telemetry" in exported and "pg:Machine" in exported
+
+
+FORK_SCRIPT = textwrap.dedent(
+    """
+    import json, os
+    from capture import _telemetry
+    from capture.settings import Settings
+
+    settings = Settings(telemetry=["process", "cpu"])
+    parent = dict(_telemetry.TaskTelemetry(settings).start())
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        values = dict(_telemetry.TaskTelemetry(settings).start())
+        alive = _telemetry._sampler.thread.is_alive()
+        os.write(write, json.dumps([os.getpid(), values["pg:process_pid"], values["pg:process_rss_bytes"], alive]).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    print(json.dumps([child, parent["pg:process_pid"], os.read(read, 65536).decode()]))
+    """
+)
+
+
+def test_after_fork_the_child_reads_its_own_process():
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=60, check=True
+    )
+    child, parent_pid, child_report = json.loads(out.stdout)
+    child_pid, recorded_pid, rss, sampler_alive = json.loads(child_report)
+    assert recorded_pid == child_pid == child != parent_pid
+    assert rss > 0 and sampler_alive
