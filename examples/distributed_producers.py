@@ -1,11 +1,13 @@
 """Distributed capture: one coordinator, several producer processes feeding ONE run, one loader elsewhere.
 
     python examples/distributed_producers.py              # coordinator: starts the run and 3 producers
+    python examples/distributed_producers.py --load       # ... then runs the loader once
     python examples/distributed_producers.py produce ID   # a producer (any host) adding tasks to run ID
 
 The coordinator emits the run record and writes the run id to ``workflow_id.txt``; producers are given the id and
-do not emit a run record of their own (``emit_workflow_record=False``). A loader (``provgraph load``) reading the
-same Redis stream puts all of it in one graph, whichever host it runs on.
+do not emit a run record of their own (``emit_workflow_record=False``). The loader (``provgraph load``, usually a
+long-running service started once per job) reads the same Redis stream and puts all of it in one graph, whichever
+host it runs on; ``--load`` runs it once (``provgraph load --once``) after the run.
 """
 
 import os
@@ -27,7 +29,7 @@ def produce(workflow_id: str, worker: int) -> None:
             double(x)
 
 
-def coordinate(producers: int = 3) -> None:
+def coordinate(producers: int = 3, load: bool = False) -> None:
     with capture.Workflow("distributed_process_example") as run:
         id_file = os.path.join(tempfile.mkdtemp(), "workflow_id.txt")
         with open(id_file, "w") as handle:
@@ -39,6 +41,8 @@ def coordinate(producers: int = 3) -> None:
         codes = [worker.wait() for worker in workers]
     if any(codes):
         raise SystemExit(f"a producer failed: exit codes {codes}")
+    if load:  # the persistence side: every record of the run, from every producer, into the graph
+        subprocess.run([sys.executable, "-m", "provgraph._cli", "load", "--once", "--quiet"], check=True)
     print("run:", run.id)
 
 
@@ -46,4 +50,4 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "produce":
         produce(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     else:
-        coordinate()
+        coordinate(load="--load" in sys.argv)

@@ -25,12 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
 
 
-def _run_example(name: str, stream: str, tmp_path: Path) -> list[str]:
+def _run_example(name: str, stream: str, tmp_path: Path, args: tuple[str, ...] = ()) -> list[str]:
+    unique = stream.split(":")[2]
     env = {
         **os.environ,
         "PROVGRAPH_REDIS_URL": REDIS_URL,
         "PROVGRAPH_SINK": "redis",
         "PROVGRAPH_STREAM": stream,
+        "PROVGRAPH_GRAPH_URL": os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687"),
+        "PROVGRAPH_CONSUMER_GROUP": f"loader-{unique}",
+        "PROVGRAPH_DEAD_LETTER_STREAM": f"{stream}:dead",
         "PROVGRAPH_HOME": str(tmp_path / "home"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),  # no per-user settings file
         "PYTHONPATH": str(ROOT),
@@ -38,7 +42,7 @@ def _run_example(name: str, stream: str, tmp_path: Path) -> list[str]:
     env.pop("PROVGRAPH_DISABLED", None)
     env.pop("PROVGRAPH_SETTINGS", None)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name)],
+        [sys.executable, str(ROOT / "examples" / name), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -68,13 +72,14 @@ def example_graph(redis_client, neo4j_backend, unique, tmp_path):
     """Run one example and load what it emitted; returns (run ids, backend)."""
     stream = f"provgraph:test:{unique}:examples"
 
-    def run(name: str) -> list[str]:
-        runs = _run_example(name, stream, tmp_path)
-        _load_stream(redis_client, stream, neo4j_backend)
+    def run(name: str, *args: str, load: bool = True) -> list[str]:
+        runs = _run_example(name, stream, tmp_path, args)
+        if load:
+            _load_stream(redis_client, stream, neo4j_backend)
         return runs
 
     yield run
-    redis_client.delete(stream)
+    redis_client.delete(stream, f"{stream}:dead")
 
 
 def _one(backend, query: str, **params):
@@ -136,7 +141,7 @@ def test_manual_start_stop(example_graph, neo4j_backend):
 
 
 def test_distributed_producers(example_graph, neo4j_backend):
-    (run,) = example_graph("distributed_producers.py")
+    (run,) = example_graph("distributed_producers.py", "--load", load=False)  # its own loader process
     rows = neo4j_backend.read(
         "MATCH (t:Task {name: 'double'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(DISTINCT t) AS n",
         {"run": run},
