@@ -20,14 +20,16 @@ def end_versus_send():
     run = capture.Workflow("MyFirstWorkflow")
     run.start()
     agent1 = uuid.uuid4()
-    capture.CustomTask("super_func1", used={"x": 1}, agent_id=agent1, tags=["tag1"]).send()  # RUNNING snapshot
+    # send(): publishes a RUNNING snapshot without ending the task
+    capture.CustomTask("super_func1", used={"x": 1}, agent_id=agent1, tags=["tag1"]).send()
     with capture.CustomTask("super_func2", used={"y": 1}, agent_id=agent1, tags=["tag2"]) as t2:
         time.sleep(0.05)
         t2.end(generated={"o": 3})
     t3 = capture.CustomTask("super_func3", used={"z": 1}, agent_id=agent1, tags=["tag3"])
     time.sleep(0.01)
     t3.end(generated={"w": 1})
-    capture.CustomTask("super_func4", used={"q": 1}, generated={"r": 2}, stdout="done")  # ends at construction
+    # end fields given at construction: the task ends (and publishes) at once
+    capture.CustomTask("super_func4", used={"q": 1}, generated={"r": 2}, stdout="done")
     run.stop()
     print("run:", run.id)
 
