@@ -181,8 +181,19 @@ def set_enabled(on: bool, settings_object: Any = None) -> None:
         STATE.resolved = True
 
 
+ACTIVE_RUNS: list[Run] = []
+"""Runs started and not yet stopped in this process, latest last (for threads started without the context)."""
+
+
 def default_context() -> tuple[Run, None]:
-    """Context for tasks called outside any workflow: a per-process default run, announced on first use."""
+    """Context for a task with no current workflow in its context (say, in a thread started without
+    ``copy_context``): the latest workflow still running in this process, else a per-process default run,
+    announced on first use."""
+    if ACTIVE_RUNS:
+        try:
+            return (ACTIVE_RUNS[-1], None)
+        except IndexError:  # stopped meanwhile in another thread
+            pass
     with STATE.lock:
         run = STATE.default_run
         if run is None:
@@ -225,6 +236,7 @@ def _after_fork_in_child() -> None:
     # Records queued by the parent belong to the parent; the child starts clean (the emitter resets itself).
     LIGHT_QUEUE.clear()
     STATE.lock = threading.RLock()
+    ACTIVE_RUNS.clear()  # the parent's workflows are not running in the child
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

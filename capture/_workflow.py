@@ -225,6 +225,7 @@ class Workflow:
         if self.emit_workflow_record:
             announce_run(self._run, self.subtype, self.args, self.campaign_id, self._start_ns)
         self._token = CURRENT.set((self._run, None))
+        _context.ACTIVE_RUNS.append(self._run)
         return self
 
     def stop(self, status: str = "FINISHED", error: str | None = None) -> bool:
@@ -234,6 +235,10 @@ class Workflow:
         self.started = False
         if self._run is None:
             return True
+        try:
+            _context.ACTIVE_RUNS.remove(self._run)
+        except ValueError:  # a forked child stopping its parent's run
+            pass
         if self._token is not None:
             try:
                 CURRENT.reset(self._token)

@@ -326,3 +326,26 @@ def test_disabled_by_environment_returns_the_function_itself(monkeypatch):
     assert capture.light_task(f) is f
     assert capture.agent_task(agent="a")(f) is f
     assert capture.instrument_model(Net) is Net and Net.forward.__name__ == "forward"
+
+
+def test_thread_without_copied_context_joins_the_running_workflow(memory_emitter):
+    @capture.task
+    def in_thread(x):
+        return x
+
+    with capture.Workflow() as run:
+        worker = threading.Thread(target=in_thread, args=(1,))  # no copy_context
+        worker.start()
+        worker.join()
+    assert len(task_activities(memory_emitter.records(run.id))) == 1
+    assert _context.ACTIVE_RUNS == []
+
+
+def test_async_light_task(memory_emitter):
+    @capture.light_task
+    async def fast(x):
+        return x + 1
+
+    with capture.Workflow() as run:
+        assert asyncio.run(fast(1)) == 2
+    assert len(task_activities(memory_emitter.records(run.id))) == 1
