@@ -99,6 +99,7 @@ class TaskSpec:
         "agent",
         "attrs",
         "skip_first",
+        "fast_bind",
     )
 
     def __init__(
@@ -135,6 +136,7 @@ class TaskSpec:
         self.skip_first = False
         if function is not None:
             self._read_signature(function)
+        self.fast_bind = self.args_handler is None and not self.skip_first
 
     def _read_signature(self, function: Callable[..., Any]) -> None:
         import inspect  # decoration time only
@@ -167,7 +169,14 @@ class TaskSpec:
                 )
         names = self.positional
         count = len(names)
-        pairs: list[tuple[str, Any]] = []
+        if self.fast_bind and not kwargs and len(args) == count:
+            pairs = list(zip(names, args, strict=True))  # the common call: every parameter given by position
+            for _name, value in pairs:
+                if type(value).__name__ == "Namespace":
+                    break
+            else:
+                return pairs
+        pairs = []
         for index, value in enumerate(args):
             if index == 0 and self.skip_first:
                 continue
@@ -349,12 +358,6 @@ def _telemetry_records(
     return records
 
 
-def _parent_id(run: Any, parent: Any, prefix: str) -> str:
-    if parent is None:
-        return run.id
-    return _ids.task_id(parent, prefix)
-
-
 class TaskItem(tuple):
     """One finished task, as captured on the user's thread:
     ``(spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry, prefix)``."""
@@ -368,23 +371,22 @@ class TaskItem(tuple):
 def _task_records(item: Sequence[Any]) -> list[dict[str, Any]]:
     spec, number, context, args, kwargs, start_ns, end_ns, result, error = item[:9]
     telemetry = item[9] if len(item) > 9 else None
-    prefix = item[10] if len(item) > 10 else None
     run, parent = context
-    activity_id = _ids.task_id(number, prefix)
-    agents = (spec.agent.agent_id,) if spec.agent is not None else ()
-    extra: list[tuple[str, Any]] = list(spec.attrs)
+    activity_id = _ids.task_id(number)
+    agent = spec.agent
+    extra: Sequence[tuple[str, Any]] = spec.attrs
     declarations: list[dict[str, Any]] = []
-    if spec.agent is not None:
-        extra.extend(spec.agent.call_attrs(spec, args, kwargs, result))
-        declarations = spec.agent.declaration
-    return declarations + activity_records(
+    if agent is not None:
+        extra = [*extra, *agent.call_attrs(spec, args, kwargs, result)]
+        declarations = agent.declaration
+    records = activity_records(
         run=run,
         activity_id=activity_id,
-        parent_id=_parent_id(run, parent, prefix),
+        parent_id=run.id if parent is None else _ids.task_id(parent),
         name=spec.name,
         start_ns=start_ns,
         end_ns=end_ns,
-        status="ERROR" if error is not None else "FINISHED",
+        status="FINISHED" if error is None else "ERROR",
         error=error,
         inputs=spec.bind(args, kwargs),
         outputs=spec.outputs(result) if error is None else (),
@@ -394,8 +396,9 @@ def _task_records(item: Sequence[Any]) -> list[dict[str, Any]]:
         campaign_id=spec.campaign_id or run.campaign,
         extra_attrs=extra,
         telemetry=telemetry,
-        agents=agents,
+        agents=(agent.agent_id,) if agent is not None else (),
     )
+    return declarations + records if declarations else records
 
 
 class LightBatch(LightBatchType):
