@@ -11,8 +11,9 @@ Rules (see docs/capture.md, "Lineage semantics"):
 - A result split into several outputs (a tuple mapped by ``output_names``, a returned dict) is registered as a
   whole too: passing the whole object later uses all of its output entities.
 
-Identity entries keep the object alive (or a weak reference where the type allows it) so an ``id()`` is never
-reused while registered; the registry holds at most `MAX_ENTRIES` entries, dropping the oldest first.
+Identity entries keep a weak reference where the type allows it, else the object itself (so an ``id()`` is never
+reused while registered); the registry holds at most `MAX_ENTRIES` entries, of which at most `MAX_STRONG_ENTRIES`
+keep their object alive, dropping the oldest first.
 Lookups and registrations run on the emitter thread, in emission order, under a lock.
 """
 
@@ -25,6 +26,8 @@ from typing import Any
 __all__ = ["MAX_ENTRIES", "Lineage"]
 
 MAX_ENTRIES = 100_000
+MAX_STRONG_ENTRIES = 10_000
+"""Objects that cannot be weakly referenced (lists, dicts) are kept alive by the registry: fewer of them."""
 
 _VALUE_KEYED = (int, float, str, bytes)
 
@@ -32,11 +35,13 @@ _VALUE_KEYED = (int, float, str, bytes)
 class Lineage:
     """Value-to-entity registry of one run."""
 
-    __slots__ = ("_by_identity", "_by_value", "_lock")
+    __slots__ = ("_by_identity", "_by_value", "_lock", "_strong")
 
     def __init__(self) -> None:
         # id(obj) -> (entity ids, obj or weakref to it)
         self._by_identity: dict[int, tuple[tuple[str, ...], Any]] = {}
+        # ids of the entries above that hold the object itself, oldest first
+        self._strong: dict[int, None] = {}
         # (type, value) -> entity ids
         self._by_value: dict[tuple[type, Any], tuple[str, ...]] = {}
         self._lock = threading.RLock()  # re-entrant: a weakref callback may fire while it is held
@@ -87,6 +92,13 @@ class Lineage:
             holder = value
         self._by_identity.pop(key, None)  # re-insert at the end: eviction drops the oldest first
         self._by_identity[key] = (entity_ids, holder)
+        self._strong.pop(key, None)
+        if holder is value:
+            self._strong[key] = None
+            while len(self._strong) > MAX_STRONG_ENTRIES:
+                oldest = next(iter(self._strong))
+                del self._strong[oldest]
+                self._by_identity.pop(oldest, None)
         self._trim(self._by_identity)
 
     def _forget(self, key: int, ref: weakref.ref[Any]) -> None:
@@ -98,7 +110,7 @@ class Lineage:
     @staticmethod
     def _trim(table: dict[Any, Any]) -> None:
         while len(table) > MAX_ENTRIES:
-            del table[next(iter(table))]
+            del table[next(iter(table))]  # (a stale id left in _strong is harmless: popping it finds nothing)
 
     def __len__(self) -> int:
         return len(self._by_identity) + len(self._by_value)

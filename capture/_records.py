@@ -360,7 +360,7 @@ def _telemetry_records(
 
 class TaskItem(tuple):
     """One finished task, as captured on the user's thread:
-    ``(spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry, prefix)``."""
+    ``(spec, number, context, args, kwargs, start_ns, end_ns, result, error[, telemetry])``."""
 
     __slots__ = ()
 

@@ -146,3 +146,16 @@ def test_light_task_output_joins_a_later_full_task(memory_emitter):
     generated = _generated(records)
     used_by_use = [e for a, e in _used(records) if a not in set(generated.values())]
     assert used_by_use and used_by_use[0] in generated
+
+
+def test_objects_kept_alive_are_bounded_separately(monkeypatch):
+    from capture import _lineage
+
+    monkeypatch.setattr(_lineage, "MAX_STRONG_ENTRIES", 5)
+    lineage = Lineage()
+    lists = [[i] for i in range(20)]
+    for i, value in enumerate(lists):
+        lineage.register_output(value, (f"l{i}",))
+    assert lineage.lookup(lists[-1]) == ("l19",)
+    assert lineage.lookup(lists[0]) is None
+    assert len(lineage._strong) == 5 and len(lineage._by_identity) == 5
