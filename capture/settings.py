@@ -146,6 +146,9 @@ class Settings:
     neo4j_heap: str = _setting("1g", "PROVGRAPH_NEO4J_HEAP", "Neo4j JVM heap (-Xms/-Xmx).")
     neo4j_pagecache: str = _setting("512m", "PROVGRAPH_NEO4J_PAGECACHE", "Neo4j page cache size.")
     redis_aof: bool = _setting(False, "PROVGRAPH_REDIS_AOF", "Append-only file persistence for the managed Redis.")
+    browser_files_port: int = _setting(
+        0, "PROVGRAPH_BROWSER_FILES_PORT", "Port (127.0.0.1) serving Neo4j Browser's style and guide; 0: any free port."
+    )
 
     # ---------------------------------------------------------------------------------------------------------
 

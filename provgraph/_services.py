@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -53,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAMES = ("redis", "neo4j")
 """The servers provgraph can run, in start order (stopped in reverse)."""
+
+_BROWSER_FILES = "browser-files"
+"""The small server of Neo4j Browser's style and guide (`provgraph._browser`); part of the neo4j service."""
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
 _POM = Path(__file__).resolve().parents[1] / "deployment" / "neo4j" / "pom.xml"
@@ -188,6 +192,12 @@ def _check_port_free(port: int, what: str, setting: str) -> None:
             ) from exc
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         return True
@@ -219,11 +229,11 @@ def _listening(pid: int) -> list[str]:
 class _ManagedProcess:
     """A server process in its own process group, known by a JSON pid file in its state directory."""
 
-    def __init__(self, name: str, state_dir: Path) -> None:
+    def __init__(self, name: str, state_dir: Path, log_name: str = "console.log") -> None:
         self.name = name
         self.dir = state_dir
         self.pid_file = state_dir / f"{name}.pid"
-        self.log = state_dir / "console.log"
+        self.log = state_dir / log_name
 
     def running_pid(self) -> int | None:
         """The pid from the pid file when that very process is still alive; a stale file is removed."""
@@ -421,6 +431,8 @@ class Services:
             yield
 
     def _process(self, name: str) -> _ManagedProcess:
+        if name == _BROWSER_FILES:
+            return _ManagedProcess(name, self.state_dir / "neo4j", log_name=f"{name}.log")
         return _ManagedProcess(name, self.state_dir / name)
 
     def _status(self, name: str, pid: int | None, state: str) -> ServiceStatus:
@@ -429,11 +441,19 @@ class Services:
             if name == "redis"
             else [f"bolt://127.0.0.1:{self.bolt_port}", f"http://127.0.0.1:{self.http_port}/browser/"]
         )
+        files_pid = self._process(_BROWSER_FILES).running_pid() if name == "neo4j" and pid else None
+        if files_pid:
+            urls += [
+                f"guide: {address.replace('127.0.0.1', 'http://localhost')}/guide.html"
+                for address in _listening(files_pid)
+            ]
         return ServiceStatus(
             name, state, pid, _listening(pid) if pid else [], urls, str(self._process(name).log)
         )
 
     def _stop(self, name: str) -> ServiceStatus:
+        if name == "neo4j":
+            self._stop(_BROWSER_FILES)
         process = self._process(name)
         pid = process.running_pid()
         if not pid:
@@ -623,6 +643,7 @@ class Services:
         for folder in (conf_dir, data, logs):
             folder.mkdir(parents=True, exist_ok=True)
         config = self.neo4j_config(data, logs)
+        config.update(self._start_browser_files())
         (conf_dir / "neo4j.conf").write_text("".join(f"{key}={value}\n" for key, value in config.items()))
         heap = self.settings.neo4j_heap
         command = [
@@ -630,11 +651,39 @@ class Services:
             "-cp", f"{lib}/*", _NEO4J_MAIN_CLASS,
             f"--home-dir={managed.dir}", f"--config-dir={conf_dir}", "--console-mode",
         ]  # fmt: skip
-        process = managed.start(command)
+        try:
+            process = managed.start(command)
+        except BaseException:
+            self._stop(_BROWSER_FILES)
+            raise
         self._wait("neo4j", process, lambda: self._neo4j_ready(), managed.log)
         if not _port_open(self.http_port):
             self._wait("neo4j", process, lambda: _port_open(self.http_port), managed.log)
         return process.pid
+
+    def _start_browser_files(self) -> dict[str, str]:
+        """Start the server of Browser's style and guide; the ``neo4j.conf`` entries that make Browser use it."""
+        from provgraph._browser import browser_settings
+
+        port = self.settings.browser_files_port
+        if port:
+            _check_port_free(port, "Neo4j Browser style and guide", "PROVGRAPH_BROWSER_FILES_PORT")
+        else:
+            port = _free_port()
+        managed = self._process(_BROWSER_FILES)
+        env = {
+            **os.environ,
+            "PROVGRAPH_NEO4J_USER": "neo4j",
+            "PROVGRAPH_NEO4J_PASSWORD": self.settings.neo4j_password,
+            "PROVGRAPH_NEO4J_DATABASE": self.settings.neo4j_database,
+        }
+        command = [
+            sys.executable, "-m", "provgraph._browser", "--port", str(port),
+            "--graph-url", f"bolt://127.0.0.1:{self.bolt_port}", "--http-port", str(self.http_port),
+        ]  # fmt: skip
+        process = managed.start(command, env=env)
+        self._wait(_BROWSER_FILES, process, lambda: _port_open(port), managed.log)
+        return browser_settings(f"http://localhost:{port}")
 
     def _neo4j_ready(self) -> bool:
         if not _port_open(self.bolt_port):
