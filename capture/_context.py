@@ -94,6 +94,16 @@ def run_for_id(run_id: str, name: str = "", campaign: str | None = None) -> Run:
         return run
 
 
+def forget_run(run: Run) -> None:
+    """Release a stopped run whose records have all been handed over: its lineage registry is no longer needed."""
+    from capture._lineage import Lineage
+
+    with STATE.lock:
+        if _runs_by_id.get(run.id) is run:
+            del _runs_by_id[run.id]
+    run.lineage = Lineage()
+
+
 def resolve(settings: Any = None) -> bool:
     """Decide once whether capture is on (``capture_enabled`` setting, ``PROVGRAPH_DISABLED=1``)."""
     with STATE.lock:

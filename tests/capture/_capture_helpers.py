@@ -8,30 +8,37 @@ from capture import wire
 
 
 class MemoryEmitter:
-    """Keeps what capture hands over; expands items with ``to_records`` like the real emitter's thread."""
+    """Keeps what capture hands over and, like the real emitter's thread, expands items in order, at the latest
+    on `flush` (``to_records`` is called once per item)."""
 
     def __init__(self) -> None:
         self.items: list[tuple[str, Any]] = []
+        self._expanded: list[tuple[str, list[dict[str, Any]]]] = []
 
     def emit(self, doc: str, item: Any) -> None:
         self.items.append((doc, item))
 
+    def _expand(self) -> None:
+        for item_doc, item in self.items[len(self._expanded) :]:
+            self._expanded.append((item_doc, item if isinstance(item, list) else item.to_records()))
+
     def flush(self, timeout_s: float) -> bool:
+        self._expand()
         return True
 
     def pending(self) -> int:
-        return 0
+        return len(self.items) - len(self._expanded)
 
     def shutdown(self, timeout_s: float) -> None:
-        pass
+        self._expand()
 
     def records(self, doc: str | None = None) -> list[dict[str, Any]]:
         """Every record (expanded in emission order, as the emitter thread does), each validated."""
+        self._expand()
         out: list[dict[str, Any]] = []
-        for item_doc, item in self.items:
+        for item_doc, expanded in self._expanded:
             if doc is not None and item_doc != doc:
                 continue
-            expanded = item if isinstance(item, list) else item.to_records()
             for index, record in enumerate(expanded):
                 wire.validate_record(record, index)
             out.extend(expanded)

@@ -106,3 +106,17 @@ def test_lazy_public_names_match_all():
     assert "task" in dir(capture)
     with pytest.raises(AttributeError):
         capture.no_such_name  # noqa: B018
+
+
+def test_stopped_runs_are_released(memory_emitter):
+    @capture.task(output_names="rows")
+    def load():
+        return [1, 2, 3]
+
+    with capture.Workflow() as run:
+        load()
+        held = _context.current_run()
+        capture.flush()
+        assert len(held.lineage) == 1
+    assert run.id not in _context._runs_by_id
+    assert len(held.lineage) == 0
