@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "provgraph._cli_embedded",
     "provgraph._cli_demo",
     "provgraph._cli_capture",
+    "provgraph._cli_browser",
 ]
 
 
