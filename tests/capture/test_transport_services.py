@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -124,8 +125,15 @@ def test_sixteen_processes_of_ten_thousand_tasks_load_as_160000_distinct_activit
     script = tmp_path / "producer.py"
     script.write_text(PRODUCER)
     env = producer_env(neo4j_settings, tmp_path)
+    from provgraph._loader import Loader
+
+    # The loader runs while the producers do, as in production; it stops once its group has read and acknowledged
+    # every entry of the stream.
+    loader = Loader(neo4j_settings, backend=neo4j_backend, redis_client=redis_client, consumer="test-16x10k")
+    loading = threading.Thread(target=loader.run, name="test-loader", daemon=True)
     started = time.monotonic()
     try:
+        loading.start()
         producers = [start_producer(script, env, run_id, i, tasks, "fast") for i in range(processes)]
         stats = [finish(p) for p in producers]
         produced_s = time.monotonic() - started
@@ -133,7 +141,18 @@ def test_sixteen_processes_of_ten_thousand_tasks_load_as_160000_distinct_activit
             assert s["flushed"] is True
             assert s["records_sent"] == s["records"] and s["records"] >= 2 * tasks
             assert s["records_lost"] == 0 and s["items_failed"] == 0 and s["records_in_spill"] == 0
-        load_all(neo4j_settings, neo4j_backend, redis_client)
+        group = neo4j_settings.consumer_group.encode()
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline and loading.is_alive():
+            last = redis_client.xinfo_stream(neo4j_settings.stream)["last-generated-id"]
+            info = [g for g in redis_client.xinfo_groups(neo4j_settings.stream) if g["name"] == group]
+            if info and info[0]["last-delivered-id"] == last and info[0]["pending"] == 0:
+                break
+            time.sleep(0.5)
+        assert loading.is_alive(), "the loader stopped early"
+        loader.stop()
+        loading.join(120)
+        assert loader.dead_letters == 0
         total_s = time.monotonic() - started
         count, distinct = task_count(neo4j_backend, run_id)
         print(f"\n16x10k: produced in {produced_s:.1f} s, loaded by {total_s:.1f} s")
