@@ -4,12 +4,13 @@
 record without an identifier can match one that has one. `same_document` therefore checks ``a == b and b == a``
 and equal sets of bundle identifiers.
 
-A round trip through the store is *identical* in a format when the exported text, parsed back by ``prov`` in that
-format, is the same document (`same_document`) as the original. That holds for every format ``prov`` reads:
-PROV-JSON, PROV-N (``prov`` 3 parses PROV-N), PROV-XML, Turtle, TriG and PROV-JSONLD. Some documents cannot
-survive a format at all, with or without a store (PROV-O has no place for some PROV-DM statements; PROV-JSONLD has
-no ``mentionOf``): `prov_roundtrips` tells, by running ``prov`` alone, and only documents it accepts are required
-to come back identical in that format.
+A round trip through the store is *identical* in a format when the exported text, read back the way provgraph
+reads that format (`provgraph._import.read_document`: ``prov``'s readers; for RDF, after dropping the PROV-O
+shortcut triples export adds, see `provgraph._rdf`), is the same document (`same_document`) as the original. That
+holds for every format: PROV-JSON, PROV-N (``prov`` 3 parses PROV-N), PROV-XML, Turtle, TriG and PROV-JSONLD. Some
+documents cannot survive a format at all, with or without a store (PROV-O has no place for some PROV-DM
+statements; PROV-JSONLD has no ``mentionOf``): `prov_roundtrips` tells, by running ``prov`` alone, and only
+documents it accepts are required to come back identical in that format.
 
 Example::
 

@@ -1,8 +1,10 @@
-// export/bundle_declarations: bundle nodes declared by some documents, one page, in key order.
-// Parameters: $docs (list of document ids), $after (the last cursor of the previous page; "" first), $page.
-// Returns: cursor (the node key), decls (its _decl list of JSON strings; the caller keeps its documents' ones).
+// export/bundle_declarations: bundle nodes declared by some documents, one page in key order, as one row of
+// parallel lists.
+// Parameters: $docs (list of document ids), $after (the last key of the previous page; "" first), $page.
+// Returns: cursors (node keys, ascending), decls (each node's _decl list of JSON strings).
 MATCH (n:Bundle)
 WHERE n.key > $after AND any(doc IN n.docs WHERE doc IN $docs)
-RETURN n.key AS cursor, n._decl AS decls
+WITH n
 ORDER BY n.key
 LIMIT $page
+RETURN collect(n.key) AS cursors, collect(n._decl) AS decls

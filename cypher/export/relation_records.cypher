@@ -1,9 +1,11 @@
-// export/relation_records: the relation records of some documents, of one relationship type, one page, in
-// statement-key order (seek on the sk uniqueness constraint's index). {{type}} comes from the allow-list.
-// Parameters: $docs (list of document ids), $after (the last cursor of the previous page; "" first), $page.
-// Returns: cursor (the statement key), doc, rec (the exact record as JSON).
+// export/relation_records: the relation records of some documents, of one relationship type, one page in
+// statement-key order (an index seek on the type's sk uniqueness constraint), as one row of parallel lists.
+// {{type}} comes from the allow-list.
+// Parameters: $docs (list of document ids), $after (the last statement key of the previous page; "" first), $page.
+// Returns: cursors (statement keys, ascending), docs (each relation's document), recs (the exact records as JSON).
 MATCH ()-[r:{{type}}]->()
 WHERE r.sk > $after AND r.doc IN $docs
-RETURN r.sk AS cursor, r.doc AS doc, r._rec AS rec
+WITH r
 ORDER BY r.sk
 LIMIT $page
+RETURN collect(r.sk) AS cursors, collect(r.doc) AS docs, collect(r._rec) AS recs
