@@ -114,3 +114,31 @@ def test_machine_info_never_runs_py_cpuinfo():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the /proc reader is Linux's")
+def test_linux_snapshot_matches_psutil():
+    mine, theirs = _telemetry._linux_resources(), _telemetry._psutil_resources()
+    assert set(mine) == set(theirs)
+
+    def addresses(text):
+        return {
+            nic: sorted(json.dumps(a, sort_keys=True) for a in entries)
+            for nic, entries in json.loads(text).items()
+        }
+
+    assert addresses(mine["network_addresses"]) == addresses(theirs["network_addresses"])
+    for key in ("memory_virtual_total_bytes", "memory_swap_total_bytes", "disk_usage_total_bytes"):
+        assert mine[key] == theirs[key], key
+    for key in ("memory_virtual_available_bytes", "disk_usage_used_bytes"):  # moving values: close, not equal
+        assert abs(mine[key] - theirs[key]) <= 0.05 * theirs[key] + 2**20, key
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the /proc reader is Linux's")
+def test_machine_snapshot_needs_no_psutil_on_linux():
+    code = (
+        "import sys, capture._telemetry as t; from capture.settings import Settings; "
+        "t.machine_info(Settings(telemetry=['machine'])); print('psutil' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
