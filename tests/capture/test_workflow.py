@@ -120,3 +120,18 @@ def test_stopped_runs_are_released(memory_emitter):
         assert len(held.lineage) == 1
     assert run.id not in _context._runs_by_id
     assert len(held.lineage) == 0
+
+
+def test_capture_never_imports_the_store_side():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, capture\n"
+        "light = set(sys.modules)\n"
+        "capture.task, capture.Workflow, capture.Loop, capture.CustomTask, capture.agent_task\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in {'neo4j', 'prov', 'rdflib', 'provgraph'}]\n"
+        "print(bad, sorted(m for m in light if m.startswith('capture.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] []"
