@@ -755,13 +755,13 @@ def _cpu_description() -> dict[str, Any]:
     first: dict[str, str] = {}
     for key, value in entries:
         first.setdefault(key, value)
-    physical = {(v_pkg, v_core) for v_pkg, v_core in _cores(entries)}
+    physical = set(_cores(entries))
     machine = platform.machine()
     description: dict[str, Any] = {
         "cpu_brand": first.get("model name")
         or first.get("Model")
         or first.get("Hardware")
-        or platform.processor()
+        or ("" if _LINUX else platform.processor())  # on Linux it would run `uname -p` in a subprocess
         or machine,
         "cpu_vendor": first.get("vendor_id") or first.get("CPU implementer", ""),
         "cpu_arch": machine,
