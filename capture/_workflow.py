@@ -25,7 +25,7 @@ from typing import Any
 
 from capture import _context, _ids, wire
 from capture._context import CURRENT, STATE
-from capture._records import safe_json
+from capture._records import _is_secret, safe_json
 
 __all__ = ["Workflow", "announce_run", "current_run_id", "flush", "run_id_from_user", "workflow"]
 
@@ -83,6 +83,8 @@ def _run_attrs(run: Any, subtype: str | None, args: Any, status: str | None) -> 
     if subtype:
         attrs.append(("pg:subtype", str(subtype)))
     if args is not None:
+        if isinstance(args, dict):  # secret-looking argument names keep their name, never their value
+            args = {k: "[REDACTED]" if _is_secret(str(k)) else v for k, v in args.items()}
         attrs.append(("pg:args", safe_json(args)))
     if run.campaign:
         attrs.append(("pg:campaign", run.campaign))

@@ -135,3 +135,10 @@ def test_capture_never_imports_the_store_side():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] []"
+
+
+def test_secret_workflow_arguments_are_redacted(memory_emitter):
+    with capture.Workflow("w", args={"lr": 0.1, "db_password": "hunter2"}) as run:
+        pass
+    text = str(memory_emitter.records(run.id))
+    assert "hunter2" not in text and "[REDACTED]" in text and "0.1" in text
