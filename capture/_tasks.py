@@ -116,7 +116,6 @@ def disabled_by_environment() -> bool:
     return os.environ.get("PROVGRAPH_DISABLED", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-
 def _make_spec(function: Callable[..., Any], options: dict[str, Any]) -> TaskSpec:
     from capture._workflow import run_id_from_user
 

@@ -258,7 +258,9 @@ class Workflow:
             _context.flush_light()
             _context.emit(self._id, [wire.element("activity", self._id, attrs, formal=formal)])
         self.flushed = flush(self.stop_timeout_s)
-        if self.flushed:  # every record is built: the run's lineage registry can go (a long process runs many)
+        if (
+            self.flushed
+        ):  # every record is built: the run's lineage registry can go (a long process runs many)
             _context.forget_run(self._run)
         return self.flushed
 
