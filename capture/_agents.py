@@ -56,6 +56,9 @@ class AgentSpec:
                 break
         if result is not None:
             attrs.append(("pg:response", _text_of(result)[:_MAX_TEXT]))
+            model = _get(result, "model")
+            if isinstance(model, str):
+                attrs.append(("pg:llm_model", model))
             usage = _get(result, "usage") or _get(result, "usage_metadata")
             if usage is not None:
                 for attr, keys in (

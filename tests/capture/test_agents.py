@@ -11,6 +11,7 @@ class Reply:
     def __init__(self, content, usage):
         self.content = content
         self.usage = usage
+        self.model = "stub-llm-1"
 
 
 def test_agent_task_records_prompt_response_tool_and_tokens(memory_emitter):
@@ -25,6 +26,7 @@ def test_agent_task_records_prompt_response_tool_and_tokens(memory_emitter):
     assert attr(call, "pg:tool_name") == "summarise"
     assert attr(call, "pg:prompt") == "Summarise the report"
     assert attr(call, "pg:response") == "short answer"
+    assert attr(call, "pg:llm_model") == "stub-llm-1"
     assert (attr(call, "pg:tokens_in"), attr(call, "pg:tokens_out"), attr(call, "pg:tokens_total")) == (
         12,
         3,
