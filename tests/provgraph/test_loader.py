@@ -409,3 +409,82 @@ def test_status_command_reports_stream_group_dead_letters_and_graph(
     assert "0 pending, lag 0" in after.stdout
     assert f"{neo4j_settings.dead_letter_stream}: 1 entries" in after.stdout
     assert ":Element " in after.stdout and "[:used]" in after.stdout
+
+
+def test_sigterm_finishes_the_batch_in_flight_and_a_restart_loads_the_rest(
+    neo4j_settings, neo4j_backend, redis_client, unique, mixed_cleanup, tmp_path
+):
+    mixed = build(unique, 20_000, per_message=500)
+    mixed_cleanup.append(mixed)
+    neo4j_backend.ensure_schema()
+    _push(redis_client, neo4j_settings.stream, payloads(mixed))
+    env = _loader_env(neo4j_settings, PROVGRAPH_LOADER_BATCH_RECORDS="1000")
+    loader = subprocess.Popen(_cli("load", "--consumer", "graceful"), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            group = redis_client.xinfo_groups(neo4j_settings.stream)
+            if group and (group[0]["entries-read"] or 0) >= 4:
+                break
+            time.sleep(0.05)
+        loader.send_signal(signal.SIGTERM)
+        _, stderr = loader.communicate(timeout=120)
+    finally:
+        if loader.poll() is None:
+            loader.kill()
+    assert loader.returncode == 0, stderr
+    assert "SIGTERM: finishing the batch in flight" in stderr and "stopped:" in stderr
+    group = redis_client.xinfo_groups(neo4j_settings.stream)[0]
+    assert group["pending"] == 0  # what it read, it wrote and acknowledged
+    assert group["lag"] > 0, "the loader finished before the signal: test is void"
+    rest = subprocess.run(_cli("load", "--until-idle", "2"), env=env, capture_output=True, text=True, timeout=300)
+    assert rest.returncode == 0, rest.stderr
+    _assert_exact(neo4j_backend, mixed)
+
+
+def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
+    neo4j_settings, neo4j_backend, redis_client, unique, mixed_cleanup
+):
+    import threading
+
+    import neo4j
+
+    mixed = build(unique, 2000)
+    mixed_cleanup.append(mixed)
+    neo4j_backend.ensure_schema()
+    stream = neo4j_settings.stream
+    _push(redis_client, stream, payloads(mixed))
+    real_driver = neo4j_backend.driver
+    # a real driver pointed at a port where nothing listens: every write fails as if Neo4j were down
+    neo4j_backend.driver = neo4j.GraphDatabase.driver(
+        "bolt://127.0.0.1:9", connection_timeout=0.5, max_transaction_retry_time=0  # the loader's back-off, not the driver's
+    )
+    notes: list[str] = []
+    settings = neo4j_settings.replace(loader_retry_max_s=0.3, loader_progress_interval_s=0.5)
+    loader = Loader(settings, backend=neo4j_backend, redis_client=redis_client, progress=notes.append)
+    loader.ensure_group()
+    neo4j_backend.ensure_schema = lambda: None  # schema exists already; the outage starts after start-up
+    done: dict = {}
+    thread = threading.Thread(target=lambda: done.setdefault("stats", loader.run(until_idle_s=1.0)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any("store unavailable" in note for note in notes) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        group = redis_client.xinfo_groups(stream)[0]
+        assert group["pending"] == len(mixed.messages)  # read, not acknowledged
+        assert loader.progress().waiting_for_graph
+    except BaseException:
+        loader.stop()
+        raise
+    finally:
+        broken, neo4j_backend.driver = neo4j_backend.driver, real_driver
+        broken.close()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert done["stats"].records == mixed.records
+    assert any("available again" in note for note in notes)
+    assert sum("store unavailable" in note for note in notes) <= 4  # logged once per interval, not per attempt
+    _assert_exact(neo4j_backend, mixed)
+    assert redis_client.xinfo_groups(stream)[0]["pending"] == 0
