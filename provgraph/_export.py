@@ -116,7 +116,7 @@ class DocumentBuilder:
         for name, value in record.get("a", ()):
             if name in instance:
                 existing = instance[name]
-                if isinstance(existing, list) and _is_multi(existing):
+                if isinstance(existing, _Multi):
                     existing.append(value)
                 else:
                     instance[name] = _Multi([existing, value])
@@ -146,8 +146,7 @@ class DocumentBuilder:
         pending, self._pending, self._pending_count = self._pending, {}, 0
         for bundle_id, container in pending.items():
             if bundle_id is not None and bundle_id not in self._bundles:
-                self._pending[bundle_id] = container  # wait for the bundle's declaration
-                self._pending_count += sum(len(v) for by_id in container.values() for v in by_id.values())
+                self._pending[bundle_id] = container  # wait (uncounted) for the bundle's declaration
                 continue
             target = self.document if bundle_id is None else self._bundles[bundle_id]
             namespaces = self._namespaces if bundle_id is None else self._bundle_namespaces[bundle_id]
@@ -212,10 +211,6 @@ class DocumentBuilder:
 
 class _Multi(list):
     """The values of a multi-valued attribute (a JSON array in PROV-JSON)."""
-
-
-def _is_multi(value: Any) -> bool:
-    return isinstance(value, _Multi)
 
 
 @contextlib.contextmanager

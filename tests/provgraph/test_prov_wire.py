@@ -130,3 +130,27 @@ def test_exported_text_that_does_not_parse_is_a_difference():
 def test_unknown_format_is_a_clear_error():
     with pytest.raises(ExportError, match="unknown export format"):
         serialize(_document(), "yaml")
+
+
+def test_builder_waits_for_a_bundle_declaration_and_decodes_in_small_chunks():
+    from provgraph._export import DocumentBuilder
+
+    original = _document()
+    namespaces, records = document_to_records(original)
+    bundle_last = [r for r in records if r["k"] != "bundle"] + [r for r in records if r["k"] == "bundle"]
+    builder = DocumentBuilder(namespaces, chunk=1)
+    builder.add_all(bundle_last)
+    assert same_document(original, builder.finish())
+
+
+def test_capture_namespaces_are_declared_only_when_used():
+    records = [
+        wire.element("activity", "pgid:run_1", attrs=[["prov:type", wire.qualified_name("pg:WorkflowRun")]]),
+        wire.relation("used", activity="pgid:run_1", entity="pgid:input"),
+    ]
+    document = records_to_document({}, records)
+    prefixes = {ns.prefix for ns in document.namespaces}
+    assert {"pg", "pgid"} <= prefixes
+    assert same_document(document, records_to_document({}, records))
+    plain = records_to_document({"ex": "http://example.org/"}, [wire.element("entity", "ex:e")])
+    assert {ns.prefix for ns in plain.namespaces} == {"ex"}
