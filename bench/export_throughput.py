@@ -55,14 +55,28 @@ def build_messages(doc: str, namespace: str, records: int, per_message: int = 50
                 formal={"startTime": started, "endTime": started},
             )
         )
-        rows.append(wire.element("entity", f"b:out{task}", attrs=[["pg:value", task], ["prov:label", f"out {task}"]]))
+        rows.append(
+            wire.element("entity", f"b:out{task}", attrs=[["pg:value", task], ["prov:label", f"out {task}"]])
+        )
         if task:
-            rows.append(wire.relation("used", attrs=[["prov:role", "input"]], activity=f"b:task{task}", entity=f"b:out{task - 1}"))
+            rows.append(
+                wire.relation(
+                    "used",
+                    attrs=[["prov:role", "input"]],
+                    activity=f"b:task{task}",
+                    entity=f"b:out{task - 1}",
+                )
+            )
         else:
             rows.append(wire.relation("used", activity="b:task0", entity="b:run_input"))
-        rows.append(wire.relation("wasGeneratedBy", entity=f"b:out{task}", activity=f"b:task{task}", time=started))
+        rows.append(
+            wire.relation("wasGeneratedBy", entity=f"b:out{task}", activity=f"b:task{task}", time=started)
+        )
         rows.append(wire.relation("wasStartedBy", activity=f"b:task{task}", starter="b:run"))
         task += 1
+    rows.extend(
+        wire.element("entity", f"b:extra{i}") for i in range(records - len(rows))
+    )  # exactly `records`
     namespaces = {"b": namespace}
     return [
         wire.Message(doc=doc, records=rows[i : i + per_message], namespaces=namespaces)
