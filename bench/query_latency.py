@@ -179,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         load_s = time.perf_counter() - started
-        nodes = client.cypher(
-            "MATCH (n:Element) WHERE n.key STARTS WITH $prefix RETURN count(n) AS n", prefix=namespace
-        )[0]["n"]
+        nodes = client.cypher(backend.render("bench/count_elements"), prefix=namespace)[0]["n"]
         print(f"  graph: {nodes:,} nodes, {relationships:,} relationships in {load_s:.0f} s", flush=True)
 
         rng = random.Random(7)
@@ -240,21 +238,15 @@ def main(argv: list[str] | None = None) -> int:
 def _delete(client, backend, namespace: str, doc_prefix: str) -> int:
     """Delete the bench's nodes (and their relationships), documents and namespaces, 10,000 nodes at a time."""
     deleted = 0
-    batches = (
-        ("MATCH (n:Element) WHERE n.key STARTS WITH $prefix WITH n LIMIT 10000 DETACH DELETE n", namespace),
-        (
-            "MATCH (n:Namespace) WHERE n.key STARTS WITH $prefix WITH n LIMIT 10000 DETACH DELETE n",
-            doc_prefix,
-        ),
-        ("MATCH (n:Document) WHERE n.id STARTS WITH $prefix WITH n LIMIT 10000 DETACH DELETE n", doc_prefix),
-    )
-    for text, prefix in batches:
-        count_text = text.split(" WITH n LIMIT")[0] + " RETURN count(n) AS n"
-        remaining = client.cypher(count_text, prefix=prefix)[0]["n"]
+    for what, prefix in (("elements", namespace), ("documents", doc_prefix)):
+        count = backend.render(f"bench/count_{what}")
+        remaining = client.cypher(count, prefix=prefix)[0]["n"]
         while remaining:
-            backend.write([(text, {"prefix": prefix})], tag="bench-delete")
+            backend.write(
+                [(backend.render(f"bench/delete_{what}"), {"prefix": prefix})], tag=f"bench/delete_{what}"
+            )
             deleted += min(remaining, 10_000)
-            remaining = client.cypher(count_text, prefix=prefix)[0]["n"]
+            remaining = client.cypher(count, prefix=prefix)[0]["n"]
     return deleted
 
 

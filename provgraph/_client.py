@@ -65,7 +65,6 @@ DEFAULT_DEPTH = 10
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 1000
 
-_INTEGER_PARAMETERS = ("depth", "limit")
 
 
 # --- result objects ---------------------------------------------------------------------------------------------
