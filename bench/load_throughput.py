@@ -185,7 +185,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--message-records", type=int, default=1000, help="records per message (phase 1)")
     parser.add_argument("--baseline-records", type=int, default=1000)
-    parser.add_argument("--latency-rate", type=int, default=5000, help="records/s offered in phase 2")
+    parser.add_argument("--latency-rate", type=int, default=2000, help="records/s offered in phase 2")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
@@ -213,7 +213,7 @@ def main() -> int:
         print(f"phase 1: {args.records} records through the stream ...", file=sys.stderr)
         messages = workload(prefix, docs[0], args.records, args.message_records)
         loader = throughput_phase(settings, backend, client, docs[0], messages)
-        print(f"  loader: {loader['records_per_s']:,.0f} records/s ({loader['records']} in {loader['seconds']:.1f} s, "
+        print(f"  loader: {loader['records_per_s']:,.0f} records/s ({loader['records']} in {loader['seconds']:.1f} s; graph writes {loader['write_seconds']:.1f} s, "
               f"{loader['transactions']} transactions)")
         print(f"phase 2: latency at {args.latency_rate} records/s for {args.latency_seconds:.0f} s, default flush ...", file=sys.stderr)
         client.delete(settings.stream)

@@ -648,7 +648,8 @@ class Loader:
                 if not self._stopping:
                     raise
                 # stopped while a store was unavailable: that batch stays pending, nothing was acknowledged
-        self._report()
+        if time.monotonic() - self._last_progress > 1.0:
+            self._report()
         return self.stats
 
     def _finish(self, future: Any, entries: list[_Entry]) -> None:
