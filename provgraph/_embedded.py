@@ -76,6 +76,7 @@ _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes; keep a margin
 _PR_SET_PDEATHSIG = 1
 _INT64 = (-(2**63), 2**63 - 1)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INDEX_STATEMENT = re.compile(r"CREATE INDEX FOR (?:\(\w*:(\w+)\)|\(\)-\[\w*:(\w+)\]-\(\)) ON \(\w+\.(\w+)\)")
 
 
 # --- the server ---------------------------------------------------------------------------------------------
@@ -197,7 +198,9 @@ class EmbeddedServer:
             ServiceError: it did not become ready; the message carries its log tail.
         """
         with self._locked():
-            if self.running():
+            state = self.state()
+            if state is not None:  # alive: wait while it loads its data, then share it
+                self._wait_ready(state["url"], state["pid"], None, time.monotonic())
                 return False
             redis_server, module = server_binaries()
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -214,6 +217,10 @@ class EmbeddedServer:
                 "--dir", str(self.data_dir),
                 "--appendonly", "yes",
                 "--appendfsync", "everysec",
+                "--aof-use-rdb-preamble", "yes",
+                # FalkorDB logs graph writes as queries; a crash replays them, so keep that log short
+                "--auto-aof-rewrite-percentage", "25",
+                "--auto-aof-rewrite-min-size", "4mb",
                 "--save", "",
                 "--logfile", str(self.log_file),
                 "--daemonize", "no",
@@ -232,17 +239,13 @@ class EmbeddedServer:
                 preexec_fn=None if shared else _set_parent_death_signal,  # noqa: PLW1509 - no threads touched
             )
             url = f"unix://{socket_path}"
-            deadline = started + _START_TIMEOUT_S
-            while not _ping(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    if process.poll() is None:
-                        process.kill()
-                        process.wait()
-                    raise ServiceError(
-                        f"the embedded server did not start (exit code {process.returncode}) in {self.data_dir}",
-                        _tail(self.log_file),
-                    )
-                time.sleep(0.02)
+            try:
+                self._wait_ready(url, process.pid, process, started)
+            except ServiceError:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                raise
             self._process = None if shared else process
             state = {
                 "pid": process.pid,
@@ -263,6 +266,31 @@ class EmbeddedServer:
             )
             return True
 
+    def _wait_ready(
+        self, url: str, pid: int, process: subprocess.Popen[bytes] | None, started: float
+    ) -> None:
+        """Wait until the server answers PING; a server that is loading its data may take longer than start-up."""
+        deadline = started + _START_TIMEOUT_S
+        reported = started
+        while True:
+            probe = _probe(url)
+            if probe == "ready":
+                return
+            alive = process.poll() is None if process is not None else _pid_alive(pid)
+            now = time.monotonic()
+            if probe == "loading" and alive:
+                deadline = now + _START_TIMEOUT_S  # progress: it is replaying its data
+                if now - reported > 5:
+                    logger.warning("the embedded server is loading its data (%.0f s so far)", now - started)
+                    reported = now
+            if not alive or now > deadline:
+                code = process.returncode if process is not None else None
+                raise ServiceError(
+                    f"the embedded server did not become ready (exit code {code}) in {self.data_dir}",
+                    _tail(self.log_file),
+                )
+            time.sleep(0.02)
+
     def stop(self, timeout_s: float = _STOP_TIMEOUT_S) -> bool:
         """Stop the server with ``SHUTDOWN`` (it writes its data first); SIGTERM, then SIGKILL, if it hangs.
 
@@ -281,6 +309,7 @@ class EmbeddedServer:
                 import redis
 
                 client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=2)
+                _compact_log(client, timeout_s)
                 client.shutdown()
             except Exception as exc:  # noqa: BLE001 - fall back to signals below
                 logger.warning("SHUTDOWN of the embedded server failed (%s); sending SIGTERM", exc)
@@ -333,25 +362,45 @@ class EmbeddedServer:
             self.stop()
 
 
-def _ping(url: str) -> bool:
+def _probe(url: str) -> str:
+    """``ready``, ``loading`` (it answers, but is still reading its data) or ``down``."""
     if not url:
-        return False
+        return "down"
     import redis
 
     try:
         client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
         try:
-            return bool(client.ping())
+            return "ready" if client.ping() else "down"
         finally:
             client.close()
-    except (
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        redis.exceptions.BusyLoadingError,
-    ):
-        return False
-    except redis.exceptions.ResponseError:  # LOADING: not ready yet
-        return False
+    except redis.exceptions.BusyLoadingError:
+        return "loading"
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return "down"
+    except redis.exceptions.ResponseError as exc:
+        return "loading" if "LOADING" in str(exc).upper() else "down"
+
+
+def _ping(url: str) -> bool:
+    return _probe(url) == "ready"
+
+
+def _compact_log(client: Any, timeout_s: float) -> None:
+    """Before a clean stop, fold the write log into a snapshot, so the next start loads instead of replaying."""
+    try:
+        info = client.info("persistence")
+        if info.get("aof_current_size", 0) - info.get("aof_base_size", 0) < 1_000_000:
+            return
+        client.bgrewriteaof()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = client.info("persistence")
+            if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+                return
+            time.sleep(0.05)
+    except Exception as exc:  # noqa: BLE001 - the shutdown still writes everything; only the next start is slower
+        logger.warning("could not compact the embedded server's write log before stopping: %s", exc)
 
 
 def _wait_exit(pid: int, process: subprocess.Popen[bytes] | None, timeout_s: float) -> bool:
@@ -604,18 +653,38 @@ class FalkorBackend(GraphBackend):
 
     def ensure_schema(self) -> None:
         """Indexes with ``CREATE INDEX``, then unique constraints with ``GRAPH.CONSTRAINT CREATE`` (both from
-        ``cypher/schema/constraints.falkordb.cypher``); already existing ones are left alone."""
+        ``cypher/schema/constraints.falkordb.cypher``). Existing ones are skipped before sending: FalkorDB writes
+        even a refused schema command to its log, and a restart would replay the refusal."""
+        indexes = {
+            (row["entitytype"], row["label"], prop)
+            for row in self.read("CALL db.indexes() YIELD label, properties, entitytype", tag="schema")
+            for prop in row["properties"]
+        }
+        constraints = {
+            (row["entitytype"], row["label"], tuple(row["properties"]))
+            for row in self.read("CALL db.constraints() YIELD label, properties, entitytype", tag="schema")
+        }
         text = load("schema/constraints", self.dialect).text
+        created = False
         for statement in (part.strip() for part in text.split(";")):
             if not statement:
                 continue
             try:
                 if statement.upper().startswith("GRAPH.CONSTRAINT"):
-                    words = statement.split()
                     # GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE|RELATIONSHIP <label> PROPERTIES <n> <props...>
+                    words = statement.split()
+                    if (words[3], words[4], tuple(words[7:])) in constraints:
+                        continue
                     self.client.execute_command(words[0], words[1], self.graph, *words[2:])
+                    created = True
                 else:
+                    match = _INDEX_STATEMENT.fullmatch(statement)
+                    if match:
+                        kind = "NODE" if match.group(1) else "RELATIONSHIP"
+                        if (kind, match.group(1) or match.group(2), match.group(3)) in indexes:
+                            continue
                     self.client.execute_command("GRAPH.QUERY", self.graph, statement)
+                    created = True
             except self._redis.exceptions.ResponseError as exc:
                 if "already" not in str(exc).lower():
                     raise QueryError(
@@ -625,6 +694,10 @@ class FalkorBackend(GraphBackend):
                 raise StoreUnavailable(
                     f"the FalkorDB server at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
                 ) from exc
+        if created:
+            # FalkorDB logs each constraint twice; a snapshot now spares a restart replaying (and refusing) them
+            with contextlib.suppress(self._redis.exceptions.RedisError):
+                self.client.bgrewriteaof()
 
     def close(self) -> None:
         client = getattr(self, "client", None)
