@@ -66,7 +66,6 @@ MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 1000
 
 
-
 # --- result objects ---------------------------------------------------------------------------------------------
 
 
@@ -260,7 +259,10 @@ class TaskDuration:
 
 @dataclass(frozen=True, slots=True)
 class ResourcePeak:
-    """The highest resource use a task's telemetry recorded (``None``: not measured)."""
+    """The highest resource use a task's telemetry recorded (``None``: not measured).
+
+    GPU figures are device-wide (what NVML or amdsmi report for the device), summed over devices for memory.
+    """
 
     id: str
     key: str
@@ -268,8 +270,9 @@ class ResourcePeak:
     run: str | None
     samples: int
     peak_rss_bytes: int | None
-    peak_gpu_memory_bytes: int | None
     peak_cpu_percent: float | None
+    peak_gpu_memory_bytes: int | None
+    peak_gpu_utilization_percent: float | None
 
 
 @dataclass(frozen=True, slots=True)

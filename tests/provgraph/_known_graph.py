@@ -134,9 +134,13 @@ class _Builder:
                 f"{short}.telemetry_start", "pg:Telemetry", phase="start", process_rss_bytes=rss // 2
             )
             self.rel("wasGeneratedBy", entity=start, activity=task)
-            end = {"phase": "end", "process_rss_bytes": rss, "cpu_percent": cpu}
-            for index, used in enumerate(gpus):
-                end[f"gpu_{index}_memory_used_bytes"] = used
+            end: dict[str, Any] = {"phase": "end", "process_rss_bytes": rss, "process_cpu_percent": cpu}
+            if gpus:
+                end["gpu_count"] = len(gpus)
+            for index, used in enumerate(gpus):  # capture/_gpu.py's names
+                end[f"gpu_{index}_used_bytes"] = used
+                end[f"gpu_{index}_utilization_percent"] = 80.0 - 10 * index
+                end[f"gpu_{index}_memory_utilization_percent"] = 99.0
             tel = self.entity(f"{short}.telemetry_end", "pg:Telemetry", **end)
             self.rel("wasGeneratedBy", entity=tel, activity=task)
         return task

@@ -16,6 +16,7 @@ from provgraph._client import (
     ActivityChange,
     InputValue,
     LineageStep,
+    ResourcePeak,
     RunSummary,
     TaskInput,
     query_parameters,
@@ -128,8 +129,18 @@ def test_typed_run_questions(client, known_graph):  # noqa: F811
     assert [(t.name, t.duration_s) for t in slow] == [("train", 30.0), ("epoch", 12.0)]
 
     peaks = client.peak_resources(g.id("run.b"), limit=1)
-    assert [(p.name, p.peak_rss_bytes, p.peak_gpu_memory_bytes, p.peak_cpu_percent) for p in peaks] == [
-        ("train", 950_000_000, 7_000_000_000, 99.0)
+    assert peaks == [
+        ResourcePeak(
+            g.id("b.train"),
+            g.key("b.train"),
+            "train",
+            g.id("run.b"),
+            2,
+            950_000_000,
+            99.0,
+            7_000_000_000,
+            80.0,
+        )
     ]
 
 

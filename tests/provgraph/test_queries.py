@@ -316,14 +316,16 @@ def test_slowest_tasks(client, known_graph):  # noqa: F811
 def test_peak_resources_from_telemetry(client, known_graph):  # noqa: F811
     g = known_graph
     rows = client.run("peak_resources", run=g.id("run.a"), limit=100)
-    assert _steps(rows, "id", "samples", "peak_rss_bytes", "peak_gpu_memory_bytes", "peak_cpu_percent") == [
-        (g.id("a.train"), 2, 900_000_000, 5_000_000_000, 97.5),
-        (g.id("a.epoch1"), 2, 850_000_000, 3_500_000_000, 50.0),
-        (g.id("a.epoch0"), 2, 800_000_000, 3_000_000_000, 50.0),
-        (g.id("a.clean"), 2, 150_000_000, None, 50.0),
-        (g.id("a.evaluate"), 2, 120_000_000, None, 50.0),
-        (g.id("a.load"), 2, 100_000_000, None, 50.0),
+    columns = ("id", "samples", "peak_rss_bytes", "peak_cpu_percent", "peak_gpu_memory_bytes")
+    assert _steps(rows, *columns) == [
+        (g.id("a.train"), 2, 900_000_000, 97.5, 5_000_000_000),
+        (g.id("a.epoch1"), 2, 850_000_000, 50.0, 3_500_000_000),
+        (g.id("a.epoch0"), 2, 800_000_000, 50.0, 3_000_000_000),
+        (g.id("a.clean"), 2, 150_000_000, 50.0, None),
+        (g.id("a.evaluate"), 2, 120_000_000, 50.0, None),
+        (g.id("a.load"), 2, 100_000_000, 50.0, None),
     ]
+    assert [row["peak_gpu_utilization_percent"] for row in rows] == [80.0, 80.0, 80.0, None, None, None]
     assert {row["run"] for row in rows} == {g.id("run.a")}
 
 
