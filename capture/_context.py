@@ -42,6 +42,7 @@ LIGHT_HANDOVER = 512
 """Light-task records are handed to the emitter in batches of this many (or on flush/stop/exit)."""
 
 LIGHT_QUEUE: collections.deque[tuple[Any, ...]] = collections.deque()
+"""Light-task calls: ``(spec, context, args, kwargs, start_ns, end_ns, result, error)``."""
 
 
 class _State:
@@ -237,7 +238,7 @@ def flush_light() -> None:
         return
     by_run: dict[Any, list[tuple[Any, ...]]] = {}
     for item in taken:
-        by_run.setdefault(item[2][0], []).append(item)
+        by_run.setdefault(item[1][0], []).append(item)  # item[1]: the (run, parent) context
     for run, items in by_run.items():
         emit(run.id, LightBatch(items))
 

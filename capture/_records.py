@@ -415,7 +415,7 @@ class LightBatch(LightBatchType):
         for item in self.items:
             try:
                 # A light task gets its number here, on the emitter thread: nothing refers to it before.
-                records.extend(_task_records((item[0], next(counter), *item[2:])))
+                records.extend(_task_records((item[0], next(counter), *item[1:])))
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
                 logger.error("provgraph capture could not describe a light task: %s", exc)
         return records

@@ -393,6 +393,8 @@ def light_task(
         now = time.time_ns
         append = LIGHT_QUEUE.append
         queue = LIGHT_QUEUE
+        handover = LIGHT_HANDOVER
+        hand_over = flush_light
 
         if inspect.iscoroutinefunction(target):
 
@@ -405,11 +407,11 @@ def light_task(
                 try:
                     result = await target(*args, **kwargs)
                 except BaseException as exc:
-                    append((spec, None, context, args, kwargs, start_ns, now(), None, error_text(exc)))
+                    append((spec, context, args, kwargs, start_ns, now(), None, error_text(exc)))
                     raise
-                append((spec, None, context, args, kwargs, start_ns, now(), result, None))
-                if len(queue) >= LIGHT_HANDOVER:
-                    flush_light()
+                append((spec, context, args, kwargs, start_ns, now(), result, None))
+                if len(queue) >= handover:
+                    hand_over()
                 return result
 
             return async_light
@@ -423,11 +425,11 @@ def light_task(
             try:
                 result = target(*args, **kwargs)
             except BaseException as exc:
-                append((spec, None, context, args, kwargs, start_ns, now(), None, error_text(exc)))
+                append((spec, context, args, kwargs, start_ns, now(), None, error_text(exc)))
                 raise
-            append((spec, None, context, args, kwargs, start_ns, now(), result, None))
-            if len(queue) >= LIGHT_HANDOVER:
-                flush_light()
+            append((spec, context, args, kwargs, start_ns, now(), result, None))
+            if len(queue) >= handover:
+                hand_over()
             return result
 
         light.__provgraph_spec__ = spec  # type: ignore[attr-defined]
