@@ -372,3 +372,117 @@ def test_ids_and_names_full_of_cypher_are_just_data(graph_backend, known_graph):
     finally:
         delete(graph_backend, tricky)
     assert client.run("runs", workflow=tricky.names["train"], limit=10) == []
+
+
+CAPTURED_WORKFLOW = """
+import sys
+
+import capture
+
+token, data = sys.argv[1], sys.argv[2]
+
+
+@capture.task(output_names="rows")
+def load(path):
+    with open(path) as handle:
+        return len(handle.readlines())
+
+
+@capture.task(output_names="clean")
+def clean(rows, threshold):
+    return rows - threshold
+
+
+@capture.task(output_names="score")
+def evaluate(clean):
+    if clean < 2:
+        raise ValueError("too few rows")
+    return clean * 2
+
+
+for threshold in (1, 2):
+    with capture.Workflow(f"captured_{token}") as run:
+        cleaned = clean(load(capture.file(data)), threshold)
+        try:
+            evaluate(cleaned)
+        except ValueError:
+            pass
+    print("run:", run.id)
+"""
+
+
+def test_queries_on_what_capture_really_writes(graph_backend, tmp_path):  # noqa: F811
+    """Two runs of a real captured workflow (file sink -> loader): runs, tree, diff, join, failures, lineage."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from capture import read_buffer
+    from provgraph._loader import load_messages
+
+    token = uuid.uuid4().hex[:12]
+    data = tmp_path / "data.csv"
+    data.write_text(f"a,{token}\nb\nc\n")  # unique content: a file entity of this test only
+    script = tmp_path / "captured.py"
+    script.write_text(CAPTURED_WORKFLOW)
+    env = {
+        **os.environ,
+        "PROVGRAPH_SINK": "file",
+        "PROVGRAPH_BUFFER_PATH": str(tmp_path / "buffer"),
+        "PROVGRAPH_HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    env.pop("PROVGRAPH_DISABLED", None)
+    env.pop("PROVGRAPH_SETTINGS", None)
+    done = subprocess.run(
+        [sys.executable, str(script), token, str(data)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_1, run_2 = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("run: ")]
+    messages = read_buffer(tmp_path / "buffer")
+    graph_backend.ensure_schema()
+    load_messages(graph_backend, messages)
+    client = Client(backend=graph_backend)
+    workflow = f"captured_{token}"
+    try:
+        runs = client.run("runs", workflow=workflow, limit=10)
+        assert _steps(runs, "id", "tasks", "finished", "failed") == [(run_2, 3, 2, 1), (run_1, 3, 3, 0)]
+        tree = client.run("task_tree", run=run_1, limit=10)
+        assert _steps(tree, "depth", "name", "status", "parent") == [
+            (1, "load", "FINISHED", run_1),
+            (1, "clean", "FINISHED", run_1),
+            (1, "evaluate", "FINISHED", run_1),
+        ]
+        diff = client.run("run_diff", run_a=run_1, run_b=run_2, limit=10)
+        assert _steps(diff, "change", "name", "ordinal", "removed_inputs", "added_inputs") == [
+            ("changed", "clean", 0, [{"role": "threshold", "value": 1}], [{"role": "threshold", "value": 2}]),
+            ("changed", "evaluate", 0, [{"role": "clean", "value": 2}], [{"role": "clean", "value": 1}]),
+        ]
+        shared = client.run("shared_entities", run=run_1, limit=10)
+        assert _steps(shared, "name", "labels", "relation", "other_run", "other_workflow") == [
+            (str(data), ["Entity", "File"], "used", run_2, workflow)
+        ]
+        failed = client.run("failed_tasks", run=run_2, limit=10)
+        assert _steps(failed, "name", "error", "run") == [("evaluate", "ValueError: too few rows", run_2)]
+        assert [(i["role"], i["value"]) for i in failed[0]["inputs"]] == [("clean", 1)]
+        evaluate_1 = tree[2]["id"]
+        lineage = client.run("lineage_upstream", ref=evaluate_1, depth=3, limit=100)
+        assert sorted((row["depth"], row["name"]) for row in lineage) == sorted(
+            [(1, "clean"), (2, "clean"), (2, "rows"), (2, "threshold"), (3, "load"), (3, str(data))]
+        )
+    finally:
+        docs = sorted({message.doc for message in messages})
+        graph_backend.write(
+            [
+                (
+                    "MATCH (n:Element) WHERE any(doc IN n.docs WHERE doc IN $docs) "
+                    "AND all(doc IN n.docs WHERE doc IN $docs) DETACH DELETE n",
+                    {"docs": docs},
+                ),
+                ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
+                ("UNWIND $docs AS doc MATCH (n:Document {id: doc}) DETACH DELETE n", {"docs": docs}),
+            ]
+        )
