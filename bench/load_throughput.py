@@ -61,16 +61,32 @@ def task_records(prefix: str, run: str, index: int) -> list[dict]:
             ],
             formal={"startTime": start, "endTime": start},
         ),
-        *[wire.element("entity", ident, attrs=[["prov:value", index + k], ["pg:role", f"x{k}"]]) for k, ident in enumerate(inputs)],
-        wire.element("entity", output, attrs=[["prov:value", {"$": str(index * 3), "type": "xsd:long"}], ["pg:role", "out"]]),
+        *[
+            wire.element("entity", ident, attrs=[["prov:value", index + k], ["pg:role", f"x{k}"]])
+            for k, ident in enumerate(inputs)
+        ],
+        wire.element(
+            "entity",
+            output,
+            attrs=[["prov:value", {"$": str(index * 3), "type": "xsd:long"}], ["pg:role", "out"]],
+        ),
         wire.element(
             "entity",
             telemetry,
-            attrs=[["prov:type", wire.qualified_name("pg:Telemetry")], ["pg:phase", "end"],
-                   ["pg:cpu_percent", 12.5], ["pg:process_rss_bytes", 100_000_000 + index]],
+            attrs=[
+                ["prov:type", wire.qualified_name("pg:Telemetry")],
+                ["pg:phase", "end"],
+                ["pg:cpu_percent", 12.5],
+                ["pg:process_rss_bytes", 100_000_000 + index],
+            ],
         ),
-        *[wire.relation("used", activity=task, entity=ident, attrs=[["prov:role", f"x{k}"]], time=start) for k, ident in enumerate(inputs)],
-        wire.relation("wasGeneratedBy", entity=output, activity=task, attrs=[["prov:role", "out"]], time=start),
+        *[
+            wire.relation("used", activity=task, entity=ident, attrs=[["prov:role", f"x{k}"]], time=start)
+            for k, ident in enumerate(inputs)
+        ],
+        wire.relation(
+            "wasGeneratedBy", entity=output, activity=task, attrs=[["prov:role", "out"]], time=start
+        ),
         wire.relation("wasGeneratedBy", entity=telemetry, activity=task),
         wire.relation("wasStartedBy", activity=task, starter=run),
     ]
@@ -82,8 +98,14 @@ def workload(prefix: str, doc: str, records: int, per_message: int, start_task: 
     """Messages (record lists) of about ``records`` records; the first declares the run and the machine."""
     run = f"pgid:{prefix}run"
     head = [
-        wire.element("activity", run, attrs=[["prov:type", wire.qualified_name("pg:WorkflowRun")], ["pg:name", "bench"]]),
-        wire.element("agent", f"pgid:{prefix}machine", attrs=[["prov:type", wire.qualified_name("pg:Machine")]]),
+        wire.element(
+            "activity",
+            run,
+            attrs=[["prov:type", wire.qualified_name("pg:WorkflowRun")], ["pg:name", "bench"]],
+        ),
+        wire.element(
+            "agent", f"pgid:{prefix}machine", attrs=[["prov:type", wire.qualified_name("pg:Machine")]]
+        ),
         wire.relation("wasAssociatedWith", activity=run, agent=f"pgid:{prefix}machine"),
     ]
     flat = list(head) if start_task == 0 else []
@@ -124,11 +146,18 @@ def throughput_phase(settings: Settings, backend, client, doc: str, messages: li
     wall = loader.last_commit_at - started["t"]  # first XADD -> last commit (the idle wait is not counted)
     elapsed = stats.seconds
     assert stats.records == total, (stats.records, total)
-    return {"records": total, "seconds": wall, "records_per_s": total / wall, "write_seconds": elapsed,
-            "transactions": stats.transactions}
+    return {
+        "records": total,
+        "seconds": wall,
+        "records_per_s": total / wall,
+        "write_seconds": elapsed,
+        "transactions": stats.transactions,
+    }
 
 
-def latency_phase(settings: Settings, backend, client, prefix: str, doc: str, rate: int, seconds: float) -> dict:
+def latency_phase(
+    settings: Settings, backend, client, prefix: str, doc: str, rate: int, seconds: float
+) -> dict:
     from provgraph._loader import Loader
 
     interval = settings.flush_interval_ms / 1000
@@ -149,14 +178,22 @@ def latency_phase(settings: Settings, backend, client, prefix: str, doc: str, ra
     loader.run(until_idle_s=1.5)
     producer.join()
     lat = loader.latencies
-    return {"messages": len(lat), "records_per_message": per_message, "p50_s": percentile(lat, 0.5),
-            "p95_s": percentile(lat, 0.95), "max_s": max(lat), "mean_s": statistics.fmean(lat)}
+    return {
+        "messages": len(lat),
+        "records_per_message": per_message,
+        "p50_s": percentile(lat, 0.5),
+        "p95_s": percentile(lat, 0.95),
+        "max_s": max(lat),
+        "mean_s": statistics.fmean(lat),
+    }
 
 
 def baseline_phase(backend, prefix: str, doc: str, records: int) -> dict:
     from provgraph._loader import batch_statements, message_rows
 
-    flat = [r for message in workload(prefix, doc, records, records, start_task=20_000_000) for r in message][:records]
+    flat = [r for message in workload(prefix, doc, records, records, start_task=20_000_000) for r in message][
+        :records
+    ]
     started = time.perf_counter()
     for record in flat:
         batch = message_rows(wire.Message(doc=doc, records=[record]))
@@ -213,16 +250,27 @@ def main() -> int:
         print(f"phase 1: {args.records} records through the stream ...", file=sys.stderr)
         messages = workload(prefix, docs[0], args.records, args.message_records)
         loader = throughput_phase(settings, backend, client, docs[0], messages)
-        print(f"  loader: {loader['records_per_s']:,.0f} records/s ({loader['records']} in {loader['seconds']:.1f} s; graph writes {loader['write_seconds']:.1f} s, "
-              f"{loader['transactions']} transactions)")
-        print(f"phase 2: latency at {args.latency_rate} records/s for {args.latency_seconds:.0f} s, default flush ...", file=sys.stderr)
+        print(
+            f"  loader: {loader['records_per_s']:,.0f} records/s ({loader['records']} in {loader['seconds']:.1f} s; graph writes {loader['write_seconds']:.1f} s, "
+            f"{loader['transactions']} transactions)"
+        )
+        print(
+            f"phase 2: latency at {args.latency_rate} records/s for {args.latency_seconds:.0f} s, default flush ...",
+            file=sys.stderr,
+        )
         client.delete(settings.stream)
-        latency = latency_phase(settings, backend, client, prefix, docs[1], args.latency_rate, args.latency_seconds)
-        print(f"  XADD -> commit: p50 {latency['p50_s'] * 1000:.0f} ms, p95 {latency['p95_s'] * 1000:.0f} ms, "
-              f"max {latency['max_s'] * 1000:.0f} ms over {latency['messages']} messages of {latency['records_per_message']} records")
+        latency = latency_phase(
+            settings, backend, client, prefix, docs[1], args.latency_rate, args.latency_seconds
+        )
+        print(
+            f"  XADD -> commit: p50 {latency['p50_s'] * 1000:.0f} ms, p95 {latency['p95_s'] * 1000:.0f} ms, "
+            f"max {latency['max_s'] * 1000:.0f} ms over {latency['messages']} messages of {latency['records_per_message']} records"
+        )
         print(f"phase 3: baseline, {args.baseline_records} records one per transaction ...", file=sys.stderr)
         baseline = baseline_phase(backend, prefix, docs[2], args.baseline_records)
-        print(f"  baseline: {baseline['records_per_s']:,.0f} records/s ({baseline['records']} in {baseline['seconds']:.1f} s)")
+        print(
+            f"  baseline: {baseline['records_per_s']:,.0f} records/s ({baseline['records']} in {baseline['seconds']:.1f} s)"
+        )
         speedup = loader["records_per_s"] / baseline["records_per_s"]
         print(f"  speedup: {speedup:.1f}x")
     finally:

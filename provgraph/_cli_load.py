@@ -111,7 +111,12 @@ def stream_status(redis_client: Any, settings: Any) -> dict[str, Any]:
     for group in groups:
         name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
         if name == settings.consumer_group:
-            info.update(group_exists=True, pending=group["pending"], lag=group.get("lag"), consumers=group["consumers"])
+            info.update(
+                group_exists=True,
+                pending=group["pending"],
+                lag=group.get("lag"),
+                consumers=group["consumers"],
+            )
     return info
 
 
@@ -143,7 +148,9 @@ def _status(args: argparse.Namespace) -> int:
     lag = "unknown" if info["lag"] is None else info["lag"]
     print(f"stream        {info['stream']}: {info['length']} entries")
     if info["group_exists"]:
-        print(f"group         {info['group']}: {info['consumers']} consumers, {info['pending']} pending, lag {lag}")
+        print(
+            f"group         {info['group']}: {info['consumers']} consumers, {info['pending']} pending, lag {lag}"
+        )
     else:
         print(f"group         {info['group']}: not created yet (the first `provgraph load` creates it)")
     print(f"dead letters  {info['dead_letter_stream']}: {info['dead_letters']} entries")

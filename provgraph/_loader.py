@@ -144,14 +144,18 @@ class _Names:
         if not sep:
             namespace = self._prefixes.get("default")
             if namespace is None:
-                raise wire.WireFormatError(f"{qname!r} has no prefix and the message declares no 'default' namespace")
+                raise wire.WireFormatError(
+                    f"{qname!r} has no prefix and the message declares no 'default' namespace"
+                )
             result = (namespace, "", qname)
         elif prefix in self._prefixes and prefix != "default":
             result = (self._prefixes[prefix], prefix, local)
         elif _URI.match(qname):
             result = (qname, "", "")
         else:
-            raise wire.WireFormatError(f"unknown prefix {prefix!r} in {qname!r} (declare it in the message's 'ns')")
+            raise wire.WireFormatError(
+                f"unknown prefix {prefix!r} in {qname!r} (declare it in the message's 'ns')"
+            )
         self._cache[qname] = result
         return result
 
@@ -323,9 +327,19 @@ def _record_rows(
     formal = record.get("f", {})
     if kind in KIND_LABELS:
         if kind == "bundle":
-            uri, key, names, bundle_uri = doc_names.uri(record["id"]), doc_names.uri(record["id"]), doc_names, ""
+            uri, key, names, bundle_uri = (
+                doc_names.uri(record["id"]),
+                doc_names.uri(record["id"]),
+                doc_names,
+                "",
+            )
             for prefix, ns_uri in (record.get("ns") or {}).items():
-                rows.namespaces[f"{doc} {uri} {prefix}"] = {"doc": doc, "bundle": uri, "prefix": prefix, "uri": ns_uri}
+                rows.namespaces[f"{doc} {uri} {prefix}"] = {
+                    "doc": doc,
+                    "bundle": uri,
+                    "prefix": prefix,
+                    "uri": ns_uri,
+                }
         else:
             uri = names.uri(record["id"])
             key = _node_key(uri, bundle_uri)
@@ -340,7 +354,13 @@ def _record_rows(
         kind_label = KIND_LABELS[kind]
         group = (kind_label, subtypes[0] if subtypes else kind_label)
         rows.elements[group].append(
-            {"key": key, "sk": sk, "doc": doc, "decl": _json({"doc": doc, "sk": sk, "r": record}), "props": props}
+            {
+                "key": key,
+                "sk": sk,
+                "doc": doc,
+                "decl": _json({"doc": doc, "sk": sk, "r": record}),
+                "props": props,
+            }
         )
         for label in subtypes[1:]:
             rows.labels[label].add(key)
@@ -373,7 +393,9 @@ def _record_rows(
     rows.relations[kind].append({"source": source_key, "target": target_key, "sk": sk, "props": props})
     for formal_name, ref_key, label in ends:
         qname = formal.get(formal_name) if formal_name else None
-        rows.references[label or ELEMENT_LABEL].setdefault(ref_key, _reference_props(ref_key, qname, bundle_uri))
+        rows.references[label or ELEMENT_LABEL].setdefault(
+            ref_key, _reference_props(ref_key, qname, bundle_uri)
+        )
 
 
 def _reference_props(key: str, qname: str | None, bundle_uri: str) -> dict[str, Any]:
@@ -397,7 +419,9 @@ def batch_statements(backend: GraphBackend, batch: Batch) -> list[Statement]:
         statements.append((backend.render("loader/merge_namespaces"), {"rows": rows}))
     declared: dict[str, set[str]] = defaultdict(set)
     for (label, subtype), rows in sorted(batch.elements.items()):
-        statements.append((backend.render("loader/merge_elements", label=label, subtype=subtype), {"rows": rows}))
+        statements.append(
+            (backend.render("loader/merge_elements", label=label, subtype=subtype), {"rows": rows})
+        )
         keys = {row["key"] for row in rows}
         declared[label] |= keys
         declared[subtype] |= keys
@@ -471,7 +495,12 @@ def load_messages(
     except wire.WireFormatError as exc:
         raise WireFormatError(exc.reason) from exc
     stats.seconds = time.perf_counter() - started
-    logger.info("loaded %d records in %d messages (%d transactions)", stats.records, stats.messages, stats.transactions)
+    logger.info(
+        "loaded %d records in %d messages (%d transactions)",
+        stats.records,
+        stats.messages,
+        stats.transactions,
+    )
     return stats
 
 
@@ -579,8 +608,11 @@ class Loader:
         self._last_progress = time.monotonic()
         self._last_claim = 0.0
         self._recovered_own = False
-        self._records_per_entry = float(getattr(settings, "flush_max_records", 1000))  # until entries are seen
+        self._records_per_entry = float(
+            getattr(settings, "flush_max_records", 1000)
+        )  # until entries are seen
         self._own_cursor: bytes | str = "0"
+        self._in_flight_ids: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -607,7 +639,9 @@ class Loader:
         import redis
 
         try:
-            self.redis.xgroup_create(self.settings.stream, self.settings.consumer_group, id="0", mkstream=True)
+            self.redis.xgroup_create(
+                self.settings.stream, self.settings.consumer_group, id="0", mkstream=True
+            )
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -639,6 +673,7 @@ class Loader:
                     if entries:
                         idle_since = time.monotonic()
                         in_flight = (writer.submit(self._write_entries, entries), entries)
+                        self._in_flight_ids = {entry.entry_id for entry in entries}
                     elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
                         break
                     self._maybe_report()
@@ -660,6 +695,7 @@ class Loader:
             if entry.reason is None and entry.sent_at:
                 self.latencies.append(committed - entry.sent_at)
         self._retrying(lambda: self._dead_letter_and_ack(entries))
+        self._in_flight_ids = set()
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -690,6 +726,8 @@ class Loader:
             if raw:
                 self._last_claim = 0.0  # there may be more: claim again next cycle
                 logger.info("took over %d stale entries of %s", len(raw), stream)
+        # entries of the batch being written are pending too: never take them over from ourselves
+        raw = [item for item in raw if item[0].decode() not in self._in_flight_ids]
         if not raw:
             return []
         ids = sorted((item[0] for item in raw), key=lambda i: tuple(int(part) for part in i.split(b"-")))

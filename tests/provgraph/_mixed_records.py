@@ -109,7 +109,9 @@ def build(token: str, total: int, per_message: int = 1000) -> MixedRecords:
                     attrs.append([f"{prefix}:tags", "a"])
                     attrs.append([f"{prefix}:tags", "b"])
                 formal = {"startTime": "2026-01-01T00:00:00Z"} if kind == "a" else None
-                records.append(wire.element(KIND_PREFIX[kind], ident, attrs=attrs, formal=formal, bundle=bundle))
+                records.append(
+                    wire.element(KIND_PREFIX[kind], ident, attrs=attrs, formal=formal, bundle=bundle)
+                )
                 k = key(f"{KIND_PREFIX[kind]}{i}")
                 mixed.element_keys.add(k)
                 mixed.declared_keys.add(k)

@@ -46,12 +46,13 @@ def _graph(backend, mixed: MixedRecords) -> dict:
         params,
     )[0]
     rels = backend.read(
-        scope + "MATCH (n)-[r]->() RETURN type(r) AS type, count(r) AS count, count(DISTINCT r.sk) AS distinct_sk",
+        scope
+        + "MATCH (n)-[r]->() RETURN type(r) AS type, count(r) AS count, count(DISTINCT r.sk) AS distinct_sk",
         params,
     )
-    files = backend.read(
-        "MATCH (n:File) WHERE n.key STARTS WITH $ns RETURN count(n) AS files", params
-    )[0]["files"]
+    files = backend.read("MATCH (n:File) WHERE n.key STARTS WITH $ns RETURN count(n) AS files", params)[0][
+        "files"
+    ]
     return {
         "nodes": nodes["nodes"],
         "declared": nodes["declared"],
@@ -168,8 +169,11 @@ def test_names_resolve_against_bundle_then_message_then_builtin_namespaces():
 
 
 def test_unknown_prefix_is_a_wire_format_error_naming_the_record():
-    message = wire.Message(doc="d", records=[wire.element("entity", "ex:ok"), wire.element("entity", "nope:x")],
-                           namespaces={"ex": "https://a.example/"})
+    message = wire.Message(
+        doc="d",
+        records=[wire.element("entity", "ex:ok"), wire.element("entity", "nope:x")],
+        namespaces={"ex": "https://a.example/"},
+    )
     with pytest.raises(wire.WireFormatError, match=r"record 1 \(entity\): unknown prefix 'nope'"):
         message_rows(message)
 
@@ -177,11 +181,17 @@ def test_unknown_prefix_is_a_wire_format_error_naming_the_record():
 def test_relation_edges_missing_ends_and_convenience_values():
     ns = {"ex": "https://a.example/"}
     records = [
-        wire.relation("wasDerivedFrom", "ex:d", generatedEntity="ex:e2", activity="ex:a"),  # usedEntity missing
+        wire.relation(
+            "wasDerivedFrom", "ex:d", generatedEntity="ex:e2", activity="ex:a"
+        ),  # usedEntity missing
         wire.relation("wasGeneratedBy", entity="ex:e", time="2026-01-01T00:00:00Z"),  # self-loop
         wire.relation("wasGeneratedBy", activity="ex:a"),  # no subject
-        wire.relation("used", attrs=[["prov:role", "x"], ["ex:n", 1], ["ex:n", 2], ["ex:m", 1], ["ex:m", "1"]],
-                      activity="ex:a", entity="ex:e"),
+        wire.relation(
+            "used",
+            attrs=[["prov:role", "x"], ["ex:n", 1], ["ex:n", 2], ["ex:m", 1], ["ex:m", "1"]],
+            activity="ex:a",
+            entity="ex:e",
+        ),
         wire.relation("wasStartedBy", activity="ex:t", starter="ex:run"),
     ]
     batch = message_rows(wire.Message(doc="d", records=records, namespaces=ns))
@@ -263,15 +273,22 @@ def test_loader_killed_mid_run_and_restarted_loads_everything_once(
     mixed_cleanup.append(mixed)
     neo4j_backend.ensure_schema()
     _push(redis_client, neo4j_settings.stream, payloads(mixed))
-    env = _loader_env(neo4j_settings, PROVGRAPH_LOADER_BATCH_RECORDS="2000", PROVGRAPH_LOADER_CLAIM_IDLE_MS="1000")
+    env = _loader_env(
+        neo4j_settings, PROVGRAPH_LOADER_BATCH_RECORDS="2000", PROVGRAPH_LOADER_CLAIM_IDLE_MS="1000"
+    )
     first = subprocess.Popen(
-        _cli("load", "--consumer", "first"), env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "first", "w")
+        _cli("load", "--consumer", "first"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "first", "w"),
     )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # kill it once some, not all, batches are acknowledged
             group = redis_client.xinfo_groups(neo4j_settings.stream)
-            acked = group[0]["entries-read"] - group[0]["pending"] if group and group[0]["entries-read"] else 0
+            acked = (
+                group[0]["entries-read"] - group[0]["pending"] if group and group[0]["entries-read"] else 0
+            )
             if acked >= 6:
                 break
             time.sleep(0.05)
@@ -283,7 +300,11 @@ def test_loader_killed_mid_run_and_restarted_loads_everything_once(
     group = redis_client.xinfo_groups(neo4j_settings.stream)[0]
     assert group["lag"] > 0 or group["pending"] > 0, "the loader finished before it was killed: test is void"
     second = subprocess.run(
-        _cli("load", "--consumer", "second", "--until-idle", "3"), env=env, capture_output=True, text=True, timeout=300
+        _cli("load", "--consumer", "second", "--until-idle", "3"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert second.returncode == 0, second.stderr
     assert "stopped:" in second.stderr
@@ -302,13 +323,18 @@ def test_two_loaders_in_one_group_give_the_same_exact_graph(
     _push(redis_client, neo4j_settings.stream, payloads(mixed))
     env = _loader_env(neo4j_settings, PROVGRAPH_LOADER_BATCH_RECORDS="1000")
     loaders = [
-        subprocess.Popen(_cli("load", "--consumer", name, "--until-idle", "3"), env=env, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            _cli("load", "--consumer", name, "--until-idle", "3"), env=env, stderr=subprocess.PIPE, text=True
+        )
         for name in ("one", "two")
     ]
     errors = [proc.communicate(timeout=300)[1] for proc in loaders]
     assert [proc.returncode for proc in loaders] == [0, 0], errors
     _assert_exact(neo4j_backend, mixed)
-    consumers = {c["name"].decode(): c for c in redis_client.xinfo_consumers(neo4j_settings.stream, neo4j_settings.consumer_group)}
+    consumers = {
+        c["name"].decode(): c
+        for c in redis_client.xinfo_consumers(neo4j_settings.stream, neo4j_settings.consumer_group)
+    }
     assert set(consumers) == {"one", "two"}
     assert all(c["pending"] == 0 for c in consumers.values())
 
@@ -356,13 +382,17 @@ def test_bad_entries_go_to_dead_letters_with_a_reason_and_the_rest_loads(
     assert group["pending"] == 0 and group["lag"] == 0
 
 
-def test_entries_delivered_too_often_are_dead_lettered(neo4j_settings, neo4j_backend, redis_client, unique, mixed_cleanup):
+def test_entries_delivered_too_often_are_dead_lettered(
+    neo4j_settings, neo4j_backend, redis_client, unique, mixed_cleanup
+):
     mixed = build(unique, 100)
     mixed_cleanup.append(mixed)
     stream, group = neo4j_settings.stream, neo4j_settings.consumer_group
     (entry_id,) = _push(redis_client, stream, payloads(mixed))
     redis_client.xgroup_create(stream, group, id="0", mkstream=True)
-    redis_client.xreadgroup(group, "crashed", {stream: ">"}, count=1)  # delivered once to a consumer that died
+    redis_client.xreadgroup(
+        group, "crashed", {stream: ">"}, count=1
+    )  # delivered once to a consumer that died
     time.sleep(0.05)
     settings = neo4j_settings.replace(loader_max_deliveries=1, loader_claim_idle_ms=10)
     with Loader(settings, backend=neo4j_backend, redis_client=redis_client, consumer="rescuer") as loader:
@@ -419,7 +449,9 @@ def test_sigterm_finishes_the_batch_in_flight_and_a_restart_loads_the_rest(
     neo4j_backend.ensure_schema()
     _push(redis_client, neo4j_settings.stream, payloads(mixed))
     env = _loader_env(neo4j_settings, PROVGRAPH_LOADER_BATCH_RECORDS="1000")
-    loader = subprocess.Popen(_cli("load", "--consumer", "graceful"), env=env, stderr=subprocess.PIPE, text=True)
+    loader = subprocess.Popen(
+        _cli("load", "--consumer", "graceful"), env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -437,7 +469,9 @@ def test_sigterm_finishes_the_batch_in_flight_and_a_restart_loads_the_rest(
     group = redis_client.xinfo_groups(neo4j_settings.stream)[0]
     assert group["pending"] == 0  # what it read, it wrote and acknowledged
     assert group["lag"] > 0, "the loader finished before the signal: test is void"
-    rest = subprocess.run(_cli("load", "--until-idle", "2"), env=env, capture_output=True, text=True, timeout=300)
+    rest = subprocess.run(
+        _cli("load", "--until-idle", "2"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert rest.returncode == 0, rest.stderr
     _assert_exact(neo4j_backend, mixed)
 
@@ -457,7 +491,9 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
     real_driver = neo4j_backend.driver
     # a real driver pointed at a port where nothing listens: every write fails as if Neo4j were down
     neo4j_backend.driver = neo4j.GraphDatabase.driver(
-        "bolt://127.0.0.1:9", connection_timeout=0.5, max_transaction_retry_time=0  # the loader's back-off, not the driver's
+        "bolt://127.0.0.1:9",
+        connection_timeout=0.5,
+        max_transaction_retry_time=0,  # the loader's back-off, not the driver's
     )
     notes: list[str] = []
     settings = neo4j_settings.replace(loader_retry_max_s=0.3, loader_progress_interval_s=0.5)
@@ -485,6 +521,8 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
     assert not thread.is_alive()
     assert done["stats"].records == mixed.records
     assert any("available again" in note for note in notes)
-    assert sum("store unavailable" in note for note in notes) <= 4  # logged once per interval, not per attempt
+    assert (
+        sum("store unavailable" in note for note in notes) <= 4
+    )  # logged once per interval, not per attempt
     _assert_exact(neo4j_backend, mixed)
     assert redis_client.xinfo_groups(stream)[0]["pending"] == 0
