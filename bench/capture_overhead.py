@@ -224,7 +224,7 @@ def main() -> None:
         help="our sink without services: memory (like Flowcept's offline buffer) or the JSON Lines file",
     )
     parser.add_argument(
-        "--rounds", type=int, default=2, help="alternate ours/theirs this many times; keep the best"
+        "--rounds", type=int, default=3, help="alternate ours/theirs this many times; keep the best"
     )
     parser.add_argument(
         "--redis", action="store_true", help="also measure the Redis transport (both systems)"
