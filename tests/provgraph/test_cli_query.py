@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _known_graph import NEO4J_URI, graph_backend, known_graph  # noqa: F401
+from _known_graph import graph_backend, known_graph  # noqa: F401
 
 from provgraph._cli import main
 from provgraph._cli_query import format_cell, format_table, parse_param
@@ -13,8 +13,11 @@ from provgraph.errors import ConfigurationError
 
 
 @pytest.fixture(autouse=True)
-def _graph_url(monkeypatch):
-    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", NEO4J_URI)
+def _graph_url(graph_backend, monkeypatch):  # noqa: F811
+    """The command line reaches the same server as the fixtures, through the environment."""
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", graph_backend.settings.graph_url)
+    monkeypatch.setenv("PROVGRAPH_HOME", graph_backend.settings.home)
+    monkeypatch.delenv("PROVGRAPH_SETTINGS", raising=False)
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

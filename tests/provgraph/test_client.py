@@ -6,9 +6,8 @@ import dataclasses
 from typing import Any
 
 import pytest
-from _known_graph import NEO4J_URI, graph_backend, known_graph  # noqa: F401
+from _known_graph import graph_backend, known_graph  # noqa: F401
 
-from capture.settings import Settings
 from provgraph import Client
 from provgraph._client import (
     DEFAULT_DEPTH,
@@ -213,10 +212,15 @@ def test_cypher_escape_hatch_reads_with_parameters_and_refuses_writes(client, kn
     assert client.cypher("MATCH (n:Element {key: $key}) RETURN n", key="pgid:probe_" + g.token) == []
 
 
-def test_client_opens_and_closes_its_own_connection(known_graph, monkeypatch):  # noqa: F811
-    with Client(Settings(graph_url=NEO4J_URI)) as own:
+def test_client_opens_and_closes_its_own_connection(graph_backend, known_graph, monkeypatch):  # noqa: F811
+    settings = graph_backend.settings  # the same server, through a connection the client opens itself
+    with Client(settings) as own:
         assert [s.id for s in own.slowest_tasks(known_graph.id("run.p"))] == [known_graph.id("p.plot")]
-    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", NEO4J_URI)
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", settings.graph_url)
+    monkeypatch.setenv("PROVGRAPH_HOME", settings.home)
     with Client() as from_environment:
-        assert from_environment.settings.graph_url == NEO4J_URI
+        assert from_environment.settings.graph_url == settings.graph_url
+        assert [s.id for s in from_environment.slowest_tasks(known_graph.id("run.p"))] == [
+            known_graph.id("p.plot")
+        ]
         assert {q.name for q in from_environment.queries()} >= {"lineage_upstream", "run_diff"}
