@@ -150,9 +150,9 @@ def flush(timeout_s: float | None = None) -> bool:
         except Exception:  # noqa: BLE001
             pending = "some"
         logger.warning(
-            "provgraph capture: %s records still queued after waiting %.1f s; they stay queued (and spill to the "
-            "local spill file if the transport stays down) and are sent when it returns; raise "
-            "PROVGRAPH_STOP_TIMEOUT_S to wait longer",
+            "provgraph capture: %s records not sent yet (the flush waits at most %.1f s); nothing is lost: they "
+            "stay queued, or in the local spill file while the transport is down, and are sent when it returns "
+            "(or by `provgraph replay`); raise PROVGRAPH_STOP_TIMEOUT_S to wait longer",
             pending,
             limit,
         )

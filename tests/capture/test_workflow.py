@@ -90,7 +90,7 @@ def test_stop_says_clearly_when_records_remain_queued(memory_emitter, caplog):
     with caplog.at_level(logging.WARNING, logger="capture._workflow"):
         run = capture.Workflow("slow", stop_timeout_s=0.01).start()
         assert run.stop() is False
-    assert "17 records still queued" in caplog.text
+    assert "17 records not sent yet" in caplog.text
 
 
 def test_public_names_are_sorted_and_exported():
