@@ -66,14 +66,15 @@ class Lineage:
         kind = type(value)
         if value is None or kind is bool:
             return
+        if kind in _VALUE_KEYED:
+            # One dict store (atomic under the GIL); only the identity table needs the lock (weakref callbacks).
+            table = self._by_value
+            table[(kind, value)] = entity_ids
+            if len(table) > MAX_ENTRIES:
+                with self._lock:
+                    self._trim(table)
+            return
         with self._lock:
-            if kind in _VALUE_KEYED:
-                try:
-                    self._by_value[(kind, value)] = entity_ids
-                except TypeError:  # pragma: no cover - scalars are hashable
-                    pass
-                self._trim(self._by_value)
-                return
             self._register_identity(value, entity_ids)
 
     def register_input(self, value: Any, entity_ids: tuple[str, ...]) -> None:
