@@ -121,7 +121,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def throughput_phase(settings: Settings, backend, client, doc: str, messages: list[list[dict]]) -> dict:
+def throughput_phase(
+    settings: Settings, backend, client, doc: str, messages: list[list[dict]], loader_count: int = 1
+) -> dict:
     from provgraph._loader import Loader
 
     payloads = [wire.encode_message(doc, records) for records in messages]
@@ -137,21 +139,37 @@ def throughput_phase(settings: Settings, backend, client, doc: str, messages: li
                 pipe.execute()
         pipe.execute()
 
-    loader = Loader(settings, backend=backend, redis_client=client, consumer="bench-throughput")
-    loader.ensure_group()
+    loaders = [
+        Loader(settings, backend=backend, redis_client=client, consumer=f"bench-throughput-{i}")
+        for i in range(loader_count)
+    ]
+    loaders[0].ensure_group()
+    results: dict[int, object] = {}
+    threads = [
+        threading.Thread(
+            target=lambda i=i, loader=loader: results.setdefault(i, loader.run(until_idle_s=1.0))
+        )
+        for i, loader in enumerate(loaders)
+    ]
     producer = threading.Thread(target=produce)
     producer.start()
-    stats = loader.run(until_idle_s=1.0)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     producer.join()
-    wall = loader.last_commit_at - started["t"]  # first XADD -> last commit (the idle wait is not counted)
-    elapsed = stats.seconds
-    assert stats.records == total, (stats.records, total)
+    # first XADD -> last commit of any loader (the idle wait at the end is not counted)
+    wall = max(loader.last_commit_at for loader in loaders) - started["t"]
+    records = sum(stats.records for stats in results.values())
+    elapsed = max(stats.seconds for stats in results.values())
+    transactions = sum(stats.transactions for stats in results.values())
+    assert records == total, (records, total)
     return {
         "records": total,
         "seconds": wall,
         "records_per_s": total / wall,
         "write_seconds": elapsed,
-        "transactions": stats.transactions,
+        "transactions": transactions,
     }
 
 
@@ -222,6 +240,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--message-records", type=int, default=1000, help="records per message (phase 1)")
     parser.add_argument("--baseline-records", type=int, default=1000)
+    parser.add_argument("--loaders", type=int, default=1, help="loaders sharing the consumer group (phase 1)")
     parser.add_argument("--latency-rate", type=int, default=2000, help="records/s offered in phase 2")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
@@ -249,7 +268,7 @@ def main() -> int:
     try:
         print(f"phase 1: {args.records} records through the stream ...", file=sys.stderr)
         messages = workload(prefix, docs[0], args.records, args.message_records)
-        loader = throughput_phase(settings, backend, client, docs[0], messages)
+        loader = throughput_phase(settings, backend, client, docs[0], messages, args.loaders)
         print(
             f"  loader: {loader['records_per_s']:,.0f} records/s ({loader['records']} in {loader['seconds']:.1f} s; graph writes {loader['write_seconds']:.1f} s, "
             f"{loader['transactions']} transactions)"
@@ -287,6 +306,7 @@ def main() -> int:
         "latency_p95_s": round(latency["p95_s"], 4),
         "latency_max_s": round(latency["max_s"], 4),
         "records": loader["records"],
+        "loaders": args.loaders,
         "baseline_records": baseline["records"],
         "latency_rate_records_per_s": args.latency_rate,
         "loader_batch_records": settings.loader_batch_records,
