@@ -37,11 +37,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_RECORDS",
+    "REFERENCE_KINDS",
     "Batch",
     "LoadStats",
+    "Loader",
+    "LoaderProgress",
     "batch_statements",
     "load_messages",
     "message_rows",
+    "write_batch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -798,7 +802,7 @@ class Loader:
         for entry in entries:
             batch.extend(entry.rows)  # type: ignore[arg-type]
         try:
-            stats = self._retrying(lambda: write_batch(self.backend, batch), graph=True)
+            stats = self._retrying(lambda: write_batch(self.backend, batch))
         except QueryError as exc:
             if len(entries) == 1:
                 entries[0].reason = f"the graph refused a record: {exc}"
@@ -834,7 +838,7 @@ class Loader:
 
     # -- retries and reporting -------------------------------------------------------------------------------
 
-    def _retrying(self, call: Any, *, graph: bool = False) -> Any:
+    def _retrying(self, call: Any) -> Any:
         """Run ``call``; on a transient failure of Redis or the graph, back off (jittered, capped) and retry until
         it works or `stop` is called (then the failure propagates and nothing is acknowledged)."""
         import random
