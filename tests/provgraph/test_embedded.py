@@ -371,3 +371,25 @@ def test_prov_corpus_round_trips_through_the_embedded_store(embedded_backend, un
             assert result.inexpressible == [] and len(result.identical) == len(documents)
         else:
             assert len(result.identical) > len(documents) * 0.8
+
+
+def test_a_later_declaration_wins_within_one_batch(embedded_backend, unique):
+    """A loop is declared RUNNING, then FINISHED, in one message: the node must end FINISHED, declarations in order
+    (FalkorDB reorders rows after a MERGE that creates; cypher/loader/merge_elements.falkordb.cypher avoids it)."""
+    from capture import wire
+    from provgraph._loader import load_messages
+
+    ident = f"pgid:loop_{unique}"
+    records = [
+        wire.element("activity", ident, attrs=[["pg:status", status], ["pg:step", step]])
+        for step, status in enumerate(("RUNNING", "PAUSED", "FINISHED"))
+    ]
+    message = wire.decode_message(wire.encode_message(f"pgid:doc_{unique}", records, sent_at=0.0))
+    load_messages(embedded_backend, [message])
+    load_messages(embedded_backend, [message])  # redelivered: unchanged
+    rows = embedded_backend.read(
+        "MATCH (n:Element {id: $id}) RETURN n.status AS status, n._decl AS decls", {"id": ident}
+    )
+    assert rows[0]["status"] == "FINISHED"
+    assert [json.loads(d)["r"]["a"][0][1] for d in rows[0]["decls"]] == ["RUNNING", "PAUSED", "FINISHED"]
+    embedded_backend.write([("MATCH (n:Element {id: $id}) DETACH DELETE n", {"id": ident})])
