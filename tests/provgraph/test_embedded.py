@@ -140,6 +140,22 @@ def test_shared_server_outlives_the_command_and_stops_with_down(tmp_path):
         assert "already running (shared)" in again.stdout
         status = cli("status", "--json")
         assert status.returncode == 0 and json.loads(status.stdout)["pid"] == state["pid"]
+        # the multi-process flow of docs/embedded.md, all on the defaults (graph and transport "embedded")
+        example = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert example.returncode == 0, example.stderr
+        run_id = next(line.split()[1] for line in example.stdout.splitlines() if line.startswith("run: "))
+        for args in (("load", "--once", "--quiet"), ("query", "runs", "--json")):
+            done = subprocess.run(
+                [sys.executable, "-m", "provgraph._cli", *args],
+                env=env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        assert [(r["id"], r["workflow"], r["tasks"]) for r in json.loads(done.stdout)] == [
+            (run_id, "quickstart", 2)
+        ]
     finally:
         down = cli("down")
     assert down.returncode == 0 and "stopped" in down.stdout
