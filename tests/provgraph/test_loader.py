@@ -526,3 +526,41 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
     )  # logged once per interval, not per attempt
     _assert_exact(neo4j_backend, mixed)
     assert redis_client.xinfo_groups(stream)[0]["pending"] == 0
+
+
+def test_load_and_status_on_the_embedded_server(tmp_path, unique):
+    """The default deployment: stream and graph both in the embedded server (FalkorDB), through the CLI."""
+    import redis
+
+    from capture.settings import Settings
+
+    env = dict(os.environ)
+    env.update(
+        PROVGRAPH_HOME=str(tmp_path / "home"),
+        PROVGRAPH_GRAPH_URL="embedded",
+        PROVGRAPH_REDIS_URL="embedded",
+        PROVGRAPH_SETTINGS=str(tmp_path / "none.yaml"),
+        PYTHONPATH=str(ROOT),
+    )
+    up = subprocess.run(_cli("embedded", "up"), env=env, capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    try:
+        from capture._embedded_url import embedded_redis_url
+
+        client = redis.Redis.from_url(embedded_redis_url(Settings(home=env["PROVGRAPH_HOME"])))
+        mixed = build(unique, 3000)
+        _push(client, "provgraph:records", payloads(mixed) + [b"{broken"])
+        client.close()
+        load = subprocess.run(
+            _cli("load", "--until-idle", "1"), env=env, capture_output=True, text=True, timeout=300
+        )
+        assert load.returncode == 0, load.stderr
+        assert f"stopped: {mixed.records} records" in load.stderr and "1 dead letters" in load.stderr
+        status = subprocess.run(_cli("status"), env=env, capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0, status.stderr
+        assert "0 pending, lag 0" in status.stdout and "dead-letters: 1 entries" in status.stdout
+        elements = len(mixed.element_keys)
+        assert f":Element {elements}," in status.stdout
+        assert f"[:used] {mixed.relations['used']}" in status.stdout
+    finally:
+        subprocess.run(_cli("embedded", "down"), env=env, capture_output=True, text=True, timeout=120)
