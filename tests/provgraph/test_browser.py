@@ -284,7 +284,11 @@ def test_browser_in_chromium_is_styled_offers_the_guide_and_draws_lineage(
             # After connecting, Browser ran the post-connect commands by itself: the guide is open ...
             page.wait_for_selector("text=Each next slide asks one question", timeout=90_000)
             assert page.locator(f"text=:style http://localhost:{files_port}/provgraph.grass").count() >= 1
-            page.screenshot(path=str(IMAGES / "browser-guide.png"))
+            guide_frame = (
+                page.locator("[data-testid='frame']").filter(has_text="your workflows' provenance").first
+            )
+            page.wait_for_timeout(1500)  # frames slide in
+            guide_frame.screenshot(path=str(IMAGES / "browser-guide.png"))
 
             # ... its lineage slide holds the query; set the parameter to this test's output and run it.
             page.click("[data-testid='nextSlide']")
