@@ -240,6 +240,45 @@ def _capture_and_load_quickstart(redis_client, neo4j_backend, stream: str, tmp_p
 
 
 @pytest.mark.services
+def test_every_guide_query_runs_on_a_captured_run(
+    redis_client, neo4j_backend, neo4j_settings, unique, tmp_path
+):
+    from provgraph._browser import example_ids, runnable_query
+
+    stream = f"provgraph:test:{unique}:guide"
+    try:
+        run = _capture_and_load_quickstart(redis_client, neo4j_backend, stream, tmp_path)
+    finally:
+        redis_client.delete(stream)
+    [ids] = neo4j_backend.read(
+        "MATCH (run:WorkflowRun {id: $run})<-[:wasStartedBy]-(:Task)-[:used]->(input:Entity {role: 'i1'}) "
+        "MATCH (run)<-[:wasStartedBy]-(:Task)<-[:wasGeneratedBy]-(output:Entity {role: 'o2'}) "
+        "RETURN run.id AS run, input.id AS input, output.id AS output, run.id AS shared_run",
+        {"run": run},
+    )
+    expected_nodes = {
+        "lineage": 5,
+        "impact": 5,
+        "task_tree": 3,
+    }  # o2<-mult_two<-o1<-sum_one<-i1; run + 2 tasks
+    for question in GUIDE_QUERIES:
+        params = {question.parameter: ids[question.example], **question.fixed}
+        rows = neo4j_backend.read(runnable_query(question), params)
+        if question.slug in expected_nodes:
+            [row] = rows
+            assert len(row["nodes"]) == expected_nodes[question.slug], question.slug
+            assert row["relationships"], question.slug
+        elif question.slug == "slowest":
+            assert [r["name"] for r in rows] and {r["name"] for r in rows} == {"sum_one", "mult_two"}
+        else:  # quickstart shares nothing with other runs: the join is empty, but it runs
+            assert rows == [], question.slug
+    # The guide's own pick of ids answers with ids that exist.
+    picked = example_ids(neo4j_settings)
+    assert set(picked) == {"run", "run_name", "output", "input", "shared_run"}
+    assert picked["run"] and picked["output"]
+
+
+@pytest.mark.services
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_in_chromium_is_styled_offers_the_guide_and_draws_lineage(
