@@ -501,7 +501,10 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
     loader.ensure_group()
     neo4j_backend.ensure_schema = lambda: None  # schema exists already; the outage starts after start-up
     done: dict = {}
-    thread = threading.Thread(target=lambda: done.setdefault("stats", loader.run(until_idle_s=1.0)))
+    # a daemon thread, stopped on every failure path: a failing assertion must never leave it spinning
+    thread = threading.Thread(
+        target=lambda: done.setdefault("stats", loader.run(until_idle_s=1.0)), daemon=True
+    )
     thread.start()
     try:
         deadline = time.monotonic() + 30
@@ -518,7 +521,10 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
         broken, neo4j_backend.driver = neo4j_backend.driver, real_driver
         broken.close()
         thread.join(60)
-    assert not thread.is_alive()
+        if thread.is_alive():
+            loader.stop()
+            thread.join(30)
+    assert "stats" in done, "the loader did not finish within 60 s of the graph coming back"
     assert done["stats"].records == mixed.records
     assert any("available again" in note for note in notes)
     assert (
