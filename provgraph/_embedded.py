@@ -596,8 +596,10 @@ class FalkorBackend(GraphBackend):
             ) from exc
         self._decoder = _Decoder(self._property_keys)
         if not self.client.exists(graph):
-            # read-only queries on a missing key fail ("empty key"): a fresh store gets its (empty) graph now
+            # read-only queries on a missing key fail ("empty key"), and MERGE without the key indexes scans every
+            # node: a fresh store gets its graph and its schema now
             self._execute("GRAPH.QUERY", "RETURN 0", None, "create graph")
+            self.ensure_schema()
 
     def _property_keys(self) -> list[str]:
         reply = self.client.execute_command("GRAPH.RO_QUERY", self.graph, "CALL db.propertyKeys()")

@@ -409,3 +409,12 @@ def test_a_later_declaration_wins_within_one_batch(embedded_backend, unique):
     assert rows[0]["status"] == "FINISHED"
     assert [json.loads(d)["r"]["a"][0][1] for d in rows[0]["decls"]] == ["RUNNING", "PAUSED", "FINISHED"]
     embedded_backend.write([("MATCH (n:Element {id: $id}) DETACH DELETE n", {"id": ident})])
+
+
+def test_a_fresh_store_is_queryable_and_indexed(tmp_path):
+    with FalkorBackend(Settings(home=str(tmp_path / "home"), graph_url="embedded")) as graph:
+        assert graph.read("MATCH (n:Element) RETURN count(n) AS n") == [{"n": 0}]  # no "empty key" error
+        indexed = {row["label"] for row in graph.read("CALL db.indexes() YIELD label")}
+        assert {"Element", "Document", "Namespace", "used", "wasGeneratedBy"} <= indexed
+        unique = graph.read("CALL db.constraints() YIELD label, properties RETURN label, properties")
+        assert {"label": "Element", "properties": ["key"]} in unique
