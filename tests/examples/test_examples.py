@@ -1,4 +1,5 @@
-"""Every script in examples/ runs against the real Redis, is loaded into the real Neo4j, and the graph is checked.
+"""Every script in examples/ runs against the real Redis, is loaded into the real Neo4j, and the graph is checked;
+then the same again on the embedded server (its Streams and its FalkorDB graph), with the same checks.
 
 Each example runs as its own process with the settings in its environment (Redis sink, this test's own stream);
 the stream's messages are then decoded and written by the loader library (`provgraph._loader.load_messages`), and
@@ -21,18 +22,27 @@ pytestmark = pytest.mark.services
 # The same default as tests/conftest.py (the redis_client fixture connects there too).
 REDIS_URL = os.environ.get("PROVGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
+NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
 
 
-def _run_example(name: str, stream: str, tmp_path: Path, args: tuple[str, ...] = ()) -> list[str]:
+def _run_example(
+    name: str,
+    stream: str,
+    tmp_path: Path,
+    args: tuple[str, ...] = (),
+    redis_url: str = REDIS_URL,
+    graph_url: str = NEO4J_URI,
+) -> list[str]:
     unique = stream.split(":")[2]
     env = {
         **os.environ,
-        "PROVGRAPH_REDIS_URL": REDIS_URL,
+        "PROVGRAPH_REDIS_URL": redis_url,
         "PROVGRAPH_SINK": "redis",
         "PROVGRAPH_STREAM": stream,
-        "PROVGRAPH_GRAPH_URL": os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687"),
+        "PROVGRAPH_GRAPH_URL": graph_url,
         "PROVGRAPH_CONSUMER_GROUP": f"loader-{unique}",
         "PROVGRAPH_DEAD_LETTER_STREAM": f"{stream}:dead",
         "PROVGRAPH_HOME": str(tmp_path / "home"),
@@ -68,18 +78,20 @@ def _load_stream(redis_client, stream: str, backend) -> int:
 
 
 @pytest.fixture
-def example_graph(redis_client, neo4j_backend, unique, tmp_path):
-    """Run one example and load what it emitted; returns (run ids, backend)."""
+def example_graph(backend_kind, any_redis, any_backend, any_settings, unique, tmp_path):
+    """Run one example and load what it emitted, once on Neo4j + Redis and once on the embedded server."""
     stream = f"provgraph:test:{unique}:examples"
+    # the embedded server is reached by its socket URL, as graph and as transport
+    urls = (REDIS_URL, NEO4J_URI) if backend_kind == "neo4j" else (any_settings.redis_url,) * 2
 
     def run(name: str, *args: str, load: bool = True) -> list[str]:
-        runs = _run_example(name, stream, tmp_path, args)
+        runs = _run_example(name, stream, tmp_path, args, *urls)
         if load:
-            _load_stream(redis_client, stream, neo4j_backend)
+            _load_stream(any_redis, stream, any_backend)
         return runs
 
     yield run
-    redis_client.delete(stream, f"{stream}:dead")
+    any_redis.delete(stream, f"{stream}:dead")
 
 
 def _one(backend, query: str, **params):
@@ -104,11 +116,11 @@ def test_every_example_is_covered():
         assert example.removesuffix(".py") in checked, f"examples/{example} has no test"
 
 
-def test_quickstart(example_graph, neo4j_backend):
+def test_quickstart(example_graph, any_backend):
     (run,) = example_graph("quickstart.py")
-    assert _tasks_of(neo4j_backend, run) == ["mult_two", "sum_one"]
+    assert _tasks_of(any_backend, run) == ["mult_two", "sum_one"]
     row = _one(
-        neo4j_backend,
+        any_backend,
         """
         MATCH (r:WorkflowRun {id: $run})
         MATCH (s:Task {name: 'sum_one'})-[:wasStartedBy]->(r)
@@ -124,34 +136,34 @@ def test_quickstart(example_graph, neo4j_backend):
     assert (row["o1"], row["o2"], row["status"]) == (4, 8, "FINISHED")
 
 
-def test_context_manager(example_graph, neo4j_backend):
+def test_context_manager(example_graph, any_backend):
     plain, training = example_graph("context_manager.py")
-    assert _tasks_of(neo4j_backend, plain) == ["add_one"]
+    assert _tasks_of(any_backend, plain) == ["add_one"]
     row = _one(
-        neo4j_backend,
+        any_backend,
         "MATCH (r:WorkflowRun {id: $run})-[:wasInfluencedBy]->(c:Campaign) RETURN r.subtype AS subtype, c.id AS c",
         run=training,
     )
     assert row == {"subtype": "ml_workflow", "c": "pgid:campaign_experiment_42"}
 
 
-def test_manual_start_stop(example_graph, neo4j_backend):
+def test_manual_start_stop(example_graph, any_backend):
     (run,) = example_graph("manual_start_stop.py")
-    assert _tasks_of(neo4j_backend, run) == ["double"]
+    assert _tasks_of(any_backend, run) == ["double"]
 
 
-def test_distributed_producers(example_graph, neo4j_backend):
+def test_distributed_producers(example_graph, any_backend):
     (run,) = example_graph("distributed_producers.py", "--load", load=False)  # its own loader process
-    rows = neo4j_backend.read(
+    rows = any_backend.read(
         "MATCH (t:Task {name: 'double'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(DISTINCT t) AS n",
         {"run": run},
     )
     assert rows[0]["n"] == 9  # 3 producer processes x 3 tasks, one run
 
 
-def test_decorators(example_graph, neo4j_backend):
+def test_decorators(example_graph, any_backend):
     (run,) = example_graph("decorators.py")
-    names = _tasks_of(neo4j_backend, run)
+    names = _tasks_of(any_backend, run)
     for expected in (
         "mult_two",
         "compute",
@@ -166,48 +178,48 @@ def test_decorators(example_graph, neo4j_backend):
     ):
         assert expected in names
     compute = _one(
-        neo4j_backend,
+        any_backend,
         "MATCH (t:Task {name: 'compute'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
         "RETURN t.tags AS tags, t.custom_metadata AS meta",
         run=run,
     )
     assert compute == {"tags": ["math", "demo"], "meta": '{"owner":"devX"}'}
     failed = _one(
-        neo4j_backend,
+        any_backend,
         "MATCH (t:Task {name: 'fails'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
         "RETURN t.status AS status, t.error AS error",
         run=run,
     )
     assert failed == {"status": "ERROR", "error": "ValueError: bad input 1"}
-    heavy_inputs = neo4j_backend.read(
+    heavy_inputs = any_backend.read(
         "MATCH (t:Task {name: 'heavy_function'})-[u:used]->() WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
         "RETURN u.role AS role",
         {"run": run},
     )
     assert [r["role"] for r in heavy_inputs] == ["x"]
-    fast = neo4j_backend.read(
+    fast = any_backend.read(
         "MATCH (t:Task {name: 'fast_op'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(t) AS n",
         {"run": run},
     )
     assert fast[0]["n"] == 1000
-    nested = neo4j_backend.read(
+    nested = any_backend.read(
         "MATCH (:Task {name: 'mult_two'})-[:wasStartedBy]->(o:Task {name: 'outer'})-[:wasStartedBy]->"
         "(:WorkflowRun {id: $run}) RETURN count(o) AS n",
         {"run": run},
     )
     assert nested[0]["n"] == 1
-    elsewhere = neo4j_backend.read(
+    elsewhere = any_backend.read(
         "MATCH (t:Task {name: 'recorded_elsewhere'})-[:wasStartedBy]->(:Element {id: 'pgid:run_side_run'}) "
         "RETURN count(t) AS n"
     )
     assert elsewhere[0]["n"] >= 1
 
 
-def test_loops(example_graph, neo4j_backend):
+def test_loops(example_graph, any_backend):
     per_iteration, batched, iterators, nested = example_graph("loops.py")
     counts = {}
     for run in (per_iteration, batched, iterators):
-        for row in neo4j_backend.read(
+        for row in any_backend.read(
             "MATCH (i:Task)-[:wasStartedBy]->(l:Loop)-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
             "RETURN l.name AS loop, count(DISTINCT i) AS n, l.status AS status",
             {"run": run},
@@ -217,7 +229,7 @@ def test_loops(example_graph, neo4j_backend):
     assert counts["eval_loop"] == (5, "FINISHED")
     assert counts["loop_a"] == (100, "FINISHED") and counts["loop_b"] == (100, "FINISHED")
     assert counts["open_ended"][1] == "INTERRUPTED" and counts["open_ended"][0] >= 1
-    under_driver = neo4j_backend.read(
+    under_driver = any_backend.read(
         "MATCH (:Task)-[:wasStartedBy]->(:Loop {name: 'steps'})-[:wasStartedBy]->(d:Task {name: 'epoch_driver'})"
         "-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(*) AS n",
         {"run": nested},
@@ -225,11 +237,11 @@ def test_loops(example_graph, neo4j_backend):
     assert under_driver[0]["n"] == 3
 
 
-def test_custom_tasks(example_graph, neo4j_backend):
+def test_custom_tasks(example_graph, any_backend):
     first, second = example_graph("custom_tasks.py")
-    assert _tasks_of(neo4j_backend, first) == ["download", "parse"]
+    assert _tasks_of(any_backend, first) == ["download", "parse"]
     data = _one(
-        neo4j_backend,
+        any_backend,
         "MATCH (e:Entity {role: 'data'})-[:wasGeneratedBy]->(t:Task {name: 'download'})"
         "-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN e.size AS size",
         run=first,
@@ -237,14 +249,14 @@ def test_custom_tasks(example_graph, neo4j_backend):
     assert data["size"] == len(b"\x00\x01 some binary payload")
     statuses = {
         r["name"]: r["status"]
-        for r in neo4j_backend.read(
+        for r in any_backend.read(
             "MATCH (t:Task)-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN t.name AS name, t.status AS status",
             {"run": second},
         )
     }
     assert statuses["super_func1"] == "RUNNING"
     assert statuses["super_func3"] == "FINISHED" and statuses["super_func4"] == "FINISHED"
-    agents = neo4j_backend.read(
+    agents = any_backend.read(
         "MATCH (t:Task)-[:wasAssociatedWith]->(a:Agent:SoftwareAgent) WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
         "RETURN count(DISTINCT a) AS agents, count(DISTINCT t) AS tasks",
         {"run": second},
@@ -252,10 +264,10 @@ def test_custom_tasks(example_graph, neo4j_backend):
     assert agents[0] == {"agents": 1, "tasks": 3}  # super_func1..3 share agent1
 
 
-def test_model_instrumentation(example_graph, neo4j_backend):
+def test_model_instrumentation(example_graph, any_backend):
     (run,) = example_graph("model_instrumentation.py")
     row = _one(
-        neo4j_backend,
+        any_backend,
         "MATCH (t:Task {name: 'MyNet.forward'})-[:used]->(m:Model) "
         "WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN count(DISTINCT t) AS calls, "
         "count(DISTINCT m) AS models",
@@ -264,10 +276,10 @@ def test_model_instrumentation(example_graph, neo4j_backend):
     assert row == {"calls": 3, "models": 1}
 
 
-def test_agent_tools(example_graph, neo4j_backend):
+def test_agent_tools(example_graph, any_backend):
     (run,) = example_graph("agent_tools.py")
     row = _one(
-        neo4j_backend,
+        any_backend,
         "MATCH (t:Task {name: 'summarise'})-[:wasAssociatedWith]->(a:SoftwareAgent) "
         "WHERE (t)-[:wasStartedBy]->(:WorkflowRun {id: $run}) RETURN a.id AS agent, t.tokens_total AS tokens, "
         "t.prompt AS prompt",
@@ -278,10 +290,10 @@ def test_agent_tools(example_graph, neo4j_backend):
     )
 
 
-def test_files_across_workflows(example_graph, neo4j_backend):
+def test_files_across_workflows(example_graph, any_backend):
     producer, consumer = example_graph("files_across_workflows.py")
     row = _one(
-        neo4j_backend,
+        any_backend,
         """
         MATCH (f:File)-[:wasGeneratedBy]->(w:Task {name: 'write_table'})-[:wasStartedBy]->(:WorkflowRun {id: $producer})
         MATCH (s:Task {name: 'sum_table'})-[:used]->(f)
@@ -294,9 +306,9 @@ def test_files_across_workflows(example_graph, neo4j_backend):
     assert row["id"].startswith("pgid:file_sha256_")
 
 
-def test_gpu_telemetry(example_graph, neo4j_backend):
+def test_gpu_telemetry(example_graph, any_backend):
     (run,) = example_graph("gpu_telemetry.py")
-    rows = neo4j_backend.read(
+    rows = any_backend.read(
         "MATCH (t:Telemetry)-[:wasGeneratedBy]->(task:Task {name: 'crunch'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
         "RETURN t.phase AS phase, t.gpu_count AS gpus, t.cpu_percent AS cpu, t.process_rss_bytes AS rss",
         {"run": run},
@@ -304,7 +316,7 @@ def test_gpu_telemetry(example_graph, neo4j_backend):
     assert sorted(row["phase"] for row in rows) == ["end", "end", "end", "start", "start", "start"]
     assert all(row["gpus"] is not None and row["cpu"] is not None and row["rss"] > 0 for row in rows)
     machine = _one(
-        neo4j_backend,
+        any_backend,
         "MATCH (:WorkflowRun {id: $run})-[:wasAssociatedWith]->(m:Machine) RETURN m.gpu_count AS gpus",
         run=run,
     )
