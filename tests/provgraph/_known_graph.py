@@ -309,7 +309,7 @@ def delete(backend: Any, graph: KnownGraph) -> None:
 # --- fixtures (import them into a test module: ``from _known_graph import graph_backend, known_graph``) ---------
 
 NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
-BACKENDS = os.environ.get("PROVGRAPH_TEST_QUERY_BACKENDS", "neo4j").split(",")
+BACKENDS = os.environ.get("PROVGRAPH_TEST_QUERY_BACKENDS", "neo4j,embedded").split(",")
 """Backends the query tests run on (``neo4j``, ``embedded``); parametrises `graph_backend`."""
 
 
@@ -333,8 +333,9 @@ def open_test_backend(kind: str, home: str | None = None) -> Any:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def graph_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A backend on a real graph server, shared by one test module."""
-    backend = open_test_backend(request.param)
+    """A backend on a real graph server, shared by one test module (embedded: the session's one server)."""
+    home = str(request.getfixturevalue("embedded_server").home) if request.param == "embedded" else None
+    backend = open_test_backend(request.param, home)
     yield backend
     backend.close()
 
