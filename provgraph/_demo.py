@@ -244,14 +244,17 @@ def run_demo(
             client.slowest_tasks(run=ids["train"], limit=5),
             ["name", "duration_s", "status"],
         )
-        peaks = client.peak_resources(run=ids["train"], limit=5)
+        peaks = [
+            {
+                "name": peak.name,
+                "samples": peak.samples,
+                "peak_rss_mb": round(peak.peak_rss_bytes / 1e6, 1) if peak.peak_rss_bytes else None,
+                "peak_cpu_percent": peak.peak_cpu_percent,
+            }
+            for peak in client.peak_resources(run=ids["train"], limit=5)
+        ]
         if peaks:
-            _show(
-                echo,
-                "Peak resources per task (telemetry)",
-                peaks,
-                ["name", "samples", "peak_rss_bytes", "peak_cpu_percent"],
-            )
+            _show(echo, "Peak resources per task (telemetry)", peaks, list(peaks[0]))
         else:
             step("no telemetry in the graph (telemetry sampling is not available in this installation)")
 
