@@ -370,29 +370,6 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path):
     assert runs.count("train_model") == 1
 
 
-# --- export -------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_prov_corpus_round_trips_through_the_embedded_store(embedded_backend, unique):
-    """The export helper's corpus round trip (tests/provgraph/test_roundtrip.py), on FalkorDB."""
-    from prov_corpus import corpus
-
-    from provgraph._compare import roundtrip
-
-    documents = corpus()
-    assert len(documents) >= 400
-    results = roundtrip(
-        embedded_backend, documents, ("json", "provn", "turtle"), doc_prefix=f"pgid:rt_{unique}_"
-    )
-    for result in results:
-        assert result.different == {}, f"{result.fmt}: {dict(list(result.different.items())[:3])}"
-        if result.fmt != "turtle":
-            assert result.inexpressible == [] and len(result.identical) == len(documents)
-        else:
-            assert len(result.identical) > len(documents) * 0.8
-
-
 def test_a_later_declaration_wins_within_one_batch(embedded_backend, unique):
     """A loop is declared RUNNING, then FINISHED, in one message: the node must end FINISHED, declarations in order
     (FalkorDB reorders rows after a MERGE that creates; cypher/loader/merge_elements.falkordb.cypher avoids it)."""
