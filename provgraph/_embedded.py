@@ -650,12 +650,6 @@ class FalkorBackend(GraphBackend):
         for text, params in statements:
             self._execute("GRAPH.QUERY", text, params, tag)
 
-    def write_returning(
-        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
-    ) -> list[dict[str, Any]]:
-        """Run one write statement and return its rows (FalkorDB-specific; the loader does not need it)."""
-        return self._execute("GRAPH.QUERY", query, params, tag)
-
     def ensure_schema(self) -> None:
         """Indexes with ``CREATE INDEX``, then unique constraints with ``GRAPH.CONSTRAINT CREATE`` (both from
         ``cypher/schema/constraints.falkordb.cypher``). Existing ones are skipped before sending: FalkorDB writes
