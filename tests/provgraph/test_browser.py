@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -50,7 +51,13 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-IMAGES = ROOT / "docs" / "images"
+# Screenshots refresh the docs' images only when asked (PROVGRAPH_UPDATE_DOC_IMAGES=1); otherwise they go to a
+# temporary folder, so a test run leaves the working tree clean.
+IMAGES = (
+    ROOT / "docs" / "images"
+    if os.environ.get("PROVGRAPH_UPDATE_DOC_IMAGES") == "1"
+    else Path(tempfile.mkdtemp(prefix="provgraph-browser-shots-"))
+)
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1"}
 
 
