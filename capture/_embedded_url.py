@@ -26,16 +26,20 @@ class EmbeddedServerNotRunning(ConnectionError):
     """No embedded server is running for this data directory (a `ConnectionError`, so senders retry or spill)."""
 
 
-def embedded_url_file(settings: Settings) -> Path:
+def embedded_url_file(settings: Settings | str | os.PathLike[str]) -> Path:
     """The file in which the running embedded server's URL is recorded: ``<home>/embedded/url``."""
-    return Path(settings.home).expanduser() / "embedded" / "url"
+    return _home(settings) / "embedded" / "url"
 
 
-def embedded_redis_url(settings: Settings) -> str:
+def _home(settings: Settings | str | os.PathLike[str]) -> Path:
+    return Path(settings.home if isinstance(settings, Settings) else settings).expanduser()
+
+
+def embedded_redis_url(settings: Settings | str | os.PathLike[str]) -> str:
     """The redis URL of the embedded server of ``settings.home`` (``unix:///.../redis.sock``).
 
     Args:
-        settings: capture's settings; only ``home`` is read.
+        settings: capture's settings (only ``home`` is read), or the home directory itself.
 
     Returns:
         The URL to pass to ``redis.Redis.from_url``.
@@ -51,7 +55,7 @@ def embedded_redis_url(settings: Settings) -> str:
     socket_path = url[len("unix://") :] if url.startswith("unix://") else ""
     if not url or (socket_path and not os.path.exists(socket_path)):
         raise EmbeddedServerNotRunning(
-            f"no embedded provgraph server is running for {Path(settings.home).expanduser()} "
+            f"no embedded provgraph server is running for {_home(settings)} "
             "(PROVGRAPH_REDIS_URL=embedded): start one with `provgraph embedded up`, or set PROVGRAPH_REDIS_URL "
             "to a Redis URL"
         )

@@ -29,14 +29,11 @@ from capture import wire
 from capture._retry import Backoff, retry_call
 
 __all__ = [
-    "EMBEDDED_URL_FILE",
     "FileSink",
     "InMemorySink",
     "RedisStreamSink",
     "Sink",
-    "SinkUnavailable",
     "buffer_files",
-    "embedded_redis_url",
     "make_sink",
     "process_file_name",
     "read_buffer",
@@ -44,15 +41,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED_URL_FILE = Path("embedded") / "url"
 """Relative to ``settings.home``: one line, the URL of the running embedded server (written by provgraph)."""
 
 # Redis clients inherited across fork: never closed in the child (the parent owns their sockets).
 _ORPHANS: list[Any] = []
-
-
-class SinkUnavailable(Exception):
-    """The sink's destination cannot be reached now (a transient condition: spill and retry later)."""
 
 
 class _RateLimitedLog:
@@ -264,25 +256,6 @@ def read_buffer(path: str | os.PathLike[str]) -> list[wire.Message]:
 # --- Redis ------------------------------------------------------------------------------------------------------
 
 
-def embedded_redis_url(home: str | os.PathLike[str]) -> str:
-    """The URL of the running embedded server, from ``<home>/embedded/url``.
-
-    Raises:
-        SinkUnavailable: the file is absent (the embedded server is not running).
-    """
-    url_file = Path(home).expanduser().resolve() / EMBEDDED_URL_FILE
-    try:
-        url = url_file.read_text().strip()
-    except OSError as exc:
-        raise SinkUnavailable(
-            f"the embedded server is not running (no {url_file}); start it with `provgraph embedded up` "
-            "or set PROVGRAPH_REDIS_URL to a Redis server"
-        ) from exc
-    if not url:
-        raise SinkUnavailable(f"{url_file} is empty: the embedded server is starting or stopping")
-    return url
-
-
 def _redact(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -325,6 +298,8 @@ class RedisStreamSink(Sink):
             import redis
             from redis.backoff import NoBackoff
             from redis.retry import Retry
+
+            from capture._embedded_url import embedded_redis_url
 
             url = embedded_redis_url(self.home) if self.url == "embedded" else self.url
             # redis-py retries 10 times by default; the emitter has its own backoff and a spill file instead.

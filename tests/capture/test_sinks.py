@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from capture import wire
+from capture._embedded_url import EmbeddedServerNotRunning, embedded_redis_url
 from capture._retry import Backoff, retry_call
-from capture._sinks import FileSink, InMemorySink, RedisStreamSink, embedded_redis_url, read_buffer
+from capture._sinks import FileSink, InMemorySink, RedisStreamSink, read_buffer
 from capture._spill import ReplayResult, replay, replay_file
 
 REDIS_URL = os.environ.get("PROVGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -182,9 +183,7 @@ def test_redis_sink_on_a_closed_port_returns_false_quickly_and_logs_once(caplog)
 
 
 def test_embedded_url_comes_from_the_file_the_embedded_server_writes(tmp_path, redis_client, unique):
-    from capture._sinks import SinkUnavailable
-
-    with pytest.raises(SinkUnavailable, match="embedded server is not running"):
+    with pytest.raises(EmbeddedServerNotRunning, match="no embedded provgraph server is running"):
         embedded_redis_url(tmp_path)
     sink = RedisStreamSink("embedded", f"provgraph:test:{unique}:emb", home=tmp_path)
     assert sink.export([payload("pgid:run_1", "pgid:a")]) is False  # not running yet: the emitter would spill
