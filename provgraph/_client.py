@@ -21,10 +21,11 @@ An element is named by its qualified name (``id``, e.g. ``pgid:run_...``) or its
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from capture.settings import Settings
 from provgraph._backend import GraphBackend, open_backend
@@ -541,6 +542,51 @@ class Client:
     def associations(self, ref: str, limit: int = DEFAULT_LIMIT) -> list[Association]:
         """The agents (people, machines, software, organisations) associated with a result."""
         return [_build(Association, row) for row in self.run("associations", ref=ref, limit=limit)]
+
+    # --- PROV documents -----------------------------------------------------------------------------------------
+
+    def export(
+        self,
+        fmt: str = "json",
+        out: str | os.PathLike[str] | IO[Any] | None = None,
+        *,
+        run: str | None = None,
+        doc: str | None = None,
+        campaign: str | None = None,
+        lineage_of: str | None = None,
+        everything: bool = False,
+    ) -> str | None:
+        """Export one scope as PROV (``json``, ``provn``, ``xml``, ``turtle``, ``trig`` or ``jsonld``).
+
+        Args:
+            fmt: the format.
+            out: a path or text stream to write to; None returns the text.
+            run, doc, campaign, lineage_of, everything: the scope, exactly one of them (see `docs/export.md`).
+
+        Returns:
+            The document's text when ``out`` is None, else None.
+
+        Raises:
+            ExportError: unknown format or scope, or nothing in that scope.
+        """
+        from provgraph._export import export
+
+        return export(
+            self.backend,
+            fmt=fmt,
+            out=out,
+            run=run,
+            doc=doc,
+            campaign=campaign,
+            lineage_of=lineage_of,
+            everything=everything,
+        )
+
+    def import_document(self, source: str | os.PathLike[str], fmt: str | None = None) -> Any:
+        """Import a PROV file into the graph through the loader's write path; returns an `ImportResult`."""
+        from provgraph._import import import_document
+
+        return import_document(self.backend, source, fmt)
 
 
 def _inputs(items: Iterable[Mapping[str, Any]]) -> tuple[InputValue, ...]:
