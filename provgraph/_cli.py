@@ -10,6 +10,7 @@ import importlib
 import logging
 import sys
 
+from capture.settings import SettingsError
 from provgraph.errors import ProvgraphError
 
 # Each module defines ``register(subparsers)``, adding its verbs with ``set_defaults(func=handler)``; a handler
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProvgraphError as exc:
         print(f"provgraph: {exc}", file=sys.stderr)
         return 1
+    except SettingsError as exc:
+        print(f"provgraph: bad setting: {exc} (see docs/environment.md)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("provgraph: interrupted", file=sys.stderr)
         return 130
