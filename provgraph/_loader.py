@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -49,6 +50,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+WRITERS = {"neo4j": 2}
+"""Batches a loader writes at once, per backend dialect (1 where missing). With two Neo4j transactions in flight,
+one runs its statements while the other commits (about 18% more records/s on 2 cores, docs/loader.md); the
+embedded engine writes one query at a time anyway."""
 
 BATCH_RECORDS = 5000
 """Records per transaction in `load_messages` (2k-10k rows per UNWIND is the sweet spot)."""
@@ -617,6 +623,7 @@ class Loader:
         )  # until entries are seen
         self._own_cursor: bytes | str = "0"
         self._in_flight_ids: set[str] = set()
+        self._stats_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -654,10 +661,12 @@ class Loader:
         """Load until `stop` is called, or until nothing arrived for ``until_idle_s`` seconds (0: until the first
         empty read). Returns what was loaded.
 
-        Reading and decoding the next batch overlaps with the graph writing the current one (one writer thread, at
-        most one batch in flight); a batch is acknowledged only after its transaction committed.
+        Reading and decoding the next batch overlaps with the graph writing the current ones (`WRITERS` writer
+        threads, as many batches in flight); a batch is acknowledged only after its transaction committed, batches
+        in the order they were read.
         """
         import concurrent.futures
+        from collections import deque
 
         import redis
 
@@ -666,23 +675,26 @@ class Loader:
         self.backend.ensure_schema()
         self._retrying(self.ensure_group)
         idle_since = time.monotonic()
-        in_flight: tuple[concurrent.futures.Future[None], list[_Entry]] | None = None
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="provgraph-loader-write") as writer:
+        writers = WRITERS.get(self.backend.dialect, 1)
+        in_flight: deque[tuple[concurrent.futures.Future[None], list[_Entry]]] = deque()
+        with concurrent.futures.ThreadPoolExecutor(
+            writers, thread_name_prefix="provgraph-loader-write"
+        ) as writer:
             try:
                 while not self._stopping:
                     entries = self._retrying(self._recover) or self._retrying(self._read_batch)
-                    if in_flight is not None:
-                        self._finish(*in_flight)
-                        in_flight = None
+                    # acknowledge in order what committed; wait for the oldest batch only when every writer is busy
+                    while in_flight and (in_flight[0][0].done() or len(in_flight) >= writers):
+                        self._finish(*in_flight.popleft())
                     if entries:
                         idle_since = time.monotonic()
-                        in_flight = (writer.submit(self._write_entries, entries), entries)
-                        self._in_flight_ids = {entry.entry_id for entry in entries}
+                        in_flight.append((writer.submit(self._write_entries, entries), entries))
+                        self._in_flight_ids |= {entry.entry_id for entry in entries}
                     elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
                         break
                     self._maybe_report()
-                if in_flight is not None:
-                    self._finish(*in_flight)  # graceful stop: the batch in flight completes
+                while in_flight:
+                    self._finish(*in_flight.popleft())  # graceful stop: the batches in flight complete
             except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 if not self._stopping:
                     raise
@@ -699,7 +711,7 @@ class Loader:
             if entry.reason is None and entry.sent_at:
                 self.latencies.append(committed - entry.sent_at)
         self._retrying(lambda: self._dead_letter_and_ack(entries))
-        self._in_flight_ids = set()
+        self._in_flight_ids -= {entry.entry_id for entry in entries}
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -811,7 +823,8 @@ class Loader:
             self._write_or_split(entries[:middle])
             self._write_or_split(entries[middle:])
             return
-        self.stats.add(stats)
+        with self._stats_lock:  # writer threads finish concurrently
+            self.stats.add(stats)
 
     def _dead_letter_and_ack(self, entries: list[_Entry]) -> None:
         stream, group = self.settings.stream, self.settings.consumer_group
@@ -849,18 +862,21 @@ class Loader:
 
         delay = 0.1
         last_log = 0.0
+        waited = False
         while True:
             try:
                 result = call()
-                if self._waiting_for_graph:
+                # only the call that waited says the store is back: a Redis read succeeding in the reading thread
+                # says nothing about a graph write still retrying in a writer thread
+                if waited:
                     logger.warning("store available again; loading resumes")
                     self._note("store available again; loading resumes")
-                self._waiting_for_graph = False
+                    self._waiting_for_graph = False
                 return result
             except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 if self._stopping:
                     raise
-                self._waiting_for_graph = True
+                waited = self._waiting_for_graph = True
                 now = time.monotonic()
                 if now - last_log >= self.settings.loader_progress_interval_s:
                     last_log = now
