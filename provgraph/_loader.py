@@ -699,8 +699,7 @@ class Loader:
                 if not self._stopping:
                     raise
                 # stopped while a store was unavailable: that batch stays pending, nothing was acknowledged
-        if time.monotonic() - self._last_progress > 1.0:
-            self._report()
+        self._report()  # the last line is always the final state, after every batch in flight was acknowledged
         return self.stats
 
     def _finish(self, future: Any, entries: list[_Entry]) -> None:
