@@ -7,8 +7,13 @@ output entity ``wasGeneratedBy`` it, a telemetry entity ``wasGeneratedBy`` it, `
 the run ``wasAssociatedWith`` the machine: 10 records per task, in messages of ``--message-records`` records.
 
 Phases:
+0. warm-up: ``--warmup-records`` records through a loader, not measured (Neo4j's JIT compiles the statements'
+   code paths during the first ~100,000 records; a loader is a long-running process, so steady state counts).
 1. throughput: a producer thread XADDs every message as fast as it can while a `Loader` (default settings
    except the stream names) reads, writes and acknowledges; records/s = records / (first XADD -> last commit).
+   Repeated ``--repeat`` times on fresh streams; the figure is the median run.
+1b. graph only: the same records as ready-made batches written by `WRITERS` threads, no Redis and no decoding:
+   the ceiling Neo4j puts on any loader of this graph model on this machine.
 2. latency: a producer sends one message every ``flush_interval_ms`` (capture's emitter period) at
    ``--latency-rate`` records/s for ``--latency-seconds``; the loader runs at its DEFAULT flush settings;
    latency = commit time - the message's send time (``ts``), p50 and p95 over messages.
@@ -173,6 +178,34 @@ def throughput_phase(
     }
 
 
+def graph_only_phase(settings: Settings, backend, prefix: str, doc: str, records: int, start_task: int) -> dict:
+    from provgraph._loader import WRITERS, Batch, message_rows, write_batch
+
+    batches, batch = [], Batch()
+    for records_ in workload(prefix, doc, records, 1000, start_task=start_task):
+        message_rows(wire.Message(doc=doc, records=records_), batch)
+        if batch.records >= settings.loader_batch_records:
+            batches.append(batch)
+            batch = Batch()
+    if batch.records:
+        batches.append(batch)
+    writers = WRITERS.get(backend.dialect, 1)
+
+    def write(share: list) -> None:
+        for item in share:
+            write_batch(backend, item, tag="bench/graph-only")
+
+    threads = [threading.Thread(target=write, args=(batches[i::writers],)) for i in range(writers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    total = sum(item.records for item in batches)
+    return {"records": total, "seconds": seconds, "records_per_s": total / seconds, "writers": writers}
+
+
 def latency_phase(
     settings: Settings, backend, client, prefix: str, doc: str, rate: int, seconds: float
 ) -> dict:
@@ -241,6 +274,8 @@ def main() -> int:
     parser.add_argument("--message-records", type=int, default=1000, help="records per message (phase 1)")
     parser.add_argument("--baseline-records", type=int, default=1000)
     parser.add_argument("--loaders", type=int, default=1, help="loaders sharing the consumer group (phase 1)")
+    parser.add_argument("--warmup-records", type=int, default=100_000, help="loaded before measuring (phase 0)")
+    parser.add_argument("--repeat", type=int, default=3, help="throughput runs; the median is reported")
     parser.add_argument("--latency-rate", type=int, default=2000, help="records/s offered in phase 2")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
@@ -260,18 +295,36 @@ def main() -> int:
         consumer_group=f"bench-{token}",
         loader_progress_interval_s=3600.0,
     )
-    docs = [f"pgid:{prefix}doc", f"pgid:{prefix}latency", f"pgid:{prefix}baseline"]
+    docs = [f"pgid:{prefix}doc", f"pgid:{prefix}latency", f"pgid:{prefix}baseline", f"pgid:{prefix}warmup"]
+    streams = [settings.stream, settings.dead_letter_stream]
     backend = Neo4jBackend(settings)
     client = redis.Redis.from_url(settings.redis_url)
     backend.ensure_schema()
     load_before = os.getloadavg()
     try:
-        print(f"phase 1: {args.records} records through the stream ...", file=sys.stderr)
-        messages = workload(prefix, docs[0], args.records, args.message_records)
-        loader = throughput_phase(settings, backend, client, docs[0], messages, args.loaders)
+        if args.warmup_records:
+            print(f"phase 0: warm-up, {args.warmup_records} records (not measured) ...", file=sys.stderr)
+            warm = settings.replace(stream=f"{settings.stream}:warmup")
+            streams.append(warm.stream)
+            throughput_phase(warm, backend, client, docs[3], workload(prefix, docs[3], args.warmup_records, 1000))
+        runs = []
+        for run in range(args.repeat):
+            print(f"phase 1: {args.records} records through the stream (run {run + 1}/{args.repeat}) ...", file=sys.stderr)
+            run_settings = settings.replace(stream=f"{settings.stream}:{run}")
+            streams.append(run_settings.stream)
+            messages = workload(prefix, docs[0], args.records, args.message_records, start_task=run * 1_000_000)
+            runs.append(throughput_phase(run_settings, backend, client, docs[0], messages, args.loaders))
+            print(
+                f"  loader: {runs[-1]['records_per_s']:,.0f} records/s ({runs[-1]['records']} in {runs[-1]['seconds']:.1f} s; "
+                f"graph writes {runs[-1]['write_seconds']:.1f} s, {runs[-1]['transactions']} transactions)"
+            )
+        loader = sorted(runs, key=lambda r: r["records_per_s"])[len(runs) // 2]
+        print(f"  median: {loader['records_per_s']:,.0f} records/s")
+        print(f"phase 1b: the same {args.records} records written to the graph only ...", file=sys.stderr)
+        graph_only = graph_only_phase(settings, backend, prefix, docs[0], args.records, start_task=9_000_000)
         print(
-            f"  loader: {loader['records_per_s']:,.0f} records/s ({loader['records']} in {loader['seconds']:.1f} s; graph writes {loader['write_seconds']:.1f} s, "
-            f"{loader['transactions']} transactions)"
+            f"  graph only: {graph_only['records_per_s']:,.0f} records/s ({graph_only['writers']} writers, no Redis, "
+            "no decoding)"
         )
         print(
             f"phase 2: latency at {args.latency_rate} records/s for {args.latency_seconds:.0f} s, default flush ...",
@@ -295,7 +348,7 @@ def main() -> int:
     finally:
         print("cleaning up ...", file=sys.stderr)
         cleanup(backend, key_prefix, docs)
-        client.delete(settings.stream, settings.dead_letter_stream)
+        client.delete(*streams)
         client.close()
         backend.close()
     result = {
@@ -305,7 +358,10 @@ def main() -> int:
         "latency_p50_s": round(latency["p50_s"], 4),
         "latency_p95_s": round(latency["p95_s"], 4),
         "latency_max_s": round(latency["max_s"], 4),
+        "loader_runs_records_per_s": [round(r["records_per_s"], 1) for r in runs],
+        "graph_only_records_per_s": round(graph_only["records_per_s"], 1),
         "records": loader["records"],
+        "warmup_records": args.warmup_records,
         "loaders": args.loaders,
         "baseline_records": baseline["records"],
         "latency_rate_records_per_s": args.latency_rate,
