@@ -18,13 +18,15 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from provgraph._model import LABELS, RELATIONSHIP_TYPES
 from provgraph.errors import QueryError
 
-__all__ = ["CYPHER_DIR_ENV", "QueryFile", "catalogue", "cypher_dir", "load", "render"]
+__all__ = ["CYPHER_DIR_ENV", "QueryFile", "as_one_query", "catalogue", "cypher_dir", "load", "render"]
 
 CYPHER_DIR_ENV = "PROVGRAPH_CYPHER_DIR"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
@@ -93,3 +95,29 @@ def catalogue(dialect: str = "neo4j") -> list[QueryFile]:
     """Every user-facing query (top-level ``cypher/*.cypher``), sorted by name."""
     names = sorted({p.name.split(".")[0] for p in cypher_dir().glob("*.cypher")})
     return [load(n, dialect) for n in names]
+
+
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def as_one_query(statements: Sequence[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+    """Several write statements as one Cypher query of unit subqueries (``CALL () { ... }``, Neo4j 5.23 on), run
+    in the given order, each seeing what the earlier ones wrote, as in one transaction of separate statements.
+
+    One query is one round trip: the server never waits for the client between statements (about 10% more
+    records/s for the loader, docs/loader.md). Statement ``i``'s parameter ``$name`` becomes ``$s<i>_name``.
+    Only statements that return nothing may be combined: a subquery that returns rows would repeat the ones after
+    it once per row.
+    """
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    for index, (text, values) in enumerate(statements):
+        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+        if re.search(r"\bRETURN\b", body, re.IGNORECASE):
+            raise QueryError(f"statement {index} returns rows; only write statements can be combined", None)
+        unknown = set(_PARAMETER.findall(body)) - set(values)
+        if unknown:
+            raise QueryError(f"statement {index} uses parameters it was not given: {sorted(unknown)}", None)
+        parts.append("CALL () {\n" + _PARAMETER.sub(lambda m, i=index: f"$s{i}_{m.group(1)}", body) + "\n}")
+        params.update({f"s{index}_{name}": value for name, value in values.items()})
+    return "\n".join(parts), params

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from capture import wire
+from provgraph._cypher import as_one_query
 from provgraph._model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
 
 if TYPE_CHECKING:
@@ -57,6 +58,10 @@ WRITERS = {"neo4j": 2}
 """Batches a loader writes at once, per backend dialect (1 where missing). With two Neo4j transactions in flight,
 one runs its statements while the other commits (about 18% more records/s on 2 cores, docs/loader.md); the
 embedded engine writes one query at a time anyway."""
+
+ONE_QUERY = {"neo4j": True}
+"""Dialects whose batch statements travel as one query of unit subqueries (`provgraph._cypher.as_one_query`):
+one round trip per transaction instead of one per statement (Neo4j; FalkorDB has no ``CALL () { ... }``)."""
 
 BATCH_RECORDS = 5000
 """Records per transaction in `load_messages` (2k-10k rows per UNWIND is the sweet spot)."""
@@ -472,7 +477,10 @@ def batch_statements(backend: GraphBackend, batch: Batch) -> list[Statement]:
 def write_batch(backend: GraphBackend, batch: Batch, *, tag: str = "loader") -> LoadStats:
     """Write one batch in one transaction; the counts of what it held."""
     started = time.perf_counter()
-    backend.write(batch_statements(backend, batch), tag=tag)
+    statements = batch_statements(backend, batch)
+    if ONE_QUERY.get(backend.dialect) and len(statements) > 1:
+        statements = [as_one_query(statements)]
+    backend.write(statements, tag=tag)
     return LoadStats(
         messages=batch.messages,
         records=batch.records,

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _mixed_records import MixedRecords, build, payloads  # noqa: E402
 
 from capture import wire  # noqa: E402
+from provgraph._cypher import as_one_query  # noqa: E402
 from provgraph._loader import Batch, Loader, load_messages, message_rows  # noqa: E402
+from provgraph.errors import QueryError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -570,3 +572,45 @@ def test_load_and_status_on_the_embedded_server(tmp_path, unique):
         assert f"[:used] {mixed.relations['used']}" in status.stdout
     finally:
         subprocess.run(_cli("embedded", "down"), env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_statements_combine_into_one_query_with_their_own_parameters():
+    text, params = as_one_query(
+        [
+            ("// a comment\nUNWIND $rows AS row MERGE (:Document {id: row})", {"rows": ["a"]}),
+            ("UNWIND $rows AS row MATCH (n {key: row.key}) SET n.x = $rows_count", {"rows": [1], "rows_count": 2}),
+        ]
+    )
+    assert text == (
+        "CALL () {\nUNWIND $s0_rows AS row MERGE (:Document {id: row})\n}\n"
+        "CALL () {\nUNWIND $s1_rows AS row MATCH (n {key: row.key}) SET n.x = $s1_rows_count\n}"
+    )
+    assert params == {"s0_rows": ["a"], "s1_rows": [1], "s1_rows_count": 2}
+    with pytest.raises(QueryError, match="returns rows"):
+        as_one_query([("MATCH (n) RETURN n", {}), ("CREATE (m)", {})])
+    with pytest.raises(QueryError, match=r"not given: \['missing'\]"):
+        as_one_query([("UNWIND $missing AS row CREATE (m)", {})])
+
+
+def test_combined_statements_see_each_others_writes(neo4j_backend, unique):
+    """One query of unit subqueries writes what the separate statements would: a relationship statement finds the
+    nodes an earlier subquery created, and running it again changes nothing."""
+    batch = message_rows(
+        wire.Message(
+            doc=f"pgid:{unique}doc",
+            records=[
+                wire.element("activity", f"pgid:{unique}a"),
+                wire.element("entity", f"pgid:{unique}e", attrs=[["prov:value", 3]]),
+                wire.relation("used", activity=f"pgid:{unique}a", entity=f"pgid:{unique}e"),
+            ],
+        )
+    )
+    from provgraph._loader import write_batch
+
+    for _ in range(2):
+        write_batch(neo4j_backend, batch)
+    rows = neo4j_backend.read(
+        "MATCH (a:Activity {id: $a})-[r:used]->(e:Entity {id: $e}) RETURN count(r) AS used, e.value AS value",
+        {"a": f"pgid:{unique}a", "e": f"pgid:{unique}e"},
+    )
+    assert rows == [{"used": 1, "value": 3}]
