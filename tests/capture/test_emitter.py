@@ -199,7 +199,8 @@ def test_the_worker_recovers_by_itself_with_backoff(tmp_path):
     assert wait_for(lambda: emitter.stats()["records_spilled"] == 1, 10)
     sink.fail = False
     assert wait_for(lambda: len(sink.records()) == 1, 20)  # the worker's probe, no flush call
-    assert emitter.stats()["transport_down"] is False
+    # the worker marks the transport up right after the probe's delivery: wait for it rather than race it
+    assert wait_for(lambda: emitter.stats()["transport_down"] is False, 5)
     emitter.shutdown(5)
 
 
