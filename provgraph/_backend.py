@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -42,11 +43,21 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def server_version(agent: str) -> tuple[int, ...]:
+    """The version in a Neo4j server agent string (``Neo4j/5.26.30`` -> (5, 26, 30)); () when there is none."""
+    found = re.search(r"/(\d+(?:\.\d+)*)", agent or "")
+    return tuple(int(part) for part in found.group(1).split(".")) if found else ()
+
+
 class GraphBackend(abc.ABC):
     """What the store side needs from a graph engine."""
 
     dialect: str
     """``neo4j`` or ``falkordb``: selects the ``cypher/`` variant."""
+
+    combines_writes: bool = False
+    """Whether the loader sends a batch's statements as one query of unit subqueries (`provgraph._cypher.as_one_query`):
+    Neo4j 5.23 and later, which know ``CALL () { ... }``."""
 
     @abc.abstractmethod
     def read(self, query: str, params: dict[str, Any] | None = None, *, tag: str = "") -> list[dict[str, Any]]:
@@ -96,6 +107,7 @@ class Neo4jBackend(GraphBackend):
         try:
             self.driver = neo4j.GraphDatabase.driver(self.url, auth=auth)
             self.driver.verify_connectivity()
+            self.combines_writes = server_version(self.driver.get_server_info().agent) >= (5, 23)
         except Exception as exc:
             raise StoreUnavailable(
                 f"cannot reach Neo4j at {redact_url(self.url)}: {exc}. "

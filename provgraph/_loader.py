@@ -59,10 +59,6 @@ WRITERS = {"neo4j": 2}
 one runs its statements while the other commits (about 18% more records/s on 2 cores, docs/loader.md); the
 embedded engine writes one query at a time anyway."""
 
-ONE_QUERY = {"neo4j": True}
-"""Dialects whose batch statements travel as one query of unit subqueries (`provgraph._cypher.as_one_query`):
-one round trip per transaction instead of one per statement (Neo4j; FalkorDB has no ``CALL () { ... }``)."""
-
 BATCH_RECORDS = 5000
 """Records per transaction in `load_messages` (2k-10k rows per UNWIND is the sweet spot)."""
 
@@ -478,7 +474,7 @@ def write_batch(backend: GraphBackend, batch: Batch, *, tag: str = "loader") -> 
     """Write one batch in one transaction; the counts of what it held."""
     started = time.perf_counter()
     statements = batch_statements(backend, batch)
-    if ONE_QUERY.get(backend.dialect) and len(statements) > 1:
+    if backend.combines_writes and len(statements) > 1:  # one round trip instead of one per statement
         statements = [as_one_query(statements)]
     backend.write(statements, tag=tag)
     return LoadStats(

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _mixed_records import MixedRecords, build, payloads  # noqa: E402
 
 from capture import wire  # noqa: E402
+from provgraph._backend import server_version  # noqa: E402
 from provgraph._cypher import as_one_query  # noqa: E402
 from provgraph._loader import Batch, Loader, load_messages, message_rows  # noqa: E402
 from provgraph.errors import QueryError  # noqa: E402
@@ -592,9 +593,18 @@ def test_statements_combine_into_one_query_with_their_own_parameters():
         as_one_query([("UNWIND $missing AS row CREATE (m)", {})])
 
 
-def test_combined_statements_see_each_others_writes(neo4j_backend, unique):
-    """One query of unit subqueries writes what the separate statements would: a relationship statement finds the
-    nodes an earlier subquery created, and running it again changes nothing."""
+def test_server_versions_decide_whether_statements_combine(neo4j_backend):
+    assert server_version("Neo4j/5.26.30") == (5, 26, 30)
+    assert server_version("Neo4j/5.20.0") < (5, 23) <= server_version("Neo4j/5.23")
+    assert server_version("") == () < (5, 23)
+    assert neo4j_backend.combines_writes is True  # the managed server is 5.26
+
+
+@pytest.mark.parametrize("combined", [True, False], ids=["one-query", "statement-by-statement"])
+def test_combined_statements_see_each_others_writes(neo4j_backend, unique, combined):
+    """One query of unit subqueries writes what the separate statements would (servers before 5.23 get those): a
+    relationship statement finds the nodes an earlier one created, and running it again changes nothing."""
+    neo4j_backend.combines_writes = combined
     batch = message_rows(
         wire.Message(
             doc=f"pgid:{unique}doc",
