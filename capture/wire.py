@@ -364,22 +364,40 @@ def statement_key(doc: str, record: Mapping[str, Any]) -> str:
 
 
 # The canonical form is the sorted, compact, non-ASCII-escaping ``json.dumps`` (keys of loaded graphs depend on it).
-# orjson with sorted keys writes the same bytes 4x faster, except for floats Python writes in exponent form
-# (below 1e-4 or from 1e16 on), integers beyond 64 bits and lone surrogates; records holding those, or keys the
-# format does not define (whose values are not checked), take the json path.
+# orjson with sorted keys writes the same bytes 4x faster for everything except floats Python writes in exponent
+# form (below 1e-4 or from 1e16 on), integers beyond 64 bits and lone surrogates. The fast path takes only records
+# whose every value has the shape the format allows (strings; scalar or typed-literal attribute values) with no such
+# float; orjson refuses the rest, and anything else takes the json path.
 _RECORD_KEYS = frozenset({"k", "id", "b", "f", "a", "ns"})
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})  # written alike by both (orjson refuses ints beyond 64 bits)
 
 
 def _canonical_fast(doc: str, record: Mapping[str, Any]) -> bytes | None:
     if not _RECORD_KEYS.issuperset(record):
         return None
     try:
-        for value in record.get("f", {}).values():
-            if type(value) is not str:
-                return None
+        if type(record.get("k", "")) is not str or type(record.get("id", "")) is not str:
+            return None
+        if "b" in record and type(record["b"]) is not str:
+            return None
+        for mapping in (record.get("f"), record.get("ns")):
+            if mapping:
+                for value in mapping.values():
+                    if type(value) is not str:
+                        return None
         for _, value in record.get("a", ()):
-            if type(value) is float and value != 0.0 and not 1e-4 <= abs(value) < 1e16:
+            kind = type(value)
+            if kind in _PLAIN_TYPES:
+                continue
+            if kind is float:
+                if value != 0.0 and not 1e-4 <= abs(value) < 1e16:
+                    return None
+            elif kind is dict:
+                for part in value.values():
+                    if type(part) is not str:
+                        return None
+            else:
                 return None
         return _orjson.dumps([doc, record], option=_orjson.OPT_SORT_KEYS)
-    except (TypeError, ValueError, AttributeError):  # not a validated record (or a value orjson refuses)
+    except (TypeError, ValueError, AttributeError):  # not a record's shape, or a value orjson refuses
         return None

@@ -104,7 +104,7 @@ def as_one_query(statements: Sequence[tuple[str, dict[str, Any]]]) -> tuple[str,
     """Several write statements as one Cypher query of unit subqueries (``CALL () { ... }``, Neo4j 5.23 on), run
     in the given order, each seeing what the earlier ones wrote, as in one transaction of separate statements.
 
-    One query is one round trip: the server never waits for the client between statements (about 10% more
+    One query is one round trip: the server never waits for the client between statements (about 15% more
     records/s for the loader, docs/loader.md). Statement ``i``'s parameter ``$name`` becomes ``$s<i>_name``.
     Only statements that return nothing may be combined: a subquery that returns rows would repeat the ones after
     it once per row.

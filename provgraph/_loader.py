@@ -68,15 +68,28 @@ is hundreds of thousands of small dicts and lists that live until its transactio
 collector walks them over and over and decoding takes twice as long (docs/loader.md)."""
 
 
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Raise the young-generation threshold for the duration (never lower it), then restore the old one."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], GC_GENERATION0_THRESHOLD), *thresholds[1:])
+    """Raise the young-generation threshold (never lower it) while any load runs in this process; the last one
+    to finish restores the old thresholds (loaders may run in several threads, their spans overlapping)."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], GC_GENERATION0_THRESHOLD), *_gc_saved[1:])
+        _gc_users += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 PROV_TYPE = wire.NAMESPACES["prov"] + "type"

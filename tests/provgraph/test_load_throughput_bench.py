@@ -3,37 +3,13 @@ issue's keys with figures that add up, and the benchmark deletes what it wrote."
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-from _known_graph import NEO4J_URI
-
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("PROVGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from _bench_run import run_bench
 
 
 def test_load_throughput_bench_small(tmp_path, neo4j_backend):
-    env = {
-        **os.environ,
-        "PROVGRAPH_GRAPH_URL": NEO4J_URI,
-        "PROVGRAPH_REDIS_URL": REDIS_URL,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-    }
-    env.pop("PROVGRAPH_SETTINGS", None)
     args = ["--records", "2000", "--repeat", "2", "--warmup-records", "500", "--baseline-records", "20"]
     args += ["--latency-rate", "500", "--latency-seconds", "1"]
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "load_throughput.py"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result, _ = run_bench("load_throughput.py", args, tmp_path)
     for key in ("loader_records_per_s", "baseline_records_per_s", "speedup", "latency_p50_s", "latency_p95_s"):
         assert result[key] > 0, key
     assert len(result["loader_runs_records_per_s"]) == 2

@@ -624,3 +624,20 @@ def test_combined_statements_see_each_others_writes(neo4j_backend, unique, combi
         {"a": f"pgid:{unique}a", "e": f"pgid:{unique}e"},
     )
     assert rows == [{"used": 1, "value": 3}]
+
+
+def test_overlapping_loads_restore_the_gc_thresholds_once_the_last_ends():
+    """Loaders in several threads raise the collector's threshold while any runs; ending in any order restores it."""
+    import gc
+
+    from provgraph._loader import GC_GENERATION0_THRESHOLD, _fewer_collections
+
+    before = gc.get_threshold()
+    first, second = _fewer_collections(), _fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    assert gc.get_threshold()[0] == max(before[0], GC_GENERATION0_THRESHOLD)
+    first.__exit__(None, None, None)  # the first to start ends first: the other still loads
+    assert gc.get_threshold()[0] == max(before[0], GC_GENERATION0_THRESHOLD)
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before

@@ -185,6 +185,12 @@ def test_statement_keys_never_change(documents):
         ("dé", wire.element("entity", "ex:é𝄞", attrs=[["ex:s", "tab\there \x00\x1f\x7f \u2028 \"q\" \\ 𝄞"]])),
         ("d", wire.relation("used", activity="ex:a", entity="ex:e", attrs=[["ex:b", {"$": "x", "lang": "fr"}]])),
         ("d", {**wire.element("entity", "ex:e"), "extra": {"z": 1e-9, "a": [1.0, 2]}}),
+        # shapes the format does not allow (keys are computed before validation may reject them)
+        ("d", {"k": "entity", "id": 1e-5}),
+        ("d", {"k": "entity", "id": "ex:e", "a": [["ex:t", {"$": 2.5e-9, "type": "xsd:double"}]]}),
+        ("d", {"k": "entity", "id": "ex:e", "a": [["ex:l", [1e20, "x"]]]}),
+        ("d", {"k": "bundle", "id": "ex:b", "ns": {"ex": 1e17}}),
+        ("d", {"k": "used", "f": {"activity": 3e-7}}),
         ("d", wire.element("entity", "ex:e", attrs=[["ex:b", True], ["ex:n", None], ["ex:b", 2**63]])),
     ]
     assert len(records) > 3500
