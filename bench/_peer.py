@@ -24,7 +24,9 @@ FLOWCEPT_VERSION = "1.0.3"
 
 
 def peer_venv() -> Path:
-    return Path(os.environ.get("PROVGRAPH_BENCH_VENV", Path.home() / ".cache" / "provgraph" / "bench-flowcept"))
+    return Path(
+        os.environ.get("PROVGRAPH_BENCH_VENV", Path.home() / ".cache" / "provgraph" / "bench-flowcept")
+    )
 
 
 def peer_python() -> str:
@@ -33,10 +35,22 @@ def peer_python() -> str:
     python = root / "bin" / "python"
     marker = root / f".flowcept-{FLOWCEPT_VERSION}"
     if not marker.exists():
-        print(f"bench: installing flowcept=={FLOWCEPT_VERSION} into {root} (once)", file=sys.stderr, flush=True)
+        print(
+            f"bench: installing flowcept=={FLOWCEPT_VERSION} into {root} (once)", file=sys.stderr, flush=True
+        )
         venv.EnvBuilder(with_pip=True, clear=True).create(root)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"flowcept=={FLOWCEPT_VERSION}", "psutil", "py-cpuinfo", "redis"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"flowcept=={FLOWCEPT_VERSION}",
+                "psutil",
+                "py-cpuinfo",
+                "redis",
+            ],
             check=True,
         )
         marker.touch()

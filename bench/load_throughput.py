@@ -178,7 +178,9 @@ def throughput_phase(
     }
 
 
-def graph_only_phase(settings: Settings, backend, prefix: str, doc: str, records: int, start_task: int) -> dict:
+def graph_only_phase(
+    settings: Settings, backend, prefix: str, doc: str, records: int, start_task: int
+) -> dict:
     from provgraph._loader import WRITERS, Batch, message_rows, write_batch
 
     batches, batch = [], Batch()
@@ -274,7 +276,9 @@ def main() -> int:
     parser.add_argument("--message-records", type=int, default=1000, help="records per message (phase 1)")
     parser.add_argument("--baseline-records", type=int, default=1000)
     parser.add_argument("--loaders", type=int, default=1, help="loaders sharing the consumer group (phase 1)")
-    parser.add_argument("--warmup-records", type=int, default=100_000, help="loaded before measuring (phase 0)")
+    parser.add_argument(
+        "--warmup-records", type=int, default=100_000, help="loaded before measuring (phase 0)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs; the median is reported")
     parser.add_argument("--latency-rate", type=int, default=2000, help="records/s offered in phase 2")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
@@ -306,13 +310,20 @@ def main() -> int:
             print(f"phase 0: warm-up, {args.warmup_records} records (not measured) ...", file=sys.stderr)
             warm = settings.replace(stream=f"{settings.stream}:warmup")
             streams.append(warm.stream)
-            throughput_phase(warm, backend, client, docs[3], workload(prefix, docs[3], args.warmup_records, 1000))
+            throughput_phase(
+                warm, backend, client, docs[3], workload(prefix, docs[3], args.warmup_records, 1000)
+            )
         runs = []
         for run in range(args.repeat):
-            print(f"phase 1: {args.records} records through the stream (run {run + 1}/{args.repeat}) ...", file=sys.stderr)
+            print(
+                f"phase 1: {args.records} records through the stream (run {run + 1}/{args.repeat}) ...",
+                file=sys.stderr,
+            )
             run_settings = settings.replace(stream=f"{settings.stream}:{run}")
             streams.append(run_settings.stream)
-            messages = workload(prefix, docs[0], args.records, args.message_records, start_task=run * 1_000_000)
+            messages = workload(
+                prefix, docs[0], args.records, args.message_records, start_task=run * 1_000_000
+            )
             runs.append(throughput_phase(run_settings, backend, client, docs[0], messages, args.loaders))
             print(
                 f"  loader: {runs[-1]['records_per_s']:,.0f} records/s ({runs[-1]['records']} in {runs[-1]['seconds']:.1f} s; "

@@ -57,7 +57,9 @@ class Settings:
     """provgraph's settings; build with `Settings.load()` (or directly, in tests, with explicit values)."""
 
     # --- where things live ------------------------------------------------------------------------------------
-    home: str = _setting(_default_home, "PROVGRAPH_HOME", "Data directory for the embedded server, spill files, services.")
+    home: str = _setting(
+        _default_home, "PROVGRAPH_HOME", "Data directory for the embedded server, spill files, services."
+    )
     graph_url: str = _setting(
         "embedded",
         "PROVGRAPH_GRAPH_URL",
@@ -69,7 +71,9 @@ class Settings:
         "Transport: 'embedded' (the same embedded server) or a Redis URL passed to redis-py's from_url.",
     )
     neo4j_user: str = _setting("neo4j", "PROVGRAPH_NEO4J_USER", "Neo4j user name.")
-    neo4j_password: str = _setting("", "PROVGRAPH_NEO4J_PASSWORD", "Neo4j password; empty: auth off.", secret=True)
+    neo4j_password: str = _setting(
+        "", "PROVGRAPH_NEO4J_PASSWORD", "Neo4j password; empty: auth off.", secret=True
+    )
     neo4j_database: str = _setting("neo4j", "PROVGRAPH_NEO4J_DATABASE", "Neo4j database name.")
     query_timeout_s: float = _setting(30.0, "PROVGRAPH_QUERY_TIMEOUT_S", "Timeout of one query, seconds.")
 
@@ -82,31 +86,47 @@ class Settings:
 
     # --- loader (provgraph load; docs/loader.md) --------------------------------------------------------------
     loader_batch_records: int = _setting(
-        5000, "PROVGRAPH_LOADER_BATCH_RECORDS", "Records per loader transaction, at most (a message is never split)."
+        5000,
+        "PROVGRAPH_LOADER_BATCH_RECORDS",
+        "Records per loader transaction, at most (a message is never split).",
     )
     loader_flush_interval_ms: int = _setting(
-        200, "PROVGRAPH_LOADER_FLUSH_INTERVAL_MS", "Longest wait to fill a batch before writing it, milliseconds."
+        200,
+        "PROVGRAPH_LOADER_FLUSH_INTERVAL_MS",
+        "Longest wait to fill a batch before writing it, milliseconds.",
     )
-    loader_block_ms: int = _setting(100, "PROVGRAPH_LOADER_BLOCK_MS", "XREADGROUP block timeout, milliseconds.")
+    loader_block_ms: int = _setting(
+        100, "PROVGRAPH_LOADER_BLOCK_MS", "XREADGROUP block timeout, milliseconds."
+    )
     loader_claim_idle_ms: int = _setting(
-        30_000, "PROVGRAPH_LOADER_CLAIM_IDLE_MS", "Pending entries idle this long are taken over (XAUTOCLAIM), ms."
+        30_000,
+        "PROVGRAPH_LOADER_CLAIM_IDLE_MS",
+        "Pending entries idle this long are taken over (XAUTOCLAIM), ms.",
     )
     loader_max_deliveries: int = _setting(
-        5, "PROVGRAPH_LOADER_MAX_DELIVERIES", "An entry delivered more often than this goes to the dead letters."
+        5,
+        "PROVGRAPH_LOADER_MAX_DELIVERIES",
+        "An entry delivered more often than this goes to the dead letters.",
     )
     loader_progress_interval_s: float = _setting(
         10.0, "PROVGRAPH_LOADER_PROGRESS_INTERVAL_S", "Seconds between progress lines of a running loader."
     )
     loader_retry_max_s: float = _setting(
-        30.0, "PROVGRAPH_LOADER_RETRY_MAX_S", "Longest back-off between retries while the graph is unavailable, s."
+        30.0,
+        "PROVGRAPH_LOADER_RETRY_MAX_S",
+        "Longest back-off between retries while the graph is unavailable, s.",
     )
 
     # --- capture ----------------------------------------------------------------------------------------------
     capture_enabled: bool = _setting(
-        True, "PROVGRAPH_CAPTURE_ENABLED", "Off: every decorator and loop is a plain call. PROVGRAPH_DISABLED=1 also turns it off."
+        True,
+        "PROVGRAPH_CAPTURE_ENABLED",
+        "Off: every decorator and loop is a plain call. PROVGRAPH_DISABLED=1 also turns it off.",
     )
     sink: str = _setting("redis", "PROVGRAPH_SINK", "Where capture sends records: redis, file or memory.")
-    flush_interval_ms: int = _setting(100, "PROVGRAPH_FLUSH_INTERVAL_MS", "Emitter flush period, milliseconds.")
+    flush_interval_ms: int = _setting(
+        100, "PROVGRAPH_FLUSH_INTERVAL_MS", "Emitter flush period, milliseconds."
+    )
     flush_max_records: int = _setting(2000, "PROVGRAPH_FLUSH_MAX_RECORDS", "Records per message, at most.")
     queue_max_records: int = _setting(
         200_000,
@@ -118,8 +138,14 @@ class Settings:
         "PROVGRAPH_QUEUE_FULL_TIMEOUT_S",
         "Longest a capture call waits for room in a full queue; then it queues over the bound (never drops).",
     )
-    stop_timeout_s: float = _setting(10.0, "PROVGRAPH_STOP_TIMEOUT_S", "Bounded wait for the flush on workflow stop.")
-    buffer_path: str = _setting("", "PROVGRAPH_BUFFER_PATH", "Directory of the file sink's JSON Lines files (one per process); empty: <home>/buffer.")
+    stop_timeout_s: float = _setting(
+        10.0, "PROVGRAPH_STOP_TIMEOUT_S", "Bounded wait for the flush on workflow stop."
+    )
+    buffer_path: str = _setting(
+        "",
+        "PROVGRAPH_BUFFER_PATH",
+        "Directory of the file sink's JSON Lines files (one per process); empty: <home>/buffer.",
+    )
 
     # --- telemetry --------------------------------------------------------------------------------------------
     telemetry: list[str] = _setting(
@@ -133,7 +159,18 @@ class Settings:
         "Period of the telemetry sampler (system-wide and expensive readings), milliseconds.",
     )
     redact_env_deny: list[str] = _setting(
-        ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "PRIVATE", "SESSION", "COOKIE"],
+        [
+            "KEY",
+            "TOKEN",
+            "SECRET",
+            "PASSWORD",
+            "PASSWD",
+            "CREDENTIAL",
+            "AUTH",
+            "PRIVATE",
+            "SESSION",
+            "COOKIE",
+        ],
         "PROVGRAPH_REDACT_DENY",
         "Environment variable names containing any of these (case-insensitive) are redacted.",
     )
@@ -145,9 +182,13 @@ class Settings:
     neo4j_http_port: int = _setting(7474, "PROVGRAPH_NEO4J_HTTP_PORT", "Neo4j HTTP/Browser port (127.0.0.1).")
     neo4j_heap: str = _setting("1g", "PROVGRAPH_NEO4J_HEAP", "Neo4j JVM heap (-Xms/-Xmx).")
     neo4j_pagecache: str = _setting("512m", "PROVGRAPH_NEO4J_PAGECACHE", "Neo4j page cache size.")
-    redis_aof: bool = _setting(False, "PROVGRAPH_REDIS_AOF", "Append-only file persistence for the managed Redis.")
+    redis_aof: bool = _setting(
+        False, "PROVGRAPH_REDIS_AOF", "Append-only file persistence for the managed Redis."
+    )
     browser_files_port: int = _setting(
-        0, "PROVGRAPH_BROWSER_FILES_PORT", "Port (127.0.0.1) serving Neo4j Browser's style and guide; 0: any free port."
+        0,
+        "PROVGRAPH_BROWSER_FILES_PORT",
+        "Port (127.0.0.1) serving Neo4j Browser's style and guide; 0: any free port.",
     )
 
     # ---------------------------------------------------------------------------------------------------------
@@ -200,7 +241,9 @@ class Settings:
         if self.flush_interval_ms <= 0 or self.flush_max_records <= 0 or self.queue_max_records <= 0:
             raise SettingsError("flush_interval_ms, flush_max_records and queue_max_records must be positive")
         if min(self.loader_batch_records, self.loader_flush_interval_ms, self.loader_block_ms) <= 0:
-            raise SettingsError("loader_batch_records, loader_flush_interval_ms and loader_block_ms must be positive")
+            raise SettingsError(
+                "loader_batch_records, loader_flush_interval_ms and loader_block_ms must be positive"
+            )
         if self.loader_max_deliveries <= 0 or self.loader_claim_idle_ms <= 0:
             raise SettingsError("loader_max_deliveries and loader_claim_idle_ms must be positive")
 

@@ -273,7 +273,9 @@ def validate_record(record: Any, index: int = 0) -> None:
 
 
 def _is_str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
 
 
 # --- messages ---------------------------------------------------------------------------------------------------
@@ -359,7 +361,9 @@ def statement_key(doc: str, record: Mapping[str, Any]) -> str:
     """
     canonical = _canonical_fast(doc, record) if _orjson is not None else None
     if canonical is None:
-        canonical = json.dumps([doc, record], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        canonical = json.dumps(
+            [doc, record], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
@@ -369,7 +373,9 @@ def statement_key(doc: str, record: Mapping[str, Any]) -> str:
 # whose every value has the shape the format allows (strings; scalar or typed-literal attribute values) with no such
 # float; orjson refuses the rest, and anything else takes the json path.
 _RECORD_KEYS = frozenset({"k", "id", "b", "f", "a", "ns"})
-_PLAIN_TYPES = frozenset({str, int, bool, type(None)})  # written alike by both (orjson refuses ints beyond 64 bits)
+_PLAIN_TYPES = frozenset(
+    {str, int, bool, type(None)}
+)  # written alike by both (orjson refuses ints beyond 64 bits)
 
 
 def _canonical_fast(doc: str, record: Mapping[str, Any]) -> bytes | None:

@@ -60,7 +60,9 @@ class GraphBackend(abc.ABC):
     Neo4j 5.23 and later, which know ``CALL () { ... }``."""
 
     @abc.abstractmethod
-    def read(self, query: str, params: dict[str, Any] | None = None, *, tag: str = "") -> list[dict[str, Any]]:
+    def read(
+        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
+    ) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts. ``tag`` (the query's name) goes into server-side metadata."""
 
     @abc.abstractmethod
@@ -117,9 +119,13 @@ class Neo4jBackend(GraphBackend):
         self.database = settings.neo4j_database
 
     def _query(self, text: str, tag: str) -> Any:
-        return self._neo4j.Query(text, metadata={"provgraph": tag} if tag else None, timeout=self.settings.query_timeout_s)
+        return self._neo4j.Query(
+            text, metadata={"provgraph": tag} if tag else None, timeout=self.settings.query_timeout_s
+        )
 
-    def read(self, query: str, params: dict[str, Any] | None = None, *, tag: str = "") -> list[dict[str, Any]]:
+    def read(
+        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
+    ) -> list[dict[str, Any]]:
         try:
             records, _, _ = self.driver.execute_query(
                 self._query(query, tag), params or {}, database_=self.database, routing_="r"
@@ -127,7 +133,9 @@ class Neo4jBackend(GraphBackend):
         except self._neo4j.exceptions.Neo4jError as exc:
             raise QueryError(f"query {tag or '(inline)'} failed: {exc.message}", tag or None) from exc
         except self._neo4j.exceptions.DriverError as exc:
-            raise StoreUnavailable(f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)) from exc
+            raise StoreUnavailable(
+                f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
+            ) from exc
         return [record.data() for record in records]
 
     def stream(
@@ -139,7 +147,9 @@ class Neo4jBackend(GraphBackend):
                 yield record.data()
 
     def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
-        @self._neo4j.unit_of_work(metadata={"provgraph": tag} if tag else None, timeout=self.settings.query_timeout_s)
+        @self._neo4j.unit_of_work(
+            metadata={"provgraph": tag} if tag else None, timeout=self.settings.query_timeout_s
+        )
         def work(tx: Any) -> None:
             for text, params in statements:
                 tx.run(text, params).consume()
@@ -149,19 +159,29 @@ class Neo4jBackend(GraphBackend):
                 session.execute_write(work)
         except self._neo4j.exceptions.ClientError as exc:
             if not (exc.code or "").startswith(("Neo.ClientError.Statement.", "Neo.ClientError.Schema.")):
-                raise StoreUnavailable(f"Neo4j at {redact_url(self.url)} refused: {exc}", redact_url(self.url)) from exc
+                raise StoreUnavailable(
+                    f"Neo4j at {redact_url(self.url)} refused: {exc}", redact_url(self.url)
+                ) from exc
             # the statements or their data are at fault (a constraint, a value Neo4j cannot store): not retryable
-            raise QueryError(f"write {tag or '(inline)'} failed: {exc.code}: {exc.message}", tag or None) from exc
+            raise QueryError(
+                f"write {tag or '(inline)'} failed: {exc.code}: {exc.message}", tag or None
+            ) from exc
         except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError, OSError) as exc:
-            raise StoreUnavailable(f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)) from exc
+            raise StoreUnavailable(
+                f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
+            ) from exc
 
     def ensure_schema(self) -> None:
         from provgraph._cypher import load
         from provgraph._model import RELATIONSHIP_TYPES
 
-        statements = [s.strip() for s in load("schema/constraints", self.dialect).text.split(";") if s.strip()]
+        statements = [
+            s.strip() for s in load("schema/constraints", self.dialect).text.split(";") if s.strip()
+        ]
         # one sk uniqueness constraint per relationship type, rendered from the allow-list
-        statements += [self.render("schema/relationship_constraint", type=t) for t in sorted(RELATIONSHIP_TYPES)]
+        statements += [
+            self.render("schema/relationship_constraint", type=t) for t in sorted(RELATIONSHIP_TYPES)
+        ]
         for statement in statements:
             self.driver.execute_query(statement, database_=self.database)
 

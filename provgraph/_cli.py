@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Provenance store for Python workflows: W3C PROV in a graph you can query with Cypher.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what provgraph does (to stderr)")
-    parser.add_argument("--settings", metavar="FILE", help="settings file (default: $PROVGRAPH_SETTINGS, then ~/.config/provgraph/settings.yaml)")
+    parser.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="settings file (default: $PROVGRAPH_SETTINGS, then ~/.config/provgraph/settings.yaml)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)

@@ -714,9 +714,12 @@ class Loader:
         idle_since = time.monotonic()
         writers = WRITERS.get(self.backend.dialect, 1)
         in_flight: deque[tuple[concurrent.futures.Future[None], list[_Entry]]] = deque()
-        with _fewer_collections(), concurrent.futures.ThreadPoolExecutor(
-            writers, thread_name_prefix="provgraph-loader-write"
-        ) as writer:
+        with (
+            _fewer_collections(),
+            concurrent.futures.ThreadPoolExecutor(
+                writers, thread_name_prefix="provgraph-loader-write"
+            ) as writer,
+        ):
             try:
                 while not self._stopping:
                     entries = self._retrying(self._recover) or self._retrying(self._read_batch)

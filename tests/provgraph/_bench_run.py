@@ -25,7 +25,11 @@ def run_bench(script: str, args: list[str], tmp_path: Path) -> tuple[dict[str, A
     }
     env.pop("PROVGRAPH_SETTINGS", None)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stdout

@@ -25,4 +25,7 @@ def test_an_unreachable_graph_is_one_line_with_a_hint(tmp_path):
     result = _provgraph("runs", env=env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "cannot reach Neo4j at bolt://127.0.0.1:9" in result.stderr and "provgraph services up" in result.stderr
+    assert (
+        "cannot reach Neo4j at bolt://127.0.0.1:9" in result.stderr
+        and "provgraph services up" in result.stderr
+    )

@@ -10,7 +10,13 @@ def test_load_throughput_bench_small(tmp_path, neo4j_backend):
     args = ["--records", "2000", "--repeat", "2", "--warmup-records", "500", "--baseline-records", "20"]
     args += ["--latency-rate", "500", "--latency-seconds", "1"]
     result, _ = run_bench("load_throughput.py", args, tmp_path)
-    for key in ("loader_records_per_s", "baseline_records_per_s", "speedup", "latency_p50_s", "latency_p95_s"):
+    for key in (
+        "loader_records_per_s",
+        "baseline_records_per_s",
+        "speedup",
+        "latency_p50_s",
+        "latency_p95_s",
+    ):
         assert result[key] > 0, key
     assert len(result["loader_runs_records_per_s"]) == 2
     assert result["loader_records_per_s"] in result["loader_runs_records_per_s"]

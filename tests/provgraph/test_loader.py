@@ -579,7 +579,10 @@ def test_statements_combine_into_one_query_with_their_own_parameters():
     text, params = as_one_query(
         [
             ("// a comment\nUNWIND $rows AS row MERGE (:Document {id: row})", {"rows": ["a"]}),
-            ("UNWIND $rows AS row MATCH (n {key: row.key}) SET n.x = $rows_count", {"rows": [1], "rows_count": 2}),
+            (
+                "UNWIND $rows AS row MATCH (n {key: row.key}) SET n.x = $rows_count",
+                {"rows": [1], "rows_count": 2},
+            ),
         ]
     )
     assert text == (

@@ -176,14 +176,30 @@ def test_statement_keys_never_change(documents):
         for message in document_to_messages(document, "pgid:doc_keys")
         for record in message.records
     ]
-    awkward = [1e-5, 2.5e-7, 1e16, -9.2e16, 1.7976931348623157e308, 5e-324, 0.0, -0.0, 1e-4, 123.25, 2**64, -(2**70)]
+    awkward = [
+        1e-5,
+        2.5e-7,
+        1e16,
+        -9.2e16,
+        1.7976931348623157e308,
+        5e-324,
+        0.0,
+        -0.0,
+        1e-4,
+        123.25,
+        2**64,
+        -(2**70),
+    ]
     generator = random.Random(7)
     awkward += [generator.uniform(1, 10) * 10.0 ** generator.randint(-30, 30) for _ in range(3000)]
     for value in awkward:
         records.append(("d", wire.element("entity", "ex:e", attrs=[["ex:v", value]])))
     records += [
-        ("dé", wire.element("entity", "ex:é𝄞", attrs=[["ex:s", "tab\there \x00\x1f\x7f \u2028 \"q\" \\ 𝄞"]])),
-        ("d", wire.relation("used", activity="ex:a", entity="ex:e", attrs=[["ex:b", {"$": "x", "lang": "fr"}]])),
+        ("dé", wire.element("entity", "ex:é𝄞", attrs=[["ex:s", 'tab\there \x00\x1f\x7f \u2028 "q" \\ 𝄞']])),
+        (
+            "d",
+            wire.relation("used", activity="ex:a", entity="ex:e", attrs=[["ex:b", {"$": "x", "lang": "fr"}]]),
+        ),
         ("d", {**wire.element("entity", "ex:e"), "extra": {"z": 1e-9, "a": [1.0, 2]}}),
         # shapes the format does not allow (keys are computed before validation may reject them)
         ("d", {"k": "entity", "id": 1e-5}),
@@ -194,7 +210,9 @@ def test_statement_keys_never_change(documents):
         ("d", wire.element("entity", "ex:e", attrs=[["ex:b", True], ["ex:n", None], ["ex:b", 2**63]])),
     ]
     assert len(records) > 3500
-    mismatched = [(doc, r) for doc, r in records if wire.statement_key(doc, r) != _legacy_statement_key(doc, r)]
+    mismatched = [
+        (doc, r) for doc, r in records if wire.statement_key(doc, r) != _legacy_statement_key(doc, r)
+    ]
     assert mismatched == []
     # and one fixed value, so the definition cannot drift with both functions changing together
     record = wire.element("entity", "ex:e", attrs=[["ex:v", 1.5]])

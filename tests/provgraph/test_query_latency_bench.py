@@ -16,6 +16,4 @@ def test_query_latency_bench_small(tmp_path):
     # outputs and the file (telemetry left out)
     assert result["lineage_rows"] == 36
     assert result["cross_workflow_rows"] == 3  # the file is shared with the 3 other runs that read it
-    assert (
-        f"deleted {result['nodes'] + 16:,} nodes" in stdout
-    )  # elements, then 8 documents + 8 namespaces
+    assert f"deleted {result['nodes'] + 16:,} nodes" in stdout  # elements, then 8 documents + 8 namespaces
