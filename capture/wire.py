@@ -59,8 +59,19 @@ __all__ = [
     "RELATIONS",
     "SUBJECT",
     "TIME_FORMALS",
+    "LIMITS",
+    "MAX_ATTRIBUTES",
+    "MAX_ATTRIBUTE_NAME_BYTES",
+    "MAX_DOCUMENT_ID_BYTES",
+    "MAX_ID_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "MAX_NAMESPACE_URI_BYTES",
+    "MAX_NESTING_DEPTH",
+    "MAX_PREFIX_BYTES",
+    "MAX_RECORDS",
     "WIRE_VERSION",
     "Message",
+    "RecordFault",
     "WireFormatError",
     "decode_message",
     "element",
@@ -70,6 +81,10 @@ __all__ = [
     "relation",
     "statement_key",
     "typed_literal",
+    "decode_message_partial",
+    "validate_document_id",
+    "validate_namespaces",
+    "validate_payload",
     "validate_record",
 ]
 
@@ -88,6 +103,55 @@ NAMESPACES: dict[str, str] = {
     "pgid": "https://w3id.org/provgraph/id/",
 }
 """Namespaces every message may use without declaring them."""
+
+# --- limits -------------------------------------------------------------------------------------------------------
+# Every value that becomes an indexed property must fit the smallest index key of every backend. Neo4j's range
+# indexes (the uniqueness constraints on Element.key, Document.id, Namespace.key and the Element.id index) refuse
+# values over 8,166 UTF-8 bytes (measured on 5.26: "Property value is too large to index"; FalkorDB took 10 MB).
+# The longest indexed value the loader builds is a bundled element's key, "<bundle URI> <element URI>", each URI a
+# namespace URI plus a local part: 2 x (1,024 + 1,024) + 1 = 4,097 bytes, half the limit. Lengths are UTF-8 bytes.
+
+MAX_ID_BYTES = 1024
+"""An identifier or reference: ``id``, ``b``, element references in ``f``, a qualified-name attribute value."""
+
+MAX_DOCUMENT_ID_BYTES = 1024
+"""``doc``: the document id (indexed as Document.id, part of every statement and namespace key)."""
+
+MAX_PREFIX_BYTES = 128
+"""A namespace prefix (part of Namespace.key)."""
+
+MAX_NAMESPACE_URI_BYTES = 1024
+"""A namespace URI (every element key starts with one)."""
+
+MAX_ATTRIBUTE_NAME_BYTES = 256
+"""An attribute name: it becomes a property-key token, and Neo4j keeps every token for ever (a 10 MB one made a
+restart take six minutes)."""
+
+MAX_ATTRIBUTES = 1000
+"""Attribute pairs per record."""
+
+MAX_RECORDS = 10_000
+"""Records per message (capture sends at most ``flush_max_records``, 2,000 by default)."""
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Encoded size of one message (the stream entry's ``m`` field)."""
+
+MAX_NESTING_DEPTH = 6
+"""JSON nesting of a valid message: message > records > record > a > pair > value object. Nothing deeper is a
+message; the structural checks refuse it without recursing into it."""
+
+LIMITS: dict[str, int] = {
+    "id_bytes": MAX_ID_BYTES,
+    "document_id_bytes": MAX_DOCUMENT_ID_BYTES,
+    "prefix_bytes": MAX_PREFIX_BYTES,
+    "namespace_uri_bytes": MAX_NAMESPACE_URI_BYTES,
+    "attribute_name_bytes": MAX_ATTRIBUTE_NAME_BYTES,
+    "attributes_per_record": MAX_ATTRIBUTES,
+    "records_per_message": MAX_RECORDS,
+    "message_bytes": MAX_MESSAGE_BYTES,
+    "nesting_depth": MAX_NESTING_DEPTH,
+}
+"""Every limit by name (docs/wire-format.md, "Limits")."""
 
 ELEMENT_KINDS = ("entity", "activity", "agent")
 
@@ -219,63 +283,142 @@ def relation(
     return record
 
 
+def _describe(value: Any) -> str:
+    """A short, safe description of a value for a reason line: never a full repr (a value may be 100,000 levels
+    deep or megabytes long, or hold a lone surrogate)."""
+    if isinstance(value, str):
+        text = value[:40].encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        return repr(text + ("..." if len(value) > 40 else ""))
+    if isinstance(value, bool | int | float) or value is None:
+        return repr(value)[:40]
+    return f"a {type(value).__name__}"
+
+
+def _text(value: Any, limit: int, what: str) -> str:
+    """``value`` as a non-empty string of valid Unicode of at most ``limit`` UTF-8 bytes, or WireFormatError."""
+    if type(value) is not str or not value:
+        raise WireFormatError(f"{what} must be a non-empty string, not {_describe(value)}")
+    if value.isascii():  # O(1) in CPython: one byte per character
+        size = len(value)
+    else:
+        try:
+            size = len(value.encode())
+        except UnicodeEncodeError:
+            raise WireFormatError(
+                f"{what} is not valid Unicode (a lone surrogate): {_describe(value)}"
+            ) from None
+    if size > limit:
+        raise WireFormatError(f"{what} is {size} bytes, over the limit of {limit}: {_describe(value)}")
+    return value
+
+
+def _unicode(value: str, what: str) -> None:
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise WireFormatError(
+                f"{what} is not valid Unicode (a lone surrogate): {_describe(value)}"
+            ) from None
+
+
 def _check_value(value: Any, where: str) -> None:
-    if isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind is str:
+        _unicode(value, where)
         return
-    if isinstance(value, float):
+    if kind is bool or kind is int:
+        return
+    if kind is float:
         if not math.isfinite(value):
             raise WireFormatError(f"{where}: non-finite float; send it as a typed literal xsd:double")
         return
-    if isinstance(value, dict):
-        if not isinstance(value.get("$"), str):
+    if kind is dict:
+        lexical = value.get("$")
+        if type(lexical) is not str:
             raise WireFormatError(f"{where}: a structured value needs a string '$'")
         if set(value) - {"$", "type", "lang"} or ("type" in value and "lang" in value):
             raise WireFormatError(f"{where}: a structured value has '$' and one of 'type' or 'lang'")
+        datatype = value.get("type", value.get("lang", ""))
+        if type(datatype) is not str:
+            raise WireFormatError(f"{where}: 'type' or 'lang' must be a string")
+        if datatype in ("prov:QUALIFIED_NAME", "xsd:QName"):
+            _text(lexical, MAX_ID_BYTES, f"{where}: qualified name")
+        else:
+            _unicode(lexical, where)
+        if datatype:
+            _text(datatype, MAX_ID_BYTES, f"{where}: 'type' or 'lang'")
         return
-    raise WireFormatError(f"{where}: unsupported value type {type(value).__name__}")
+    raise WireFormatError(f"{where}: unsupported value type {kind.__name__}")
 
 
 def validate_record(record: Any, index: int = 0) -> None:
-    """Check one record's shape; raise `WireFormatError` naming the record and the fault."""
+    """Check one record's shape and limits; raise `WireFormatError` naming the record and the fault.
+
+    Never recurses into a value of the wrong shape and never writes one out in full, so a record nested 100,000
+    levels deep or holding megabytes is refused as cheaply as any other.
+    """
     where = f"record {index}"
-    if not isinstance(record, dict):
-        raise WireFormatError(f"{where}: not an object")
+    if type(record) is not dict:
+        raise WireFormatError(f"{where}: not an object but {_describe(record)}")
     kind = record.get("k")
-    if kind not in RECORD_KINDS:
-        raise WireFormatError(f"{where}: unknown record kind {kind!r}")
+    if type(kind) is not str or kind not in RECORD_KINDS:
+        raise WireFormatError(f"{where}: unknown record kind {_describe(kind)}")
     ident = record.get("id")
-    if ident is not None and (not isinstance(ident, str) or not ident):
-        raise WireFormatError(f"{where}: 'id' must be a non-empty string")
-    if (kind in ELEMENT_KINDS or kind == "bundle") and ident is None:
+    if ident is not None:
+        _text(ident, MAX_ID_BYTES, f"{where}: 'id'")
+    elif kind in ELEMENT_KINDS or kind == "bundle":
         raise WireFormatError(f"{where}: a {kind} needs an 'id'")
     bundle = record.get("b")
-    if bundle is not None and (not isinstance(bundle, str) or not bundle):
-        raise WireFormatError(f"{where}: 'b' must be a non-empty string")
+    if bundle is not None:
+        _text(bundle, MAX_ID_BYTES, f"{where}: 'b'")
     formal = record.get("f", {})
-    if not isinstance(formal, dict):
+    if type(formal) is not dict:
         raise WireFormatError(f"{where}: 'f' must be an object")
     allowed = FORMALS.get(kind, ())
     for name, value in formal.items():
         if name not in allowed:
-            raise WireFormatError(f"{where}: {kind} has no formal argument {name!r}")
-        if not isinstance(value, str) or not value:
-            raise WireFormatError(f"{where}: formal argument {name!r} must be a non-empty string")
+            raise WireFormatError(f"{where}: {kind} has no formal argument {_describe(name)}")
+        _text(value, MAX_ID_BYTES, f"{where}: formal argument {name!r}")
     attrs = record.get("a", [])
-    if not isinstance(attrs, list):
+    if type(attrs) is not list:
         raise WireFormatError(f"{where}: 'a' must be a list of [name, value] pairs")
+    if len(attrs) > MAX_ATTRIBUTES:
+        raise WireFormatError(f"{where}: {len(attrs)} attributes, over the limit of {MAX_ATTRIBUTES}")
     for pair in attrs:
-        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str) or not pair[0]:
-            raise WireFormatError(f"{where}: attribute {pair!r} is not a [name, value] pair")
-        _check_value(pair[1], f"{where} attribute {pair[0]!r}")
+        if type(pair) is not list or len(pair) != 2:
+            raise WireFormatError(f"{where}: attribute {_describe(pair)} is not a [name, value] pair")
+        name = _text(pair[0], MAX_ATTRIBUTE_NAME_BYTES, f"{where}: attribute name")
+        _check_value(pair[1], f"{where} attribute {_describe(name)}")
     ns = record.get("ns")
-    if ns is not None and (kind != "bundle" or not _is_str_map(ns)):
-        raise WireFormatError(f"{where}: 'ns' is only allowed on bundle records, as a prefix -> URI map")
+    if ns is not None:
+        if kind != "bundle":
+            raise WireFormatError(f"{where}: 'ns' is only allowed on bundle records")
+        validate_namespaces(ns, f"{where}: 'ns'")
 
 
-def _is_str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
+def validate_namespaces(namespaces: Any, where: str = "'ns'") -> dict[str, str]:
+    """Check a prefix -> namespace URI map (a message's or a bundle's); return it or raise `WireFormatError`."""
+    if type(namespaces) is not dict:
+        raise WireFormatError(f"{where} must map prefixes to namespace URIs")
+    for prefix, uri in namespaces.items():
+        _text(prefix, MAX_PREFIX_BYTES, f"{where}: prefix")
+        _text(uri, MAX_NAMESPACE_URI_BYTES, f"{where}: namespace URI of {_describe(prefix)}")
+    return namespaces
+
+
+def validate_document_id(doc: Any) -> str:
+    """Check a document id; return it or raise `WireFormatError`."""
+    return _text(doc, MAX_DOCUMENT_ID_BYTES, "'doc'")
+
+
+def validate_payload(payload: Any) -> None:
+    """Check an encoded message before decoding it: bytes or str, at most `MAX_MESSAGE_BYTES`."""
+    if not isinstance(payload, bytes | bytearray | memoryview | str):
+        raise WireFormatError(f"a message is bytes, not {_describe(payload)}")
+    size = len(payload)
+    if size > MAX_MESSAGE_BYTES:
+        raise WireFormatError(f"message is {size} bytes, over the limit of {MAX_MESSAGE_BYTES}")
 
 
 # --- messages ---------------------------------------------------------------------------------------------------
@@ -320,37 +463,80 @@ def encode_message(
         raise WireFormatError(f"cannot encode message: {exc}") from exc
 
 
-def decode_message(payload: bytes | str) -> Message:
-    """Decode and validate a message; raise `WireFormatError` with a one-line reason if it is not valid."""
+@dataclass(frozen=True, slots=True)
+class RecordFault:
+    """A record `decode_message_partial` left out: its index in the message, the record as sent, and why."""
+
+    index: int
+    record: Any
+    reason: str
+
+
+def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any]]:
+    """The message object and its records list, the envelope checked (size, JSON, version, doc, ns)."""
+    validate_payload(payload)
     try:
         raw = _loads(payload)
+    except RecursionError:  # the standard library's parser on deeply nested input
+        raise WireFormatError(f"nested deeper than a message can be ({MAX_NESTING_DEPTH} levels)") from None
     except (ValueError, TypeError) as exc:
-        raise WireFormatError(f"not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise WireFormatError("a message must be a JSON object")
+        raise WireFormatError(f"not valid JSON: {str(exc)[:200]}") from exc
+    if type(raw) is not dict:
+        raise WireFormatError(f"a message must be a JSON object, not {_describe(raw)}")
     version = raw.get("v")
-    if version != WIRE_VERSION:
-        raise WireFormatError(f"unknown wire version {version!r} (this reader knows {WIRE_VERSION})")
-    doc = raw.get("doc")
-    if not isinstance(doc, str) or not doc:
-        raise WireFormatError("'doc' must be a non-empty string")
-    namespaces = raw.get("ns", {})
-    if not _is_str_map(namespaces):
-        raise WireFormatError("'ns' must map prefixes to namespace URIs")
+    if version != WIRE_VERSION or type(version) is not int:
+        raise WireFormatError(f"unknown wire version {_describe(version)} (this reader knows {WIRE_VERSION})")
+    validate_document_id(raw.get("doc"))
+    validate_namespaces(raw.get("ns", {}))
     records = raw.get("records")
-    if not isinstance(records, list):
+    if type(records) is not list:
         raise WireFormatError("'records' must be a list")
+    if len(records) > MAX_RECORDS:
+        raise WireFormatError(f"{len(records)} records, over the limit of {MAX_RECORDS} per message")
+    if _orjson is None:  # orjson refuses invalid UTF-8 and lone surrogates while parsing; json does not
+        for key in ("src",):
+            if isinstance(raw.get(key), str):
+                _unicode(raw[key], f"'{key}'")
+    return raw, records
+
+
+def _message(raw: dict[str, Any], records: list[dict[str, Any]]) -> Message:
+    sent_at = raw.get("ts", 0.0)
+    source = raw.get("src", "")
+    return Message(
+        doc=raw["doc"],
+        records=records,
+        namespaces=raw.get("ns", {}),
+        sent_at=float(sent_at) if type(sent_at) in (int, float) and math.isfinite(sent_at) else 0.0,
+        source=source[:200] if type(source) is str else "",
+        version=WIRE_VERSION,
+    )
+
+
+def decode_message(payload: bytes | str) -> Message:
+    """Decode and validate a message; raise `WireFormatError` with a one-line reason if it or any record is not
+    valid (`decode_message_partial` keeps the valid records instead)."""
+    raw, records = _decode_envelope(payload)
     for index, record in enumerate(records):
         validate_record(record, index)
-    sent_at = raw.get("ts", 0.0)
-    return Message(
-        doc=doc,
-        records=records,
-        namespaces=namespaces,
-        sent_at=float(sent_at) if isinstance(sent_at, int | float) else 0.0,
-        source=str(raw.get("src", "")),
-        version=version,
-    )
+    return _message(raw, records)
+
+
+def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFault]]:
+    """Decode a message, keeping its valid records: the message (valid records only, in order) and the records
+    left out with their reasons. Raises `WireFormatError` only when the message itself is unusable (size, JSON,
+    version, document id, namespaces, not a list of records)."""
+    raw, records = _decode_envelope(payload)
+    valid: list[dict[str, Any]] = []
+    faults: list[RecordFault] = []
+    for index, record in enumerate(records):
+        try:
+            validate_record(record, index)
+        except WireFormatError as exc:
+            faults.append(RecordFault(index, record, exc.reason))
+        else:
+            valid.append(record)
+    return _message(raw, valid), faults
 
 
 def statement_key(doc: str, record: Mapping[str, Any]) -> str:
