@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from capture._agents import agent_task, instrument_model
     from capture._custom import CustomTask
     from capture._emitter import get_emitter
+    from capture._llm import TokenUsage, read_usage, record_llm_call
     from capture._loops import BatchedLoop, Loop
     from capture._sinks import FileSink, InMemorySink, RedisStreamSink, read_buffer
     from capture._spill import replay
@@ -47,6 +48,7 @@ _LOCATIONS = {
     "FileSink": "capture._sinks",
     "InMemorySink": "capture._sinks",
     "RedisStreamSink": "capture._sinks",
+    "TokenUsage": "capture._llm",
     "Loop": "capture._loops",
     "Workflow": "capture._workflow",
     "agent_task": "capture._agents",
@@ -57,6 +59,8 @@ _LOCATIONS = {
     "instrument_model": "capture._agents",
     "light_task": "capture._tasks",
     "read_buffer": "capture._sinks",
+    "read_usage": "capture._llm",
+    "record_llm_call": "capture._llm",
     "replay": "capture._spill",
     "task": "capture._tasks",
     "telemetry_snapshot": "capture._telemetry",
@@ -72,6 +76,7 @@ __all__ = [
     "InMemorySink",
     "Loop",
     "RedisStreamSink",
+    "TokenUsage",
     "Workflow",
     "agent_task",
     "current_run_id",
@@ -81,6 +86,8 @@ __all__ = [
     "instrument_model",
     "light_task",
     "read_buffer",
+    "read_usage",
+    "record_llm_call",
     "replay",
     "task",
     "telemetry_snapshot",

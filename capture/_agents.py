@@ -12,6 +12,7 @@ from typing import Any
 
 from capture import wire
 from capture._custom import agent_records
+from capture._llm import read_usage, response_text, usage_attrs
 from capture._records import TaskSpec
 
 __all__ = ["agent_task", "instrument_model"]
@@ -55,22 +56,8 @@ class AgentSpec:
                 attrs.append(("pg:prompt", _text_of(bound[name])[:_MAX_TEXT]))
                 break
         if result is not None:
-            attrs.append(("pg:response", _text_of(result)[:_MAX_TEXT]))
-            model = _get(result, "model")
-            if isinstance(model, str):
-                attrs.append(("pg:llm_model", model))
-            usage = _get(result, "usage") or _get(result, "usage_metadata")
-            if usage is not None:
-                for attr, keys in (
-                    ("pg:tokens_in", ("prompt_tokens", "input_tokens")),
-                    ("pg:tokens_out", ("completion_tokens", "output_tokens")),
-                    ("pg:tokens_total", ("total_tokens",)),
-                ):
-                    for key in keys:
-                        count = _get(usage, key)
-                        if isinstance(count, int):
-                            attrs.append((attr, count))
-                            break
+            attrs.append(("pg:response", (response_text(result) or _text_of(result))[:_MAX_TEXT]))
+            attrs.extend(usage_attrs(read_usage(result)))
         return attrs
 
 
@@ -87,8 +74,8 @@ def agent_task(
     """Record a tool or LLM call of an AI agent: a task associated with the agent (a ``prov:SoftwareAgent``).
 
     Records the prompt (argument ``prompt_arg``, else the first of prompt/messages/query/question/input/text),
-    the response text, the tool name, timing, and token usage when the result carries a ``usage`` (OpenAI- or
-    Anthropic-style field names). Apply it under a framework's own decorator (``@mcp.tool()`` above it).
+    the response text, the tool name, timing, and the model, token usage and cost when the result is an OpenAI,
+    Anthropic, google-genai or LiteLLM response (`capture.read_usage`). Apply it under a framework's own decorator (``@mcp.tool()`` above it).
 
     Example::
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "provgraph._cli_demo",
     "provgraph._cli_capture",
     "provgraph._cli_browser",
+    "provgraph._cli_tokens",
 ]
 
 

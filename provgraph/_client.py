@@ -30,6 +30,7 @@ from typing import IO, Any, TypeVar
 from capture.settings import Settings
 from provgraph._backend import GraphBackend, open_backend
 from provgraph._cypher import QueryFile, catalogue, load
+from provgraph._tokens import StepUsage, TokenTotals, step_usage, token_totals
 from provgraph.errors import ConfigurationError, QueryError
 
 __all__ = [
@@ -51,9 +52,11 @@ __all__ = [
     "RunDiff",
     "RunSummary",
     "SharedEntity",
+    "StepUsage",
     "TaskDuration",
     "TaskInput",
     "TaskNode",
+    "TokenTotals",
     "query_parameters",
 ]
 
@@ -542,6 +545,34 @@ class Client:
     def associations(self, ref: str, limit: int = DEFAULT_LIMIT) -> list[Association]:
         """The agents (people, machines, software, organisations) associated with a result."""
         return [_build(Association, row) for row in self.run("associations", ref=ref, limit=limit)]
+
+    # --- LLM token accounting (docs/tokens.md) -----------------------------------------------------------------
+
+    def token_usage(self, ref: str) -> TokenTotals:
+        """LLM tokens and cost of a run, or of a task and everything it started.
+
+        Raises:
+            QueryError: no element ``ref``.
+        """
+        rows = self.run("token_usage", ref=ref)
+        if not rows:
+            raise QueryError(f"no run or activity {ref!r} in the graph", "token_usage")
+        return token_totals(rows[0])
+
+    def token_usage_by_step(self, run: str, limit: int = DEFAULT_LIMIT) -> list[StepUsage]:
+        """Each step of a run with the LLM tokens and cost of its subtree, most tokens first."""
+        return [step_usage(row) for row in self.run("token_usage_tasks", run=run, limit=limit)]
+
+    def token_usage_lineage(self, ref: str) -> TokenTotals:
+        """What a result cost end to end: LLM tokens and cost of every activity upstream of ``ref``.
+
+        Raises:
+            QueryError: no element ``ref``.
+        """
+        rows = self.run("token_usage_lineage", ref=ref)
+        if not rows:
+            raise QueryError(f"no element {ref!r} in the graph", "token_usage_lineage")
+        return token_totals(rows[0])
 
     # --- PROV documents -----------------------------------------------------------------------------------------
 

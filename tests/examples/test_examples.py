@@ -321,3 +321,27 @@ def test_gpu_telemetry(example_graph, any_backend):
         run=run,
     )
     assert machine["gpus"] == rows[0]["gpus"]
+
+
+def test_llm_tokens(example_graph, any_backend):
+    from provgraph._client import Client
+
+    (run,) = example_graph("llm_tokens.py")
+    client = Client(backend=any_backend)
+    totals = client.token_usage(run)  # Anthropic 5 in + 12 out (total derived), google-genai 40 + 250 = 290
+    assert (totals.calls, totals.tokens_in, totals.tokens_out, totals.tokens_total) == (2, 45, 262, 307)
+    assert totals.cost == 0.0004 and totals.models == ("claude-haiku", "gemini-flash")
+    essay = _one(
+        any_backend,
+        "MATCH (e:Entity)-[:wasGeneratedBy]->(t:Task {name: 'write'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN e.id AS id",
+        run=run,
+    )
+    assert client.token_usage_lineage(essay["id"]).tokens_total == 307
+    outside = _one(
+        any_backend,
+        "MATCH (c:Activity {llm_model: 'local-llama'})-[:wasStartedBy]->(r:WorkflowRun {subtype: 'implicit'}) "
+        "WHERE r.id STARTS WITH $process RETURN c.tokens_total AS tokens",
+        process=run.rsplit("_", 1)[0] + "_",  # the process's default run shares the run's id prefix
+    )
+    assert outside["tokens"] == 84
