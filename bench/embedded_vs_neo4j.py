@@ -51,7 +51,7 @@ def _query_latency(graph_url: str, home: str, extra: list[str]) -> dict:
 
 
 def _start_stop(home: str, repeat: int) -> tuple[float, float]:
-    from provgraph._embedded import EmbeddedServer
+    from provgraph.services.embedded import EmbeddedServer
 
     starts, stops = [], []
     for _ in range(repeat):

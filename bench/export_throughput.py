@@ -93,9 +93,9 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100_000)
     args = parser.parse_args()
 
-    from provgraph._backend import open_backend
-    from provgraph._export import export, export_document, serialize
-    from provgraph._loader import load_messages
+    from provgraph.graph import open_backend
+    from provgraph.loader import load_messages
+    from provgraph.prov.export import export, export_document, serialize
 
     token = uuid.uuid4().hex[:12]
     doc = f"pgid:bench_export_{token}"

@@ -129,7 +129,7 @@ def percentile(values: list[float], q: float) -> float:
 def throughput_phase(
     settings: Settings, backend, client, doc: str, messages: list[list[dict]], loader_count: int = 1
 ) -> dict:
-    from provgraph._loader import Loader
+    from provgraph.loader import Loader
 
     payloads = [wire.encode_message(doc, records) for records in messages]
     total = sum(len(records) for records in messages)
@@ -181,7 +181,7 @@ def throughput_phase(
 def graph_only_phase(
     settings: Settings, backend, prefix: str, doc: str, records: int, start_task: int
 ) -> dict:
-    from provgraph._loader import WRITERS, Batch, message_rows, write_batch
+    from provgraph.loader import WRITERS, Batch, message_rows, write_batch
 
     batches, batch = [], Batch()
     for records_ in workload(prefix, doc, records, 1000, start_task=start_task):
@@ -211,7 +211,7 @@ def graph_only_phase(
 def latency_phase(
     settings: Settings, backend, client, prefix: str, doc: str, rate: int, seconds: float
 ) -> dict:
-    from provgraph._loader import Loader
+    from provgraph.loader import Loader
 
     interval = settings.flush_interval_ms / 1000
     per_message = max(1, int(rate * interval))
@@ -242,7 +242,7 @@ def latency_phase(
 
 
 def baseline_phase(backend, prefix: str, doc: str, records: int) -> dict:
-    from provgraph._loader import batch_statements, message_rows
+    from provgraph.loader import batch_statements, message_rows
 
     flat = [r for message in workload(prefix, doc, records, records, start_task=20_000_000) for r in message][
         :records
@@ -286,7 +286,7 @@ def main() -> int:
 
     import redis
 
-    from provgraph._backend import Neo4jBackend
+    from provgraph.graph.backend import Neo4jBackend
 
     token = uuid.uuid4().hex[:10]
     prefix = f"bench_{token}_"

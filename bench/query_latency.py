@@ -1,7 +1,7 @@
 """Query latency on a graph of at least a million nodes: upstream lineage, downstream impact, cross-workflow join.
 
 Builds many synthetic workflow runs in capture's vocabulary and writes them through the real loader
-(`provgraph._loader.load_messages`) into the Neo4j at ``$PROVGRAPH_GRAPH_URL`` (default bolt://127.0.0.1:7687),
+(`provgraph.loader.load_messages`) into the Neo4j at ``$PROVGRAPH_GRAPH_URL`` (default bolt://127.0.0.1:7687),
 under a namespace of its own. Each run: a WorkflowRun; a chain of tasks where each task uses the previous output
 and a parameter, generates an output (with wasDerivedFrom from both inputs) and one end-of-task telemetry entity;
 the first task reads one of a pool of shared input files, so every file is read by many runs of several
@@ -144,9 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
 
-    from provgraph._backend import open_backend
-    from provgraph._client import Client
-    from provgraph._loader import load_messages
+    from provgraph.client import Client
+    from provgraph.graph import open_backend
+    from provgraph.loader import load_messages
 
     token = uuid.uuid4().hex[:10]
     namespace = f"https://example.org/provgraph-bench/{token}/"

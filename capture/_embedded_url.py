@@ -1,6 +1,6 @@
 """Where the embedded server listens, for capture's ``redis_url = "embedded"`` (standard library only).
 
-The store side (`provgraph._embedded`) starts the embedded redis-server and writes its URL, one line, to
+The store side (`provgraph.services.embedded`) starts the embedded redis-server and writes its URL, one line, to
 ``<settings.home>/embedded/url``; it removes the file when the server stops. Capture never imports provgraph, so
 it reads that file here.
 

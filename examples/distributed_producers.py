@@ -42,7 +42,7 @@ def coordinate(producers: int = 3, load: bool = False) -> None:
     if any(codes):
         raise SystemExit(f"a producer failed: exit codes {codes}")
     if load:  # the persistence side: every record of the run, from every producer, into the graph
-        subprocess.run([sys.executable, "-m", "provgraph._cli", "load", "--once", "--quiet"], check=True)
+        subprocess.run([sys.executable, "-m", "provgraph", "load", "--once", "--quiet"], check=True)
     print("run:", run.id)
 
 

@@ -6,7 +6,7 @@ The producer side is the separate, light package `capture`.
 
 from __future__ import annotations
 
-from provgraph._client import Client
+from provgraph.client import Client
 from provgraph.errors import (
     ConfigurationError,
     ExportError,

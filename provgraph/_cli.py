@@ -1,70 +1,13 @@
-"""The ``provgraph`` command line: one subcommand per verb, each registered by its own module.
+"""``python -m provgraph._cli``: the old spelling of ``python -m provgraph``, kept so scripts that use it still run.
 
-Every command exits non-zero with one line and a hint on failure; ``--verbose`` turns on logging.
+The command line lives in `provgraph.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
 import sys
 
-from capture.settings import SettingsError
-from provgraph.errors import ProvgraphError
+from provgraph.cli.main import main
 
-# Each module defines ``register(subparsers)``, adding its verbs with ``set_defaults(func=handler)``; a handler
-# takes the parsed arguments and returns an exit code. Heavy imports stay inside the handlers.
-COMMAND_MODULES = [
-    "provgraph._cli_services",
-    "provgraph._cli_export",
-    "provgraph._cli_query",
-    "provgraph._cli_load",
-    "provgraph._cli_embedded",
-    "provgraph._cli_demo",
-    "provgraph._cli_capture",
-    "provgraph._cli_browser",
-    "provgraph._cli_tokens",
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="provgraph",
-        description="Provenance store for Python workflows: W3C PROV in a graph you can query with Cypher.",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what provgraph does (to stderr)")
-    parser.add_argument(
-        "--settings",
-        metavar="FILE",
-        help="settings file (default: $PROVGRAPH_SETTINGS, then ~/.config/provgraph/settings.yaml)",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.verbose:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except ProvgraphError as exc:
-        print(f"provgraph: {exc}", file=sys.stderr)
-        return 1
-    except SettingsError as exc:
-        print(f"provgraph: bad setting: {exc} (see docs/environment.md)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("provgraph: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":
     sys.exit(main())

@@ -55,8 +55,8 @@ def neo4j_settings(unique: str, tmp_path) -> Settings:
 @pytest.fixture
 def neo4j_backend(neo4j_settings: Settings):
     """A `Neo4jBackend` on the real Neo4j; fails (never skips) when it is not running."""
-    from provgraph._backend import Neo4jBackend
     from provgraph.errors import StoreUnavailable
+    from provgraph.graph.backend import Neo4jBackend
 
     try:
         backend = Neo4jBackend(neo4j_settings)
@@ -75,7 +75,7 @@ def embedded_server(tmp_path_factory):
 
     Owned by the pytest process: stopped with SHUTDOWN at the end, and it dies with pytest if pytest is killed.
     """
-    from provgraph._embedded import EmbeddedServer
+    from provgraph.services.embedded import EmbeddedServer
 
     server = EmbeddedServer(tmp_path_factory.mktemp("embedded-home"))
     if not server.start():
@@ -106,7 +106,7 @@ def embedded_settings(embedded_server, unique: str, tmp_path) -> Settings:
 @pytest.fixture
 def embedded_backend(embedded_settings: Settings):
     """A `FalkorBackend` on the session's embedded server, schema in place."""
-    from provgraph._embedded import FalkorBackend
+    from provgraph.graph.falkordb import FalkorBackend
 
     backend = FalkorBackend(embedded_settings)
     backend.ensure_schema()

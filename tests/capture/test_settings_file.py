@@ -10,8 +10,8 @@ import pytest
 from capture import wire
 from capture._spill import spill_directory
 from capture.settings import Settings, SettingsError
-from provgraph._cli import main
-from provgraph._cli_capture import environment_doc
+from provgraph.cli.capture import environment_doc
+from provgraph.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("PROVGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -28,7 +28,7 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_environment_doc_is_current():
     current = (REPO / "docs" / "environment.md").read_text()
-    assert current == environment_doc(), "regenerate: python -m provgraph._cli_capture > docs/environment.md"
+    assert current == environment_doc(), "regenerate: python -m provgraph.cli.capture > docs/environment.md"
     for name, env, _default, _doc in Settings.describe():
         assert f"`{env}`" in current and f"`{name}`" in current
 

@@ -285,7 +285,7 @@ RUN_SCRIPT = textwrap.dedent(
 def test_telemetry_nodes_in_neo4j_carry_every_enabled_key_and_no_secret(
     redis_client, neo4j_backend, unique, tmp_path
 ):
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     enabled = ["cpu", "process", "memory", "machine"]
     stream = f"provgraph:test:{unique}:telemetry"
@@ -369,7 +369,7 @@ def test_telemetry_nodes_in_neo4j_carry_every_enabled_key_and_no_secret(
         "--api-token" in text and _telemetry.REDACTED in text
     )  # the command line is there, its value is not
 
-    from provgraph._export import export_document, serialize
+    from provgraph.prov.export import export_document, serialize
 
     document = export_document(neo4j_backend, run=run_id)
     for fmt in ("json", "provn"):

@@ -6,7 +6,7 @@
   redis-server on a free port (the shared one is never stopped).
 
 Producers are separate Python processes configured through the environment, like real workflows; the loader is
-the real `provgraph._loader.Loader` reading through a consumer group. Counts are scoped by this test's run ids.
+the real `provgraph.loader.Loader` reading through a consumer group. Counts are scoped by this test's run ids.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def finish(process: subprocess.Popen, timeout_s: float = 300) -> dict:
 
 
 def load_all(settings: Settings, backend, redis_client) -> None:
-    from provgraph._loader import Loader
+    from provgraph.loader import Loader
 
     loader = Loader(
         settings, backend=backend, redis_client=redis_client, consumer=f"test-{uuid.uuid4().hex[:6]}"
@@ -125,7 +125,7 @@ def test_sixteen_processes_of_ten_thousand_tasks_load_as_160000_distinct_activit
     script = tmp_path / "producer.py"
     script.write_text(PRODUCER)
     env = producer_env(neo4j_settings, tmp_path)
-    from provgraph._loader import Loader
+    from provgraph.loader import Loader
 
     # The loader runs while the producers do, as in production; it stops once its group has read and acknowledged
     # every entry of the stream.

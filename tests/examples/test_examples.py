@@ -2,7 +2,7 @@
 then the same again on the embedded server (its Streams and its FalkorDB graph), with the same checks.
 
 Each example runs as its own process with the settings in its environment (Redis sink, this test's own stream);
-the stream's messages are then decoded and written by the loader library (`provgraph._loader.load_messages`), and
+the stream's messages are then decoded and written by the loader library (`provgraph.loader.load_messages`), and
 Cypher checks what each example must have produced. Nothing here wipes a database: ids are unique per run.
 """
 
@@ -68,7 +68,7 @@ def _run_example(
 
 
 def _load_stream(redis_client, stream: str, backend) -> int:
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     entries = redis_client.xrange(stream)
     messages = [wire.decode_message(fields[wire.FIELD.encode()]) for _, fields in entries]
@@ -324,7 +324,7 @@ def test_gpu_telemetry(example_graph, any_backend):
 
 
 def test_llm_tokens(example_graph, any_backend):
-    from provgraph._client import Client
+    from provgraph.client import Client
 
     (run,) = example_graph("llm_tokens.py")
     client = Client(backend=any_backend)

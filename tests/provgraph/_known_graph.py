@@ -287,7 +287,7 @@ def build(token: str, tricky: bool = False) -> KnownGraph:
 
 def load(backend: Any, graph: KnownGraph) -> None:
     """Write the graph's messages through the real loader."""
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     backend.ensure_schema()
     load_messages(backend, graph.messages)
@@ -316,8 +316,8 @@ BACKENDS = os.environ.get("PROVGRAPH_TEST_QUERY_BACKENDS", "neo4j,embedded").spl
 def open_test_backend(kind: str, home: str | None = None) -> Any:
     """An open backend of ``kind`` on a real server; fails (never skips) when it cannot be reached."""
     from capture.settings import Settings
-    from provgraph._backend import open_backend
     from provgraph.errors import StoreUnavailable
+    from provgraph.graph import open_backend
 
     if kind == "neo4j":
         settings = Settings(graph_url=NEO4J_URI)

@@ -25,7 +25,7 @@ import pytest
 
 from capture import wire
 from capture.settings import Settings
-from provgraph._browser import (
+from provgraph.services.browser import (
     GUIDE_QUERIES,
     BrowserFilesServer,
     browser_settings,
@@ -34,7 +34,7 @@ from provgraph._browser import (
     params_command,
     style_text,
 )
-from provgraph._services import Services
+from provgraph.services.managed import Services
 
 ROOT = Path(__file__).resolve().parents[2]
 NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
@@ -217,7 +217,7 @@ def _assert_loopback_only(port: int) -> None:
 
 def _capture_and_load_quickstart(redis_client, neo4j_backend, stream: str, tmp_path: Path) -> str:
     """Run examples/quickstart.py with capture on, load its stream into Neo4j; the run's id."""
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     env = {
         **os.environ,
@@ -250,7 +250,7 @@ def _capture_and_load_quickstart(redis_client, neo4j_backend, stream: str, tmp_p
 def test_every_guide_query_runs_on_a_captured_run(
     redis_client, neo4j_backend, neo4j_settings, unique, tmp_path
 ):
-    from provgraph._browser import example_ids, runnable_query
+    from provgraph.services.browser import example_ids, runnable_query
 
     stream = f"provgraph:test:{unique}:guide"
     try:

@@ -8,7 +8,7 @@ import sys
 
 def _provgraph(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "provgraph._cli", *args], capture_output=True, text=True, timeout=60, env=env
+        [sys.executable, "-m", "provgraph", *args], capture_output=True, text=True, timeout=60, env=env
     )
 
 

@@ -7,9 +7,10 @@ import json
 import pytest
 from _known_graph import graph_backend, known_graph  # noqa: F401
 
-from provgraph._cli import main
-from provgraph._cli_query import format_cell, format_table, parse_param
+from provgraph.cli.main import main
+from provgraph.cli.query import parse_param
 from provgraph.errors import ConfigurationError
+from provgraph.tables import format_cell, format_table
 
 
 @pytest.fixture(autouse=True)

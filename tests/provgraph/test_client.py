@@ -9,7 +9,7 @@ import pytest
 from _known_graph import graph_backend, known_graph  # noqa: F401
 
 from provgraph import Client
-from provgraph._client import (
+from provgraph.client import (
     DEFAULT_DEPTH,
     MAX_DEPTH,
     ActivityChange,
@@ -20,8 +20,8 @@ from provgraph._client import (
     TaskInput,
     query_parameters,
 )
-from provgraph._cypher import load
 from provgraph.errors import ConfigurationError, QueryError
+from provgraph.graph.cypher import load
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ import pytest
 from _known_graph import build, delete, load
 
 from capture.settings import Settings
-from provgraph._embedded import EmbeddedServer, FalkorBackend, encode_parameters
 from provgraph.errors import QueryError, StoreUnavailable
+from provgraph.graph.falkordb import FalkorBackend, encode_parameters
+from provgraph.services.embedded import EmbeddedServer
 
 pytestmark = pytest.mark.embedded
 
@@ -98,7 +99,7 @@ def test_server_dies_with_its_owner_even_after_sigkill(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from provgraph._embedded import EmbeddedServer; "
+            "import sys, time; from provgraph.services.embedded import EmbeddedServer; "
             "s = EmbeddedServer(sys.argv[1]); s.start(); print(s.state()['pid'], flush=True); time.sleep(60)",
             str(tmp_path / "home"),
         ],
@@ -121,7 +122,7 @@ def test_shared_server_outlives_the_command_and_stops_with_down(tmp_path):
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "provgraph._cli", "embedded", *args],
+            [sys.executable, "-m", "provgraph", "embedded", *args],
             env=env,
             capture_output=True,
             text=True,
@@ -149,7 +150,7 @@ def test_shared_server_outlives_the_command_and_stops_with_down(tmp_path):
         run_id = next(line.split()[1] for line in example.stdout.splitlines() if line.startswith("run: "))
         for args in (("load", "--once", "--quiet"), ("query", "runs", "--json")):
             done = subprocess.run(
-                [sys.executable, "-m", "provgraph._cli", *args],
+                [sys.executable, "-m", "provgraph", *args],
                 env=env, capture_output=True, text=True, timeout=60, check=False,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
@@ -327,7 +328,7 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path):
 
     def demo(*extra: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "provgraph._cli", "demo", "--out", str(tmp_path / "out"), *extra],
+            [sys.executable, "-m", "provgraph", "demo", "--out", str(tmp_path / "out"), *extra],
             env=_env(home),
             capture_output=True,
             text=True,
@@ -374,7 +375,7 @@ def test_a_later_declaration_wins_within_one_batch(embedded_backend, unique):
     """A loop is declared RUNNING, then FINISHED, in one message: the node must end FINISHED, declarations in order
     (FalkorDB reorders rows after a MERGE that creates; cypher/loader/merge_elements.falkordb.cypher avoids it)."""
     from capture import wire
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     ident = f"pgid:loop_{unique}"
     records = [

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from _known_graph import KnownGraph, build, delete, load, open_test_backend
 
-from provgraph._client import Client, query_parameters
-from provgraph._cypher import catalogue
+from provgraph.client import Client, query_parameters
+from provgraph.graph.cypher import catalogue
 
 pytestmark = [pytest.mark.services, pytest.mark.embedded]
 

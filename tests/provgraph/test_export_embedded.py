@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from prov_corpus import corpus
 
-from provgraph._compare import roundtrip
-from provgraph._export import export_document
-from provgraph._import import document_to_messages
+from provgraph.prov.compare import roundtrip
+from provgraph.prov.export import export_document
+from provgraph.prov.importer import document_to_messages
 
 pytestmark = pytest.mark.embedded
 
@@ -25,7 +25,7 @@ def test_corpus_round_trips_on_the_embedded_engine(embedded_backend, unique):
 def test_lineage_export_on_the_embedded_engine(embedded_backend, unique):
     from prov.model import ProvDocument
 
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     document = ProvDocument()
     document.add_namespace("ex", f"http://example.org/{unique}/")

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _mixed_records import MixedRecords, build, payloads  # noqa: E402
 
 from capture import wire  # noqa: E402
-from provgraph._backend import server_version  # noqa: E402
-from provgraph._cypher import as_one_query  # noqa: E402
-from provgraph._loader import Batch, Loader, load_messages, message_rows  # noqa: E402
 from provgraph.errors import QueryError  # noqa: E402
+from provgraph.graph.backend import server_version  # noqa: E402
+from provgraph.graph.cypher import as_one_query  # noqa: E402
+from provgraph.loader import Batch, Loader, load_messages, message_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,7 +132,7 @@ def _loader_env(settings, **extra: str) -> dict[str, str]:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from provgraph._cli import main; sys.exit(main())", *args]
+    return [sys.executable, "-c", "import sys; from provgraph.cli.main import main; sys.exit(main())", *args]
 
 
 @pytest.fixture
@@ -618,7 +618,7 @@ def test_combined_statements_see_each_others_writes(neo4j_backend, unique, combi
             ],
         )
     )
-    from provgraph._loader import write_batch
+    from provgraph.loader import write_batch
 
     for _ in range(2):
         write_batch(neo4j_backend, batch)
@@ -633,7 +633,7 @@ def test_overlapping_loads_restore_the_gc_thresholds_once_the_last_ends():
     """Loaders in several threads raise the collector's threshold while any runs; ending in any order restores it."""
     import gc
 
-    from provgraph._loader import GC_GENERATION0_THRESHOLD, _fewer_collections
+    from provgraph.loader import GC_GENERATION0_THRESHOLD, _fewer_collections
 
     before = gc.get_threshold()
     first, second = _fewer_collections(), _fewer_collections()

@@ -9,10 +9,10 @@ from prov.model import ProvDocument
 from prov_corpus import corpus
 
 from capture import wire
-from provgraph._compare import differences, prov_roundtrips, roundtrip_identical, same_document
-from provgraph._export import EXPORT_FORMATS, records_to_document, serialize
-from provgraph._import import document_to_messages, document_to_records
 from provgraph.errors import ExportError
+from provgraph.prov.compare import differences, prov_roundtrips, roundtrip_identical, same_document
+from provgraph.prov.export import EXPORT_FORMATS, records_to_document, serialize
+from provgraph.prov.importer import document_to_messages, document_to_records
 
 
 def _through_wire(document: ProvDocument, max_records: int = 5000) -> ProvDocument:
@@ -135,7 +135,7 @@ def test_unknown_format_is_a_clear_error():
 
 
 def test_builder_waits_for_a_bundle_declaration_and_decodes_in_small_chunks():
-    from provgraph._export import DocumentBuilder
+    from provgraph.prov.export import DocumentBuilder
 
     original = _document()
     namespaces, records = document_to_records(original)

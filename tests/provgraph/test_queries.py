@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from _known_graph import build, delete, graph_backend, known_graph, load  # noqa: F401
 
-from provgraph._client import Client
-from provgraph._cypher import catalogue
+from provgraph.client import Client
+from provgraph.graph.cypher import catalogue
 
 
 @pytest.fixture(scope="module")
@@ -420,7 +420,7 @@ def test_queries_on_what_capture_really_writes(graph_backend, tmp_path):  # noqa
     from pathlib import Path
 
     from capture import read_buffer
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     token = uuid.uuid4().hex[:12]
     data = tmp_path / "data.csv"

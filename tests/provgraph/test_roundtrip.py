@@ -4,7 +4,7 @@ identical, in every export format; exports of a captured workflow parse back and
 The corpus is the PROV-JSON test documents inside the installed ``prov`` package plus the documents of ``prov``'s
 own ``tests/examples.py``. Each document is stored under its own unique document id (the test leaves them in the
 graph; ids embed the test's token). Which documents count for RDF and PROV-JSONLD is computed here by running
-``prov`` alone (`provgraph._compare.prov_roundtrips`), never written down.
+``prov`` alone (`provgraph.prov.compare.prov_roundtrips`), never written down.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from prov.model import ProvDocument
 from prov_corpus import corpus
 
 from capture import wire
-from provgraph._compare import parse_text, prov_roundtrips, roundtrip, same_document
-from provgraph._export import EXPORT_FORMATS, export, export_document, serialize
-from provgraph._import import FORMATS, document_to_messages, import_document
 from provgraph.errors import ExportError
+from provgraph.prov.compare import parse_text, prov_roundtrips, roundtrip, same_document
+from provgraph.prov.export import EXPORT_FORMATS, export, export_document, serialize
+from provgraph.prov.importer import FORMATS, document_to_messages, import_document
 
 pytestmark = pytest.mark.services
 
@@ -63,7 +63,7 @@ def _known_workflow(token: str):
 
 
 def _load(backend, messages):
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
 
     backend.ensure_schema()
     load_messages(backend, messages)
@@ -73,7 +73,7 @@ def _load(backend, messages):
 def captured_run(neo4j_settings, neo4j_backend, redis_client):
     """A workflow captured for real: examples/quickstart.py run with its records going to this test's Redis
     stream, loaded by the loader into Neo4j. Yields the run id (the run's document)."""
-    from provgraph._loader import Loader
+    from provgraph.loader import Loader
 
     env = {
         **os.environ,
@@ -138,7 +138,7 @@ def test_captured_workflow_exports_parse_back_in_every_format_and_speak_prov_o(n
 
 
 def test_import_via_the_stream_and_the_loader(neo4j_settings, neo4j_backend, redis_client, unique, tmp_path):
-    from provgraph._loader import Loader
+    from provgraph.loader import Loader
 
     document = ProvDocument()
     document.add_namespace("ex", f"http://example.org/{unique}/stream/")
@@ -231,7 +231,7 @@ def test_cli_roundtrip_import_and_export(monkeypatch, capsys, tmp_path, neo4j_se
 
     from prov_corpus import corpus_dir
 
-    from provgraph._cli import main
+    from provgraph.cli.main import main
 
     monkeypatch.setenv("PROVGRAPH_GRAPH_URL", neo4j_settings.graph_url)
     monkeypatch.setenv("PROVGRAPH_SETTINGS", str(tmp_path / "no-settings.yaml"))

@@ -20,8 +20,8 @@ import psutil
 import pytest
 
 from capture.settings import Settings
-from provgraph._services import Services, neo4j_lib_dir, neo4j_version
 from provgraph.errors import ConfigurationError
+from provgraph.services.managed import Services, neo4j_lib_dir, neo4j_version
 
 NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
 REDIS_URL = os.environ.get("PROVGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -162,7 +162,7 @@ def test_pom_pins_one_version_and_cache_is_versioned() -> None:
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "provgraph._cli", *args],
+        [sys.executable, "-m", "provgraph", *args],
         env=env,
         capture_output=True,
         text=True,

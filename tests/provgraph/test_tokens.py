@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from capture import read_buffer
-from provgraph._client import Client
-from provgraph._loader import load_messages
-from provgraph._tokens import TokenTotals
+from provgraph.client import Client
 from provgraph.errors import QueryError
+from provgraph.loader import load_messages
+from provgraph.tokens import TokenTotals
 
 WORKFLOW = r"""
 import sys
@@ -251,7 +251,7 @@ def test_prompts_and_responses_are_recorded(captured):
 def test_tokens_command(client, captured, any_backend, monkeypatch, capsys):
     import json
 
-    from provgraph._cli import main
+    from provgraph.cli.main import main
 
     monkeypatch.setenv("PROVGRAPH_GRAPH_URL", any_backend.settings.graph_url)
     monkeypatch.setenv("PROVGRAPH_HOME", any_backend.settings.home)

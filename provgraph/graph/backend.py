@@ -1,13 +1,13 @@
 """Graph backends: one small interface over Neo4j and the embedded FalkorDB engine.
 
-The loader, the query client and export talk only to `GraphBackend`; `open_backend(settings)` picks the engine
+The loader, the query client and export talk only to `GraphBackend`; `provgraph.graph.open_backend` picks the engine
 from ``settings.graph_url`` (``embedded`` or a ``bolt://``/``neo4j://`` URI). Query text comes from
-`provgraph._cypher` in the backend's ``dialect``; values are always parameters.
+`provgraph.graph.cypher` in the backend's ``dialect``; values are always parameters.
 
 Example::
 
     from capture.settings import Settings
-    from provgraph._backend import open_backend
+    from provgraph.graph import open_backend
 
     with open_backend(Settings.load(graph_url="bolt://127.0.0.1:7687")) as graph:
         rows = graph.read("RETURN $x AS x", {"x": 1})
@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from capture.settings import Settings
-from provgraph._cypher import render
-from provgraph.errors import ConfigurationError, QueryError, StoreUnavailable
+from provgraph.errors import QueryError, StoreUnavailable
+from provgraph.graph.cypher import render
 
-__all__ = ["GraphBackend", "Neo4jBackend", "Statement", "open_backend", "redact_url"]
+__all__ = ["GraphBackend", "Neo4jBackend", "Statement", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class GraphBackend(abc.ABC):
     """``neo4j`` or ``falkordb``: selects the ``cypher/`` variant."""
 
     combines_writes: bool = False
-    """Whether the loader sends a batch's statements as one query of unit subqueries (`provgraph._cypher.as_one_query`):
+    """Whether the loader sends a batch's statements as one query of unit subqueries (`provgraph.graph.cypher.as_one_query`):
     Neo4j 5.23 and later, which know ``CALL () { ... }``."""
 
     @abc.abstractmethod
@@ -172,8 +172,8 @@ class Neo4jBackend(GraphBackend):
             ) from exc
 
     def ensure_schema(self) -> None:
-        from provgraph._cypher import load
-        from provgraph._model import RELATIONSHIP_TYPES
+        from provgraph.graph.cypher import load
+        from provgraph.graph.model import RELATIONSHIP_TYPES
 
         statements = [
             s.strip() for s in load("schema/constraints", self.dialect).text.split(";") if s.strip()
@@ -187,17 +187,3 @@ class Neo4jBackend(GraphBackend):
 
     def close(self) -> None:
         self.driver.close()
-
-
-def open_backend(settings: Settings) -> GraphBackend:
-    """The backend ``settings.graph_url`` names: ``embedded`` or a Neo4j ``bolt://``/``neo4j://`` URI."""
-    url = settings.graph_url
-    if url == "embedded" or url.startswith(("falkordb://", "redis://", "unix://")):
-        from provgraph._embedded import FalkorBackend
-
-        return FalkorBackend(settings)
-    if url.split("://", 1)[0] in {"bolt", "neo4j", "bolt+s", "neo4j+s", "bolt+ssc", "neo4j+ssc"}:
-        return Neo4jBackend(settings)
-    raise ConfigurationError(
-        f"PROVGRAPH_GRAPH_URL={redact_url(url)!r} is not 'embedded' or a bolt:// / neo4j:// URI"
-    )

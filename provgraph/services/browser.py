@@ -9,7 +9,7 @@ and sets ``browser.post_connect_cmd`` so that Browser applies the style and open
 Example::
 
     from capture.settings import Settings
-    from provgraph._browser import BrowserFilesServer, paste_commands
+    from provgraph.services.browser import BrowserFilesServer, paste_commands
 
     with BrowserFilesServer(Settings.load(), port=0) as server:     # port 0: any free port
         print(paste_commands(server.base_url))                     # :style ... and :play ...
@@ -119,16 +119,16 @@ def params_command(question: GuideQuery, ids: dict[str, str | None]) -> str:
 
 def runnable_query(question: GuideQuery) -> str:
     """The question's Cypher (from ``cypher/``), run after `params_command`."""
-    from provgraph._cypher import render
+    from provgraph.graph.cypher import render
 
     return render(question.query)
 
 
 def example_ids(settings: Settings) -> dict[str, str | None]:
     """Ids from the user's graph for the guide (`cypher/browser/examples.cypher`); empty when unreachable."""
-    from provgraph._backend import Neo4jBackend
-    from provgraph._cypher import render
     from provgraph.errors import ProvgraphError
+    from provgraph.graph.backend import Neo4jBackend
+    from provgraph.graph.cypher import render
 
     try:
         with Neo4jBackend(settings) as graph:
@@ -260,7 +260,7 @@ class BrowserFilesServer(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m provgraph._browser --port P``: the file server `provgraph services` runs next to Neo4j."""
+    """``python -m provgraph.services.browser --port P``: the file server `provgraph services` runs next to Neo4j."""
     parser = argparse.ArgumentParser(
         description="Serve provgraph's Neo4j Browser style and guide on 127.0.0.1."
     )

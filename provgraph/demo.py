@@ -13,7 +13,7 @@ invocations), ``fresh=True`` deletes the embedded data directory first.
 Example::
 
     from capture.settings import Settings
-    from provgraph._demo import run_demo
+    from provgraph.demo import run_demo
 
     run_demo(Settings.load(), out_dir="provgraph-demo")
 """
@@ -153,12 +153,13 @@ def run_demo(
     Raises:
         provgraph.errors.ProvgraphError: a step failed (the message says which and what to do).
     """
-    from provgraph._backend import open_backend, redact_url
-    from provgraph._client import Client
-    from provgraph._embedded import EmbeddedServer
-    from provgraph._export import export
-    from provgraph._loader import load_messages
+    from provgraph.client import Client
     from provgraph.errors import ConfigurationError, StoreUnavailable
+    from provgraph.graph import open_backend
+    from provgraph.graph.backend import redact_url
+    from provgraph.loader import load_messages
+    from provgraph.prov.export import export
+    from provgraph.services.embedded import EmbeddedServer
 
     started = time.perf_counter()
     out = Path(out_dir).resolve()
@@ -280,13 +281,13 @@ def run_demo(
 
 
 def _show(echo: Callable[[str], None], title: str, rows: Sequence[Any], columns: Sequence[str]) -> None:
-    from provgraph._cli_query import _plain, format_table
+    from provgraph.tables import format_table, plain
 
-    plain = [_plain(row) for row in rows]
-    for row in plain:
+    table = [plain(row) for row in rows]
+    for row in table:
         if isinstance(row.get("labels"), list):
             row["labels"] = ",".join(sorted(row["labels"]))
     echo("")
     echo(f"== {title}")
-    echo(format_table(plain, columns))
+    echo(format_table(table, columns))
     echo("")

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
 
 def _server(args: argparse.Namespace) -> Any:
     from capture.settings import Settings
-    from provgraph._embedded import EmbeddedServer
+    from provgraph.services.embedded import EmbeddedServer
 
     return EmbeddedServer(Settings.load(getattr(args, "settings", None)).home)
 

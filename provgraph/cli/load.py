@@ -59,7 +59,7 @@ def _stderr(line: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from provgraph._loader import Loader
+    from provgraph.loader import Loader
 
     settings = _settings(args)
     loader = Loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
@@ -122,7 +122,7 @@ def stream_status(redis_client: Any, settings: Any) -> dict[str, Any]:
 
 def graph_counts(backend: Any) -> dict[str, int]:
     """Nodes per label and relationships per type, from the allow-list (zero counts left out)."""
-    from provgraph._model import LABELS, RELATIONSHIP_TYPES
+    from provgraph.graph.model import LABELS, RELATIONSHIP_TYPES
 
     counts: dict[str, int] = {}
     for label in sorted(LABELS):
@@ -137,7 +137,7 @@ def graph_counts(backend: Any) -> dict[str, int]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from provgraph._loader import _redis_client
+    from provgraph.loader import _redis_client
 
     settings = _settings(args)
     client = _redis_client(settings)
@@ -155,7 +155,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"group         {info['group']}: not created yet (the first `provgraph load` creates it)")
     print(f"dead letters  {info['dead_letter_stream']}: {info['dead_letters']} entries")
     if not args.no_graph:
-        from provgraph._backend import open_backend
+        from provgraph.graph import open_backend
 
         with open_backend(settings) as backend:
             counts = graph_counts(backend)

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from provgraph._export import EXPORT_FORMATS
+from provgraph.prov.export import EXPORT_FORMATS
 
 _INPUT_SUFFIXES = (".json", ".provn", ".xml", ".provx", ".ttl", ".turtle", ".trig", ".jsonld")
 
@@ -87,8 +87,8 @@ def _progress(count: int) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from provgraph._backend import open_backend
-    from provgraph._export import export
+    from provgraph.graph import open_backend
+    from provgraph.prov.export import export
 
     with open_backend(_settings(args)) as backend:
         text = export(
@@ -110,9 +110,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from provgraph._backend import open_backend
-    from provgraph._import import import_document
     from provgraph.errors import ConfigurationError
+    from provgraph.graph import open_backend
+    from provgraph.prov.importer import import_document
 
     if args.doc and len(args.files) > 1:
         raise ConfigurationError("--doc names one document; give one file with it")
@@ -149,10 +149,10 @@ def _input_files(paths: list[str]) -> list[Path]:
 
 
 def _roundtrip(args: argparse.Namespace) -> int:
-    from provgraph._backend import open_backend
-    from provgraph._compare import roundtrip
-    from provgraph._import import read_document
     from provgraph.errors import ExportError
+    from provgraph.graph import open_backend
+    from provgraph.prov.compare import roundtrip
+    from provgraph.prov.importer import read_document
 
     documents = []
     unreadable: dict[str, str] = {}

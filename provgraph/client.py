@@ -28,10 +28,11 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import IO, Any, TypeVar
 
 from capture.settings import Settings
-from provgraph._backend import GraphBackend, open_backend
-from provgraph._cypher import QueryFile, catalogue, load
-from provgraph._tokens import StepUsage, TokenTotals, step_usage, token_totals
 from provgraph.errors import ConfigurationError, QueryError
+from provgraph.graph import open_backend
+from provgraph.graph.backend import GraphBackend
+from provgraph.graph.cypher import QueryFile, catalogue, load
+from provgraph.tokens import StepUsage, TokenTotals, step_usage, token_totals
 
 __all__ = [
     "DEFAULT_DEPTH",
@@ -600,7 +601,7 @@ class Client:
         Raises:
             ExportError: unknown format or scope, or nothing in that scope.
         """
-        from provgraph._export import export
+        from provgraph.prov.export import export
 
         return export(
             self.backend,
@@ -615,7 +616,7 @@ class Client:
 
     def import_document(self, source: str | os.PathLike[str], fmt: str | None = None) -> Any:
         """Import a PROV file into the graph through the loader's write path; returns an `ImportResult`."""
-        from provgraph._import import import_document
+        from provgraph.prov.importer import import_document
 
         return import_document(self.backend, source, fmt)
 

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
 
 def _services(args: argparse.Namespace, progress: bool = True) -> Any:
     from capture.settings import Settings
-    from provgraph._services import Services
+    from provgraph.services.managed import Services
 
     settings = Settings.load(args.settings)
     timeout = getattr(args, "timeout", 120.0)
@@ -67,7 +67,7 @@ def _services(args: argparse.Namespace, progress: bool = True) -> Any:
 
 
 def _names(args: argparse.Namespace) -> tuple[str, ...]:
-    from provgraph._services import SERVICE_NAMES
+    from provgraph.services.managed import SERVICE_NAMES
 
     return tuple(args.only) if args.only else SERVICE_NAMES
 

@@ -2,7 +2,7 @@
 
 A document (PROV-JSON, PROV-N, PROV-XML, RDF Turtle/TriG or PROV-JSONLD, read with the ``prov`` library) becomes
 wire-format messages (`capture.wire`), and those go to the loader's one write path
-(`provgraph._loader.load_messages`), or onto the Redis stream for a running loader (``via_stream=True``). So an
+(`provgraph.loader.load_messages`), or onto the Redis stream for a running loader (``via_stream=True``). So an
 imported document is stored exactly like captured provenance and answers the same Cypher.
 
 The conversion goes through ``prov``'s own PROV-JSON encoding, whose value encoding the wire format shares: each
@@ -12,7 +12,7 @@ namespaces, and its records carry the bundle's identifier in ``b``.
 
 Example::
 
-    from provgraph._import import import_document
+    from provgraph.prov.importer import import_document
 
     result = import_document(backend, "trace.provn")      # format from the file name
     print(result.doc, result.records)
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from prov.model import ProvDocument
 
     from capture.settings import Settings
-    from provgraph._backend import GraphBackend
+    from provgraph.graph.backend import GraphBackend
 
 __all__ = [
     "FORMATS",
@@ -114,7 +114,7 @@ def read_document(source: str | Path | bytes, fmt: str | None = None) -> ProvDoc
     """
     from prov.model import ProvDocument
 
-    from provgraph._rdf import read_rdf
+    from provgraph.prov.rdf import read_rdf
 
     if isinstance(source, bytes):
         if fmt is None:
@@ -289,8 +289,9 @@ def import_document(
 
 
 def _load(target: GraphBackend | Settings, messages: Iterable[wire.Message]) -> None:
-    from provgraph._backend import GraphBackend, open_backend
-    from provgraph._loader import load_messages
+    from provgraph.graph import open_backend
+    from provgraph.graph.backend import GraphBackend
+    from provgraph.loader import load_messages
 
     if isinstance(target, GraphBackend):
         load_messages(target, messages)

@@ -11,7 +11,7 @@ Ports come from the settings: Redis from ``PROVGRAPH_REDIS_URL`` (6379 when it i
 Example::
 
     from capture.settings import Settings
-    from provgraph._services import Services
+    from provgraph.services.managed import Services
 
     services = Services(Settings.load(redis_url="redis://127.0.0.1:16379/0"))
     for status in services.up():        # starts what is not running yet
@@ -56,10 +56,10 @@ SERVICE_NAMES = ("redis", "neo4j")
 """The servers provgraph can run, in start order (stopped in reverse)."""
 
 _BROWSER_FILES = "browser-files"
-"""The small server of Neo4j Browser's style and guide (`provgraph._browser`); part of the neo4j service."""
+"""The small server of Neo4j Browser's style and guide (`provgraph.services.browser`); part of the neo4j service."""
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
-_POM = Path(__file__).resolve().parents[1] / "deployment" / "neo4j" / "pom.xml"
+_POM = Path(__file__).resolve().parents[2] / "deployment" / "neo4j" / "pom.xml"
 _MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _NEO4J_MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 # The flags Neo4j's own launcher adds (its neo4j.conf `server.jvm.additional` is read by bin/neo4j, not the JVM).
@@ -494,7 +494,7 @@ class Services:
 
     def _redis_url(self, redact: bool = False) -> str:
         if self.settings.redis_url != "embedded":
-            from provgraph._backend import redact_url
+            from provgraph.graph.backend import redact_url
 
             return redact_url(self.settings.redis_url) if redact else self.settings.redis_url
         return f"redis://127.0.0.1:{self.redis_port}/0"
@@ -663,7 +663,7 @@ class Services:
 
     def _start_browser_files(self) -> dict[str, str]:
         """Start the server of Browser's style and guide; the ``neo4j.conf`` entries that make Browser use it."""
-        from provgraph._browser import browser_settings
+        from provgraph.services.browser import browser_settings
 
         port = self.settings.browser_files_port
         if port:
@@ -678,7 +678,7 @@ class Services:
             "PROVGRAPH_NEO4J_DATABASE": self.settings.neo4j_database,
         }
         command = [
-            sys.executable, "-m", "provgraph._browser", "--port", str(port),
+            sys.executable, "-m", "provgraph.services.browser", "--port", str(port),
             "--graph-url", f"bolt://127.0.0.1:{self.bolt_port}", "--http-port", str(self.http_port),
         ]  # fmt: skip
         process = managed.start(command, env=env)

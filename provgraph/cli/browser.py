@@ -42,7 +42,12 @@ def register(subparsers: Any) -> None:
 
 def _browser(args: argparse.Namespace) -> int:
     from capture.settings import Settings
-    from provgraph._browser import FAVORITES_FILE, BrowserFilesServer, browser_settings, paste_commands
+    from provgraph.services.browser import (
+        FAVORITES_FILE,
+        BrowserFilesServer,
+        browser_settings,
+        paste_commands,
+    )
 
     settings = Settings.load(args.settings)
     port = settings.browser_files_port if args.port is None else args.port

@@ -15,14 +15,14 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-_CELL_WIDTH = 60
+from provgraph.tables import format_cell, format_table, plain
+
 _INTEGER_PARAMETERS = ("depth", "limit")
 
 
@@ -91,77 +91,15 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wide", action="store_true", help="show every column (tables hide full URIs: *key)")
 
 
-# --- table output -----------------------------------------------------------------------------------------------
-
-
-def format_cell(value: Any) -> str:
-    """One value as table text: lists comma-separated, maps as k=v, long text shortened."""
-    if value is None:
-        text = ""
-    elif isinstance(value, bool):
-        text = "yes" if value else "no"
-    elif isinstance(value, float):
-        text = f"{value:g}"
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        text = " ".join(
-            f"{k}={format_cell(v)}" for k, v in dataclasses.asdict(value).items() if v is not None
-        )
-    elif isinstance(value, Mapping):
-        text = " ".join(f"{k}={format_cell(v)}" for k, v in value.items() if v is not None)
-    elif isinstance(value, list | tuple):
-        text = ", ".join(format_cell(item) for item in value)
-    else:
-        text = str(value)
-    text = " ".join(text.split())
-    if len(text) > _CELL_WIDTH:
-        text = text[: _CELL_WIDTH - 1] + "…"
-    return text
-
-
-def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """Rows as an aligned text table with a header line; numbers right-aligned."""
-    if not rows:
-        return "(no rows)"
-    columns = list(columns or rows[0].keys())
-    cells = [[format_cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
-    numeric = [
-        all(
-            isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
-            for row in rows
-            if row.get(c) is not None
-        )
-        for c in columns
-    ]
-
-    def line(values: Iterable[str]) -> str:
-        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
-        return "  ".join(parts).rstrip()
-
-    out = [line(columns), "  ".join("-" * w for w in widths)]
-    out.extend(line(values) for values in cells)
-    return "\n".join(out)
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def _print(rows: Sequence[Any], args: argparse.Namespace, columns: Sequence[str] | None = None) -> None:
-    plain = [_plain(row) for row in rows]
+    table = [plain(row) for row in rows]
     if args.json:
-        print(json.dumps(plain, indent=2, ensure_ascii=False, default=str))
+        print(json.dumps(table, indent=2, ensure_ascii=False, default=str))
         return
-    if columns is None and plain and not args.wide:
+    if columns is None and table and not args.wide:
         # an element's full URI repeats its qualified name at twice the width: left to --wide and --json
-        columns = [c for c in plain[0] if c != "key" and not c.endswith("_key")]
-    print(format_table(plain, columns))
+        columns = [c for c in table[0] if c != "key" and not c.endswith("_key")]
+    print(format_table(table, columns))
 
 
 def _count(rows: Sequence[Any], noun: str = "row") -> str:
@@ -173,7 +111,7 @@ def _count(rows: Sequence[Any], noun: str = "row") -> str:
 
 def _client(args: argparse.Namespace) -> Any:
     from capture.settings import Settings
-    from provgraph._client import Client
+    from provgraph.client import Client
 
     if not args.verbose:
         # The server notes relationship types a graph does not have yet (a fresh store has no wasInformedBy);
@@ -207,9 +145,9 @@ def parse_param(text: str) -> tuple[str, Any]:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from provgraph._client import query_parameters
-    from provgraph._cypher import catalogue, cypher_dir, load
+    from provgraph.client import query_parameters
     from provgraph.errors import ConfigurationError
+    from provgraph.graph.cypher import catalogue, cypher_dir, load
 
     if args.list:
         rows = []
@@ -269,7 +207,7 @@ def _diff(args: argparse.Namespace) -> int:
     with _client(args) as client:
         diff = client.diff(args.run_a, args.run_b, limit=args.limit)
     if args.json:
-        print(json.dumps(_plain(diff), indent=2, ensure_ascii=False, default=str))
+        print(json.dumps(plain(diff), indent=2, ensure_ascii=False, default=str))
         return 0
     rows = [
         {

@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from capture.settings import Settings
-    from provgraph._demo import run_demo
+    from provgraph.demo import run_demo
 
     settings = Settings.load(getattr(args, "settings", None))
     return run_demo(settings, out_dir=args.out, fresh=args.fresh, epochs=args.epochs)

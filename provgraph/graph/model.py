@@ -1,7 +1,7 @@
 """The graph model's vocabulary: the labels and relationship types provgraph may write (the allow-list).
 
 Labels and relationship types cannot be Cypher parameters, so every statement that names one takes it from here;
-`provgraph._cypher.render` refuses anything else. The model itself is documented in `docs/graph-model.md`.
+`provgraph.graph.cypher.render` refuses anything else. The model itself is documented in `docs/graph-model.md`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ record without an identifier can match one that has one. `same_document` therefo
 and equal sets of bundle identifiers.
 
 A round trip through the store is *identical* in a format when the exported text, read back the way provgraph
-reads that format (`provgraph._import.read_document`: ``prov``'s readers; for RDF, after dropping the PROV-O
-shortcut triples export adds, see `provgraph._rdf`), is the same document (`same_document`) as the original. That
+reads that format (`provgraph.prov.importer.read_document`: ``prov``'s readers; for RDF, after dropping the PROV-O
+shortcut triples export adds, see `provgraph.prov.rdf`), is the same document (`same_document`) as the original. That
 holds for every format: PROV-JSON, PROV-N (``prov`` 3 parses PROV-N), PROV-XML, Turtle, TriG and PROV-JSONLD. Some
 documents cannot survive a format at all, with or without a store (PROV-O has no place for some PROV-DM
 statements; PROV-JSONLD has no ``mentionOf``): `prov_roundtrips` tells, by running ``prov`` alone, and only
@@ -14,7 +14,7 @@ documents it accepts are required to come back identical in that format.
 
 Example::
 
-    from provgraph._compare import roundtrip_identical
+    from provgraph.prov.compare import roundtrip_identical
 
     ok, diffs = roundtrip_identical(original, exported_text, "turtle")
 """
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument, ProvRecord
 
-    from provgraph._backend import GraphBackend
+    from provgraph.graph.backend import GraphBackend
 
 __all__ = [
     "FormatResult",
@@ -94,8 +94,8 @@ def differences(a: ProvDocument, b: ProvDocument, *, limit: int = 20) -> list[st
 
 
 def parse_text(text: str, fmt: str) -> ProvDocument:
-    """Parse exported text as provgraph reads it (`provgraph._import.read_document`; format names as there)."""
-    from provgraph._import import read_document
+    """Parse exported text as provgraph reads it (`provgraph.prov.importer.read_document`; format names as there)."""
+    from provgraph.prov.importer import read_document
 
     return read_document(text.encode("utf-8"), fmt)
 
@@ -105,7 +105,7 @@ def prov_roundtrips(document: ProvDocument, fmt: str) -> bool:
     as ``fmt`` and reads the same document back."""
     from prov.model import ProvDocument
 
-    from provgraph._import import FORMATS
+    from provgraph.prov.importer import FORMATS
 
     prov_format, options = FORMATS[fmt]
     logging.getLogger("rdflib.term").setLevel(
@@ -164,9 +164,9 @@ def roundtrip(
     All documents go to the loader in one call and come back in one pass over the graph; each export is then
     written in every format, parsed back by ``prov`` and compared with the original (`roundtrip_identical`).
     """
-    from provgraph._export import export_documents, serialize
-    from provgraph._import import document_to_messages
-    from provgraph._loader import load_messages
+    from provgraph.loader import load_messages
+    from provgraph.prov.export import export_documents, serialize
+    from provgraph.prov.importer import document_to_messages
 
     ids = [f"{doc_prefix}{index}" for index in range(len(documents))]
     messages = []

@@ -3,11 +3,11 @@
 Each file holds one parameterised statement under a header of ``//`` comment lines (purpose, parameters, what it
 returns). Where the embedded engine (FalkorDB) needs another form, ``NAME.falkordb.cypher`` sits beside
 ``NAME.cypher`` and is used for that dialect. Values always travel as parameters; the only text ever substituted is
-a ``{{label}}``/``{{type}}`` placeholder, and only with a name from the allow-list in `provgraph._model`.
+a ``{{label}}``/``{{type}}`` placeholder, and only with a name from the allow-list in `provgraph.graph.model`.
 
 Example::
 
-    from provgraph._cypher import render, catalogue
+    from provgraph.graph.cypher import render, catalogue
 
     text = render("lineage_upstream")                         # the Neo4j form
     text = render("loader/merge_nodes", dialect="falkordb", label="Entity")
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provgraph._model import LABELS, RELATIONSHIP_TYPES
 from provgraph.errors import QueryError
+from provgraph.graph.model import LABELS, RELATIONSHIP_TYPES
 
 __all__ = ["CYPHER_DIR_ENV", "QueryFile", "as_one_query", "catalogue", "cypher_dir", "load", "render"]
 
@@ -49,7 +49,7 @@ def cypher_dir() -> Path:
     override = os.environ.get(CYPHER_DIR_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "cypher"
+    return Path(__file__).resolve().parents[2] / "cypher"
 
 
 @functools.lru_cache(maxsize=512)

@@ -8,7 +8,7 @@ the document in chunks, so a large run is never held twice.
 
 Example::
 
-    from provgraph._export import export, export_document
+    from provgraph.prov.export import export, export_document
 
     document = export_document(backend, doc="pgid:run_1234")          # a prov.model.ProvDocument
     export(backend, run="pgid:run_1234", fmt="turtle", out="run.ttl")  # write a file
@@ -32,7 +32,7 @@ from provgraph.errors import ExportError
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument
 
-    from provgraph._backend import GraphBackend
+    from provgraph.graph.backend import GraphBackend
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -243,8 +243,8 @@ def serialize(document: ProvDocument, fmt: str, out: str | Path | IO[Any] | None
     Raises:
         ExportError: an unknown format, or a document the format cannot express (e.g. ``mentionOf`` in PROV-JSONLD).
     """
-    from provgraph._import import FORMATS
-    from provgraph._rdf import write_rdf
+    from provgraph.prov.importer import FORMATS
+    from provgraph.prov.rdf import write_rdf
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
@@ -326,7 +326,7 @@ def export_documents(
     Reads, in order: the documents' namespaces, their bundle declarations, their element declarations (paged by
     node key) and their relation records (paged by statement key, one relationship type at a time).
     """
-    from provgraph._model import RELATIONSHIP_TYPES
+    from provgraph.graph.model import RELATIONSHIP_TYPES
 
     docs = list(dict.fromkeys(docs))
     if not docs:

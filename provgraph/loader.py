@@ -10,8 +10,8 @@ a relationship ``sk`` and appends a declaration only when its statement key is n
 Example::
 
     from capture import wire
-    from provgraph._backend import open_backend
-    from provgraph._loader import load_messages
+    from provgraph.graph import open_backend
+    from provgraph.loader import load_messages
 
     message = wire.decode_message(payload)
     with open_backend(settings) as graph:
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from capture import wire
-from provgraph._cypher import as_one_query
-from provgraph._model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
+from provgraph.graph.cypher import as_one_query
+from provgraph.graph.model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
 
 if TYPE_CHECKING:
-    from provgraph._backend import GraphBackend, Statement
+    from provgraph.graph.backend import GraphBackend, Statement
 
 __all__ = [
     "BATCH_RECORDS",
@@ -636,7 +636,7 @@ class Loader:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self._owns_backend = backend is None
         if backend is None:
-            from provgraph._backend import open_backend
+            from provgraph.graph import open_backend
 
             backend = open_backend(settings)
         self.backend = backend

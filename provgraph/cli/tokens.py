@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from provgraph._cli_query import _client, _print
+from provgraph.cli.query import _client, _print
 
 
 def register(subparsers: Any) -> None:
