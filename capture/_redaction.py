@@ -1,0 +1,610 @@
+"""The one home of secret redaction: what counts as a secret, and what a redacted value looks like.
+
+Every path that turns user data into records (task inputs and outputs, custom tasks, workflow arguments, the
+command line, the environment, telemetry, agent prompts and responses, error messages) and provgraph's error
+messages and logs go through a `Redactor`. It finds secrets two ways:
+
+- by **name**: a name (argument, dict key, attribute, environment variable, ``--flag``) is split into word parts
+  (``db_password`` -> db, password; ``x-api-key`` -> x, api, key; ``dbPassword`` -> db, password) and is secret
+  when its parts contain a deny entry (``password``, ``api_key``, ...) or one of its words ends with one
+  (``PGPASS``, ``mysqlpassword``), unless a word says the name *describes* a secret rather than holds one
+  (``token_count``, ``password_file``, ``auth_type``). The secret value is replaced, at any depth.
+- by **value** (setting ``redact_scan_values``, on by default): text is scanned for well-known credential formats
+  (cloud keys, GitHub/GitLab/Slack/OpenAI/Anthropic/Google/Stripe tokens, JWTs, PEM private keys, bearer
+  headers, passwords in URL userinfo, ``password=...`` pairs in connection strings and query strings) and for the
+  exact values of secret-named variables of the current environment.
+
+A redacted value keeps its shape, never its value: ``[REDACTED:<name or kind> len=<length> h=<hash>]``, where the
+hash is 8 hex digits of a keyed BLAKE2b of the value (key: setting ``redact_salt``, or random per process), so two
+equal secrets in one run show the same hash. docs/security.md states what is redacted and what cannot be.
+
+This module uses only the standard library and imports nothing from capture (it sits at the bottom of the layers).
+
+Example::
+
+    from capture._redaction import Redactor
+
+    redactor = Redactor()
+    redactor.secret_name("db_password")        # True;  redactor.secret_name("session_id") -> False
+    redactor.redact({"user": "u", "creds": {"password": "hunter2"}})
+    # {'user': 'u', 'creds': '[REDACTED:creds len=23 h=5c1e0b9a]'}
+    redactor.scrub("connect postgres://u:hunter2@db/x")   # 'connect postgres://u:[REDACTED:...]@db/x'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+__all__ = [
+    "DEFAULT_DENY",
+    "DESCRIPTIVE_WORDS",
+    "REDACTED",
+    "Redactor",
+    "active",
+    "configure",
+    "scrub",
+]
+
+REDACTED = "[REDACTED"
+"""Every redaction marker starts with this text."""
+
+DEFAULT_DENY: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "passphrase",
+    "pass",
+    "secret",
+    "token",
+    "credential",
+    "creds",
+    "auth",
+    "authorization",
+    "cookie",
+    "jwt",
+    "api_key",
+    "access_key",
+    "private_key",
+    "account_key",
+    "signing_key",
+    "encryption_key",
+    "master_key",
+    "session_key",
+    "ssh_key",
+    "license_key",
+)
+"""Built-in deny entries (word parts of a name). Deliberately absent: ``key`` alone (``sort_key``, ``monkey``),
+``session`` (``session_id`` is how users filter runs), ``private`` alone (``is_private``), ``pwd`` (``PWD`` and
+``OLDPWD`` are directories). The setting ``redact_deny`` adds entries; it never removes these."""
+
+DESCRIPTIVE_WORDS: frozenset[str] = frozenset(
+    {
+        "type",
+        "types",
+        "method",
+        "mode",
+        "kind",
+        "url",
+        "uri",
+        "endpoint",
+        "host",
+        "provider",
+        "scheme",
+        "enabled",
+        "disabled",
+        "required",
+        "file",
+        "path",
+        "dir",
+        "count",
+        "counts",
+        "length",
+        "len",
+        "num",
+        "max",
+        "min",
+        "limit",
+        "usage",
+        "total",
+        "budget",
+        "expiry",
+        "expires",
+        "expiration",
+        "ttl",
+        "name",
+        "policy",
+        "format",
+        "version",
+        "timeout",
+        "algorithm",
+        "rate",
+        "index",
+        "env",
+        "var",
+        "prefix",
+        "pad",
+        "eos",
+        "bos",
+        "unk",
+        "sep",
+        "cls",
+        "mask",
+        "special",
+    }
+)
+"""A name with one of these words describes a secret rather than holding one (``token_count``, ``password_file``,
+``auth_type``, ``secret_name``, ``pad_token``) and is not redacted by name (its value is still scanned)."""
+
+# Ordinary words that end like a deny entry (glued suffix match): `bypass` is not a password.
+_ORDINARY_WORDS = frozenset(
+    {
+        "bypass",
+        "compass",
+        "encompass",
+        "surpass",
+        "trespass",
+        "overpass",
+        "underpass",
+        "multipass",
+        "impass",
+        "askpass",
+    }
+)
+# Entries whose plural is ordinary: `tokens` are what NLP and LLM code counts (`max_tokens`, a list of tokens).
+_NO_PLURAL = frozenset({"token"})
+# Names that hold a secret only inside text (`Pwd=` in an ODBC connection string), not as variables (`PWD`).
+_TEXT_ONLY_NAMES = frozenset({"pwd", "pw", "pass"})
+
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_MIN_SECRET_CHARS = 6
+"""Shortest text that is scanned, and shortest environment value searched for inside text."""
+_MAX_DEPTH = 32
+_MAX_CACHE = 10_000
+_ENV_CHECK_S = 0.5
+_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.:@/+-]")
+
+# --- value formats -------------------------------------------------------------------------------------------------
+# Each format is its own regex starting with a literal, so the regex engine skips to candidates at C speed (one
+# alternation of them all is ~100x slower on long text), and each runs only when a cheap substring test passes.
+# A format must start at a word boundary; that is checked on the match (a look-behind would cost the fast skip).
+_TOKEN_FORMATS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    (("AKIA", "ASIA"), re.compile(r"A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])"), "aws-access-key"),
+    (("gh",), re.compile(r"gh[pousr]_[A-Za-z0-9]{36,251}"), "github-token"),
+    (("github_pat_",), re.compile(r"github_pat_[A-Za-z0-9_]{22,255}"), "github-token"),
+    (
+        ("gl",),
+        re.compile(r"gl(?:pat|dt|rt|ptt|ft|soat|cbt|imt|oas|agent)-[A-Za-z0-9_\-]{20,}"),
+        "gitlab-token",
+    ),
+    (("xox",), re.compile(r"xox[abposrce]-[A-Za-z0-9\-]{10,}"), "slack-token"),
+    (("hooks.slack.com",), re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/_\-]+"), "slack-webhook"),
+    (("sk-ant-",), re.compile(r"sk-ant-[A-Za-z0-9_\-]{20,}"), "anthropic-key"),
+    (
+        ("sk-",),
+        re.compile(
+            r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{40,}|sk-[A-Za-z0-9]{32,}(?![A-Za-z0-9_\-])"
+        ),
+        "openai-key",
+    ),
+    (("k_live_", "k_test_"), re.compile(r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"), "stripe-key"),
+    (("AIza",), re.compile(r"AIza[0-9A-Za-z_\-]{35}"), "google-api-key"),
+    (("ya29.",), re.compile(r"ya29\.[0-9A-Za-z_\-]{20,}"), "google-oauth-token"),
+    (("GOCSPX-",), re.compile(r"GOCSPX-[0-9A-Za-z_\-]{20,}"), "google-client-secret"),
+    (("eyJ",), re.compile(r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), "jwt"),
+    (("earer", "EARER"), re.compile(r"(?i:bearer)\s+([A-Za-z0-9._~+/\-]{12,}=*)"), "bearer-token"),
+)
+_PEM = re.compile(
+    r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)"
+)
+# scheme://user:password@host: only the password is replaced. It may hold '@' (greedy, up to the last one before
+# the path) but not '/', quotes or spaces.
+_URL_PASSWORD = re.compile(r"://([^\s:/@?#\"'<>]*):([^\s/?#\"'<>]+)@")
+# name=value, name: value, "name": "value" (connection strings, query strings, JSON, reprs, headers), found from
+# a secret-looking stem in the lower-cased text; the name's start is found by looking back from the stem.
+_KV_STEMS = ("pass", "pw", "secret", "token", "key", "cred", "auth", "cookie", "jwt")
+_KV_TAIL = re.compile(
+    r"[a-z0-9_.\-]{0,40}([\"']?\s*[=:]\s*(?:(?:bearer|basic|token|digest)\s+)?)"
+    r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s;,&\"'<>{}\[\]()]+)"
+)
+_AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest"})
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+class Redactor:
+    """Secret detection and replacement, configured once (deny and allow lists, value scanning, salt).
+
+    Args:
+        deny: extra deny entries (word parts: ``"my_stuff"``, ``"PIN"``), added to `DEFAULT_DENY`.
+        allow: names never redacted by name (case-insensitive exact match), e.g. ``"AUTH_MODE_FLAG"``.
+        scan_values: scan text for credential formats and for secret environment values (default on).
+        salt: key of the marker hash; empty: random per process (hashes compare only within one process).
+        environ: the environment whose secret values are searched for in text (default ``os.environ``).
+    """
+
+    def __init__(
+        self,
+        deny: Iterable[str] = (),
+        allow: Iterable[str] = (),
+        scan_values: bool = True,
+        salt: str | bytes = "",
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.scan_values = bool(scan_values)
+        self._allow = frozenset(str(name).lower() for name in allow)
+        entries: list[tuple[tuple[str, ...], str, bool]] = []
+        for entry in (*DEFAULT_DENY, *deny):
+            parts = tuple(word.lower() for word in _WORD.findall(str(entry)))
+            if parts and all(parts != known[0] for known in entries):
+                entries.append((parts, "".join(parts), parts[-1] not in _NO_PLURAL))
+        self._deny = tuple(entries)
+        key = salt.encode() if isinstance(salt, str) else bytes(salt)
+        self._salt = hashlib.blake2b(key, digest_size=32).digest() if key else os.urandom(32)
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._names: dict[str, bool] = {}
+        self._env_values: tuple[tuple[str, str], ...] = ()
+        self._env_size = -1
+        self._env_checked = 0.0
+        self._env_lock = threading.Lock()
+
+    # --- names ---------------------------------------------------------------------------------------------------
+
+    def secret_name(self, name: str) -> bool:
+        """Whether a value under this name (argument, key, attribute, variable, ``--flag``) must be redacted."""
+        known = self._names.get(name)
+        if known is None:
+            known = self._classify(name)
+            if len(self._names) < _MAX_CACHE:
+                self._names[name] = known
+        return known
+
+    def _classify(self, name: str) -> bool:
+        text = str(name)
+        if text.lower().lstrip("-") in self._allow:
+            return False
+        words = [word.lower() for word in _WORD.findall(text)]
+        if not words or any(word in DESCRIPTIVE_WORDS for word in words):
+            return False
+        count = len(words)
+        for parts, glued, plural in self._deny:
+            size = len(parts)
+            for word in words:  # glued forms: PGPASS, dbpassword, xapikey
+                if word not in _ORDINARY_WORDS and (
+                    word.endswith(glued) or (plural and word.endswith(glued + "s"))
+                ):
+                    return True
+            if size > 1:
+                last = parts[-1]
+                for start in range(count - size + 1):
+                    if tuple(words[start : start + size - 1]) == parts[:-1]:
+                        final = words[start + size - 1]
+                        if final == last or (plural and final == last + "s"):
+                            return True
+        return False
+
+    # --- markers -------------------------------------------------------------------------------------------------
+
+    def digest(self, value: Any) -> str:
+        """8 hex digits of a keyed hash of a value (never reversible to it without the key and a guess)."""
+        if isinstance(value, str):
+            data = value.encode("utf-8", "surrogatepass")
+        elif isinstance(value, bytes | bytearray):
+            data = bytes(value)
+        else:
+            data = _stable_text(value).encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(data, key=self._salt, digest_size=4).hexdigest()
+
+    def marker(self, value: Any, label: str) -> str:
+        """``[REDACTED:<label> len=<n> h=<hash>]``: the shape of a value, never the value."""
+        shown = _LABEL_UNSAFE.sub("_", str(label))[:48] or "secret"
+        if isinstance(value, str | bytes | bytearray):
+            size = f"len={len(value)}"
+        elif isinstance(value, Mapping | list | tuple | set | frozenset):
+            size = f"{type(value).__name__} items={len(value)}"
+        else:
+            size = f"{type(value).__name__}"
+        return f"{REDACTED}:{shown} {size} h={self.digest(value)}]"
+
+    # --- text ----------------------------------------------------------------------------------------------------
+
+    def scrub(self, text: str) -> str:
+        """Text with every credential format and secret environment value in it replaced by a marker.
+
+        Returns ``text`` itself when nothing was found (or value scanning is off), so callers can test identity.
+        """
+        if not self.scan_values or len(text) < _MIN_SECRET_CHARS:
+            return text
+        out = text
+        for value, name in self._secret_env_values():
+            if value in out:
+                out = out.replace(value, self.marker(value, name))
+        if "PRIVATE KEY" in out:
+            out = _PEM.sub(lambda m: self.marker(m.group(0), "private-key"), out)
+        if "://" in out and "@" in out:
+            out = _URL_PASSWORD.sub(self._replace_url_password, out)
+        if len(out) >= 15:
+            for guards, pattern, kind in _TOKEN_FORMATS:
+                for guard in guards:
+                    if guard in out:
+                        out = pattern.sub(functools.partial(self._replace_token, kind=kind), out)
+                        break
+        if "=" in out or ":" in out:
+            out = self._replace_pairs(out)
+        return text if out == text else out
+
+    def _replace_url_password(self, match: re.Match[str]) -> str:
+        secret = match.group(2)
+        if secret.startswith(REDACTED):
+            return match.group(0)
+        return f"://{match.group(1)}:{self.marker(secret, 'url-password')}@"
+
+    def _replace_token(self, match: re.Match[str], kind: str) -> str:
+        start = match.start()
+        if start and match.string[start - 1] in _WORD_CHARS:
+            return match.group(0)  # inside a longer word: not this format
+        if match.re.groups:  # `Bearer <token>`: keep the scheme word
+            found = match.group(1)
+            return match.group(0)[: match.start(1) - start] + self.marker(found, kind)
+        return self.marker(match.group(0), kind)
+
+    def _replace_pairs(self, text: str) -> str:
+        lower = text.lower()
+        if len(lower) != len(text):  # a non-ASCII letter changed length when lower-cased: keep positions
+            lower = text.translate(_ASCII_LOWER)
+        spans: dict[int, tuple[int, str]] = {}
+        for stem in _KV_STEMS:
+            at = lower.find(stem)
+            while at >= 0:
+                tail = _KV_TAIL.match(lower, at + len(stem))
+                if tail is not None:
+                    value_start, value_end = tail.span(2)
+                    if value_start not in spans:
+                        replacement = self._pair_value(text, at, tail.start(1), value_start, value_end)
+                        if replacement is not None:
+                            spans[value_start] = (value_end, replacement)
+                at = lower.find(stem, at + 1)
+        if not spans:
+            return text
+        parts: list[str] = []
+        done = 0
+        for value_start in sorted(spans):
+            value_end, replacement = spans[value_start]
+            if value_start < done:
+                continue
+            parts.append(text[done:value_start])
+            parts.append(replacement)
+            done = value_end
+        parts.append(text[done:])
+        return "".join(parts)
+
+    def _pair_value(self, text: str, stem_at: int, name_end: int, start: int, end: int) -> str | None:
+        begin = stem_at
+        while begin > 0 and text[begin - 1] in _NAME_CHARS and stem_at - begin < 64:
+            begin -= 1
+        name = text[begin:name_end].strip("-_.")
+        if not (self.secret_name(name) or name.lower() in _TEXT_ONLY_NAMES):
+            return None
+        value = text[start:end]
+        quote = value[0] if len(value) > 1 and value[0] in "\"'" and value[-1] == value[0] else ""
+        inner = value[1:-1] if quote else value
+        if not inner or inner.startswith(REDACTED) or inner.lower() in _AUTH_SCHEMES:
+            return None
+        return f"{quote}{self.marker(inner, name)}{quote}"
+
+    def _secret_env_values(self) -> tuple[tuple[str, str], ...]:
+        environ = self._environ
+        now = time.monotonic()
+        if len(environ) == self._env_size and now - self._env_checked < _ENV_CHECK_S:
+            return self._env_values
+        with self._env_lock:
+            values: dict[str, str] = {}
+            try:
+                items = list(environ.items())
+            except RuntimeError:  # changed while being read; keep the previous values until the next check
+                return self._env_values
+            for name, value in items:
+                if (
+                    isinstance(value, str)
+                    and len(value) >= _MIN_SECRET_CHARS
+                    and self.secret_name(name)
+                    and value not in values
+                ):
+                    values[value] = name
+            # Longest first, so a value containing another is replaced whole.
+            self._env_values = tuple(sorted(values.items(), key=lambda pair: -len(pair[0])))
+            self._env_size = len(items)
+            self._env_checked = now
+        return self._env_values
+
+    def refresh_environment(self) -> None:
+        """Read the environment's secret values again now (they are re-read at most every half second)."""
+        self._env_size = -1
+
+    # --- structures ----------------------------------------------------------------------------------------------
+
+    def is_environment(self, mapping: Any) -> bool:
+        """Whether a mapping is the process environment, or a copy of most of it (``dict(os.environ)``)."""
+        if mapping is os.environ or type(mapping) is type(os.environ):
+            return True
+        if not isinstance(mapping, Mapping):
+            return False
+        environ = self._environ
+        needed = max(4, len(environ) // 2)
+        if len(mapping) < needed:
+            return False
+        same = 0
+        try:
+            for name, value in mapping.items():
+                if type(name) is str and type(value) is str and environ.get(name) == value:
+                    same += 1
+                    if same >= needed:
+                        return True
+        except (RuntimeError, TypeError):
+            return False
+        return False
+
+    def redact(self, value: Any, name: str | None = None) -> Any:
+        """A value with every secret in it replaced by a marker, at any depth; the value itself if it has none.
+
+        Dicts (any mapping), lists, tuples (named ones too), sets, dataclasses, ``argparse.Namespace`` and other
+        objects with attributes are walked; containers are copied only where something changed (dataclasses
+        and objects come back as a dict of their public fields then). A value under a secret name becomes a
+        marker whatever its type; a mapping that is the process environment becomes one marker.
+        """
+        if name is not None and self.secret_name(name):
+            return self.marker(value, name)
+        return self._walk(value, 0)
+
+    def redact_pairs(self, pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """Keyword arguments or (name, value) pairs, each value redacted under its name."""
+        return [(key, self.redact(item, key)) for key, item in pairs]
+
+    def _walk(self, value: Any, depth: int) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.scrub(value)
+        if kind in _PLAIN:
+            return value
+        if depth >= _MAX_DEPTH:
+            return self.marker(value, "too-deep")
+        if isinstance(value, Mapping):
+            if self.is_environment(value):
+                return self.marker(dict(value), "environment")
+            return self._walk_mapping(value, depth)
+        if isinstance(value, tuple) and hasattr(kind, "_fields"):  # a named tuple: its field names are names
+            named = dict(zip(kind._fields, value, strict=False))
+            redacted = self._walk_mapping(named, depth)
+            return value if redacted is named else cast(Any, value)._make(redacted.values())
+        if isinstance(value, list | tuple | set | frozenset):
+            return self._walk_collection(value, depth)
+        if kind.__name__ == "Namespace" and kind.__module__ == "argparse":
+            fields = vars(value)
+            redacted = self._walk_mapping(fields, depth)
+            return value if redacted is fields else kind(**redacted)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+            redacted = self._walk_mapping(fields, depth)
+            return value if redacted is fields else redacted
+        if isinstance(value, bytes | bytearray | memoryview) or callable(value):
+            return value
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict) and attributes:
+            public = {key: item for key, item in attributes.items() if not str(key).startswith("_")}
+            redacted = self._walk_mapping(public, depth)
+            return value if redacted is public else redacted
+        return value
+
+    def _walk_mapping(self, mapping: Mapping[Any, Any], depth: int) -> Any:
+        changed: dict[Any, Any] | None = None
+        for key, item in mapping.items():
+            if type(key) is str and self.secret_name(key):
+                new = self.marker(item, key)
+            else:
+                new = self._walk(item, depth + 1)
+            new_key = self.scrub(key) if type(key) is str and len(key) >= 16 else key
+            if new is not item or new_key is not key:
+                if changed is None:
+                    changed = {}
+                    for done_key, done_item in mapping.items():
+                        if done_key is key:
+                            break
+                        changed[done_key] = done_item
+                changed[new_key] = new
+            elif changed is not None:
+                changed[key] = item
+        return mapping if changed is None else changed
+
+    def _walk_collection(self, value: Any, depth: int) -> Any:
+        items = list(value)
+        new_items = [self._walk(item, depth + 1) for item in items]
+        if all(new is old for new, old in zip(new_items, items, strict=True)):
+            return value
+        if isinstance(value, set | frozenset):
+            return type(value)(new_items) if type(value) in (set, frozenset) else set(new_items)
+        return type(value)(new_items) if type(value) in (list, tuple) else list(new_items)
+
+    # --- command lines and environments --------------------------------------------------------------------------
+
+    def command_line(self, argv: Sequence[str]) -> list[str]:
+        """A command line with the values of secret-named options (``--token X``, ``--api-key=X``) replaced,
+        and every other argument scrubbed (URLs with passwords, tokens, ``PASSWORD=x``)."""
+        out: list[str] = []
+        hide_next: str | None = None
+        for arg in argv:
+            text = str(arg)
+            if hide_next is not None and not text.startswith("-"):
+                out.append(self.marker(text, hide_next))
+                hide_next = None
+                continue
+            hide_next = None
+            if text.startswith("-") and len(text) > 1:
+                flag, sep, value = text.partition("=")
+                bare = flag.lstrip("-")
+                if bare and self.secret_name(bare):
+                    if sep:
+                        out.append(f"{flag}={self.marker(value, bare)}")
+                        continue
+                    hide_next = bare
+                    out.append(text)
+                    continue
+            out.append(self.scrub(text))
+        return out
+
+    def environment(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """Variables with secret-named values replaced by a marker and every other value scrubbed."""
+        return {
+            name: self.marker(value, name) if self.secret_name(name) else self.scrub(value)
+            for name, value in environ.items()
+        }
+
+
+_PLAIN = frozenset({int, float, bool, type(None), complex})
+
+
+def _stable_text(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
+
+
+# --- the process-wide redactor -----------------------------------------------------------------------------------
+
+_ACTIVE: list[Redactor | None] = [None]
+_ACTIVE_SOURCE: list[Any] = [None]
+
+
+def configure(settings: Any = None) -> Redactor:
+    """Build the process-wide redactor from settings (``redact_deny``, ``redact_allow``, ``redact_scan_values``,
+    ``redact_salt``; missing ones take their defaults) and make it the active one."""
+    redactor = Redactor(
+        deny=getattr(settings, "redact_deny", ()) or (),
+        allow=getattr(settings, "redact_allow", ()) or (),
+        scan_values=getattr(settings, "redact_scan_values", True),
+        salt=getattr(settings, "redact_salt", "") or "",
+    )
+    _ACTIVE[0] = redactor
+    _ACTIVE_SOURCE[0] = settings
+    return redactor
+
+
+def active(settings: Any = None) -> Redactor:
+    """The process-wide redactor; rebuilt when ``settings`` is given and differs from the one it was built from."""
+    redactor = _ACTIVE[0]
+    if redactor is None or (settings is not None and settings is not _ACTIVE_SOURCE[0]):
+        redactor = configure(settings)
+    return redactor
+
+
+def scrub(text: Any) -> str:
+    """`Redactor.scrub` of the active redactor, for any object's ``str`` (error messages, log lines)."""
+    return active().scrub(text if isinstance(text, str) else str(text))
