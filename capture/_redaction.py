@@ -62,6 +62,7 @@ DEFAULT_DENY: tuple[str, ...] = (
     "passwd",
     "passphrase",
     "pass",
+    "pw",
     "secret",
     "token",
     "credential",
@@ -161,7 +162,7 @@ _ORDINARY_WORDS = frozenset(
 # Entries whose plural is ordinary: `tokens` are what NLP and LLM code counts (`max_tokens`, a list of tokens).
 _NO_PLURAL = frozenset({"token"})
 # Names that hold a secret only inside text (`Pwd=` in an ODBC connection string), not as variables (`PWD`).
-_TEXT_ONLY_NAMES = frozenset({"pwd", "pw", "pass"})
+_TEXT_ONLY_NAMES = frozenset({"pwd"})
 
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _MIN_SECRET_CHARS = 6
