@@ -311,36 +311,60 @@ def _node_key(uri: str, bundle_uri: str) -> str:
     return f"{bundle_uri} {uri}" if bundle_uri else uri
 
 
-def message_rows(message: wire.Message, batch: Batch | None = None) -> Batch:
+def message_rows(
+    message: wire.Message,
+    batch: Batch | None = None,
+    *,
+    faults: list[tuple[int, str]] | None = None,
+) -> Batch:
     """The parameter rows of one decoded message (pure; no I/O), added to ``batch`` if given.
 
+    With ``faults``, a record whose rows cannot be built (a name that does not resolve, say) is left out and
+    appended there as (its index in ``message.records``, the reason), and the other records' rows are built;
+    without, the first such record raises.
+
     Raises:
-        capture.wire.WireFormatError: a record names a prefix the message does not declare (the reason says which
-            record); nothing of the message is added then.
+        capture.wire.WireFormatError: without ``faults``, a record names a prefix the message does not declare
+            (the reason says which record); nothing of the message is added then.
     """
     rows = Batch()
     doc = message.doc
     rows.documents.add(doc)
     rows.messages = 1
-    rows.records = len(message.records)
     for prefix, uri in message.namespaces.items():
         rows.namespaces[f"{doc}  {prefix}"] = {"doc": doc, "bundle": "", "prefix": prefix, "uri": uri}
     doc_names = _Names(message.namespaces)
     # a bundle's records resolve against the bundle's own namespaces, declared by its bundle record in the message
     bundle_names: dict[str, _Names] = {}
     bundle_uris: dict[str, str] = {}
+    failed: set[int] = set()
+
+    def fault(index: int, reason: str) -> None:
+        if faults is None:
+            raise wire.WireFormatError(f"record {index} ({message.records[index]['k']}): {reason}")
+        faults.append((index, reason))
+        failed.add(index)
+
     for index, record in enumerate(message.records):
         if record["k"] == "bundle":
             try:
                 bundle_uris[record["id"]] = doc_names.uri(record["id"])
             except wire.WireFormatError as exc:
-                raise wire.WireFormatError(f"record {index}: {exc.reason}") from None
+                fault(index, exc.reason)
+                continue
             bundle_names[record["id"]] = _Names(message.namespaces, record.get("ns") or {})
     for index, record in enumerate(message.records):
+        if index in failed:
+            continue
         try:
             _record_rows(doc, record, doc_names, bundle_names, bundle_uris, rows)
         except wire.WireFormatError as exc:
-            raise wire.WireFormatError(f"record {index} ({record['k']}): {exc.reason}") from None
+            fault(index, exc.reason)
+        except Exception as exc:  # a record the format allows but the model cannot hold: that record only
+            if faults is None:
+                raise
+            fault(index, f"cannot build its rows: {type(exc).__name__}: {str(exc)[:200]}")
+    rows.records = len(message.records) - len(failed)
     if batch is not None:
         batch.extend(rows)
         return batch
@@ -355,34 +379,25 @@ def _record_rows(
     bundle_uris: dict[str, str],
     rows: Batch,
 ) -> None:
+    """Add one record's rows to ``rows``. Everything that can raise runs before the first row is added, so a
+    record that fails adds nothing."""
     kind = record["k"]
     bundle = record.get("b")
     if bundle is None:
         names, bundle_uri = doc_names, ""
     else:
         names = bundle_names.get(bundle)
-        if names is None:
-            names = bundle_names[bundle] = _Names(doc_names._prefixes)
+        if names is None:  # a bundle with no bundle record in this message: the message's namespaces
             bundle_uris[bundle] = doc_names.uri(bundle)
+            names = bundle_names[bundle] = _Names(doc_names._prefixes)
         bundle_uri = bundle_uris[bundle]
     sk = wire.statement_key(doc, record)
     attrs = record.get("a", ())
     formal = record.get("f", {})
     if kind in KIND_LABELS:
         if kind == "bundle":
-            uri, key, names, bundle_uri = (
-                doc_names.uri(record["id"]),
-                doc_names.uri(record["id"]),
-                doc_names,
-                "",
-            )
-            for prefix, ns_uri in (record.get("ns") or {}).items():
-                rows.namespaces[f"{doc} {uri} {prefix}"] = {
-                    "doc": doc,
-                    "bundle": uri,
-                    "prefix": prefix,
-                    "uri": ns_uri,
-                }
+            uri = key = doc_names.uri(record["id"])
+            names, bundle_uri = doc_names, ""
         else:
             uri = names.uri(record["id"])
             key = _node_key(uri, bundle_uri)
@@ -396,12 +411,21 @@ def _record_rows(
         subtypes = _type_labels(attrs, names)
         kind_label = KIND_LABELS[kind]
         group = (kind_label, subtypes[0] if subtypes else kind_label)
+        decl = _json({"doc": doc, "sk": sk, "r": record})
+        if kind == "bundle":
+            for prefix, ns_uri in (record.get("ns") or {}).items():
+                rows.namespaces[f"{doc} {uri} {prefix}"] = {
+                    "doc": doc,
+                    "bundle": uri,
+                    "prefix": prefix,
+                    "uri": ns_uri,
+                }
         rows.elements[group].append(
             {
                 "key": key,
                 "sk": sk,
                 "doc": doc,
-                "decl": _json({"doc": doc, "sk": sk, "r": record}),
+                "decl": decl,
                 "props": props,
             }
         )
@@ -461,7 +485,10 @@ def batch_statements(backend: GraphBackend, batch: Batch) -> list[Statement]:
         rows = [{"key": key, "props": props} for key, props in batch.namespaces.items()]
         statements.append((backend.render("loader/merge_namespaces"), {"rows": rows}))
     declared: dict[str, set[str]] = defaultdict(set)
-    for (label, subtype), rows in sorted(batch.elements.items()):
+    for (label, subtype), group_rows in sorted(batch.elements.items()):
+        # one row per declaration: an UNWIND does not see its own earlier rows' SETs, so a record repeated within
+        # one batch (a message delivered twice, or repeated in a document) would be appended twice
+        rows = list({(row["key"], row["sk"]): row for row in group_rows}.values())
         statements.append(
             (backend.render("loader/merge_elements", label=label, subtype=subtype), {"rows": rows})
         )
@@ -556,13 +583,19 @@ def load_messages(
 
 @dataclass
 class _Entry:
-    """One stream entry of a batch: its id, its raw payload, and its rows or the reason it cannot load."""
+    """One stream entry of a batch: its id, its raw payload, its decoded message and rows, the reason it cannot
+    load at all (``reason``), and the records of it that cannot load alone (``faults``)."""
 
     entry_id: str
     payload: bytes
     rows: Batch | None = None
     reason: str | None = None
     sent_at: float = 0.0
+    message: wire.Message | None = None
+    # the message's valid records as (index in the payload's records, record), in order
+    records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # records dead-lettered alone: (index in the payload's records, the record as sent, reason)
+    faults: list[tuple[int, Any, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -588,18 +621,79 @@ class LoaderProgress:
 
 
 def _decode_entry(entry_id: str, fields: Mapping[bytes, bytes]) -> _Entry:
+    """Decode one stream entry into rows. Never raises: what cannot load gets a reason, the whole entry's
+    (``reason``) when the message itself is unusable, a record's (``faults``) when only that record is."""
     payload = fields.get(wire.FIELD.encode())
     if payload is None:
-        names = ", ".join(sorted(k.decode(errors="replace") for k in fields))
+        names = ", ".join(sorted(k.decode(errors="replace")[:40] for k in list(fields)[:10]))
         return _Entry(entry_id, b"", reason=f"entry has no field {wire.FIELD!r} (fields: {names})")
     entry = _Entry(entry_id, payload)
     try:
-        message = wire.decode_message(payload)
-        entry.rows = message_rows(message)
-        entry.sent_at = message.sent_at
+        message, invalid = wire.decode_message_partial(payload)
     except wire.WireFormatError as exc:
         entry.reason = exc.reason
+        return entry
+    except Exception as exc:  # anything else a hostile payload provokes: this entry only
+        entry.reason = f"cannot decode: {type(exc).__name__}: {str(exc)[:200]}"
+        return entry
+    entry.message = message
+    entry.sent_at = message.sent_at
+    entry.faults = [(fault.index, fault.record, fault.reason) for fault in invalid]
+    if invalid:
+        skipped = {fault.index for fault in invalid}
+        positions = [i for i in range(len(message.records) + len(skipped)) if i not in skipped]
+    else:
+        positions = list(range(len(message.records)))
+    entry.records = list(zip(positions, message.records, strict=True))
+    row_faults: list[tuple[int, str]] = []
+    try:
+        entry.rows = message_rows(message, faults=row_faults)
+    except Exception as exc:  # not a record's fault: the message's (its namespaces, say)
+        entry.rows, entry.records = None, []
+        entry.reason = f"cannot build rows: {type(exc).__name__}: {str(exc)[:200]}"
+        return entry
+    if row_faults:
+        failed = {}
+        for local, reason in row_faults:
+            index, record = entry.records[local]
+            failed[local] = (index, record, f"record {index} ({record['k']}): {reason}")
+        entry.faults = sorted([*entry.faults, *failed.values()], key=lambda fault: fault[0])
+        entry.records = [item for local, item in enumerate(entry.records) if local not in failed]
     return entry
+
+
+def _dead_record_payload(entry: _Entry, index: int, record: Any) -> tuple[bytes, bool]:
+    """A message holding one record of ``entry`` with what it needs to be replayed alone: the document, the
+    namespaces and the bundle record it belongs to. (payload, True), or the entry's whole payload and False when
+    the record cannot be written out again."""
+    message = entry.message
+    assert message is not None
+    records: list[Any] = [record]
+    bundle = record.get("b") if isinstance(record, dict) else None
+    if bundle:
+        records[:0] = [r for _, r in entry.records if r["k"] == "bundle" and r["id"] == bundle][:1]
+    try:
+        payload = wire.encode_message(
+            message.doc, records, message.namespaces, source=message.source, sent_at=message.sent_at
+        )
+    except Exception:  # a record orjson cannot write (beyond 64-bit integers, nested too deep, ...)
+        try:
+            import json
+
+            payload = json.dumps(
+                {
+                    "v": wire.WIRE_VERSION,
+                    "doc": message.doc,
+                    "ts": message.sent_at,
+                    "src": message.source,
+                    "ns": message.namespaces,
+                    "records": records,
+                },
+                separators=(",", ":"),
+            ).encode()
+        except Exception:
+            return entry.payload, False
+    return payload, True
 
 
 class Loader:
@@ -794,12 +888,15 @@ class Loader:
         }
         entries = []
         for entry_id, fields in raw:
-            entry = _decode_entry(entry_id.decode(), fields)
             times = deliveries.get(entry_id, 1)
-            if times > self.settings.loader_max_deliveries and entry.reason is None:
-                entry.rows = None
-                entry.reason = f"delivered {times} times (more than loader_max_deliveries)"
-            entries.append(entry)
+            if (
+                times > self.settings.loader_max_deliveries
+            ):  # checked before decoding: it may be what killed us
+                payload = fields.get(wire.FIELD.encode(), b"")
+                reason = f"delivered {times} times (more than loader_max_deliveries)"
+                entries.append(_Entry(entry_id.decode(), payload, reason=reason))
+            else:
+                entries.append(_decode_entry(entry_id.decode(), fields))
         return entries
 
     def _read_batch(self) -> list[_Entry]:
@@ -843,32 +940,94 @@ class Loader:
         self._write_or_split([e for e in entries if e.reason is None])
 
     def _write_or_split(self, entries: list[_Entry]) -> None:
-        """Write the entries' rows in one transaction; when the graph refuses them, halve until the entry at fault
-        is alone, and dead-letter it with the server's reason."""
-        from provgraph.errors import QueryError
-
+        """Write the entries' rows in one transaction; when the graph refuses them (anything but an outage), halve
+        until the entry at fault is alone, then halve its records until the record at fault is alone, and
+        dead-letter that record with the graph's reason. The rest loads."""
         if not entries:
             return
         batch = Batch()
         for entry in entries:
             batch.extend(entry.rows)  # type: ignore[arg-type]
-        try:
-            stats = self._retrying(lambda: write_batch(self.backend, batch))
-        except QueryError as exc:
-            if len(entries) == 1:
-                entries[0].reason = f"the graph refused a record: {exc}"
-                return
+        refusal = self._write(batch)
+        if refusal is None:
+            return
+        if len(entries) > 1:
             middle = len(entries) // 2
             self._write_or_split(entries[:middle])
             self._write_or_split(entries[middle:])
             return
+        entry = entries[0]
+        logger.info("the graph refused entry %s (%s); isolating the record at fault", entry.entry_id, refusal)
+        self._split_records(entry, entry.records, refusal, known_bad=True)
+
+    def _split_records(
+        self,
+        entry: _Entry,
+        records: list[tuple[int, dict[str, Any]]],
+        refusal: str,
+        *,
+        known_bad: bool = False,
+    ) -> None:
+        """Write ``records`` of ``entry`` (with its document and namespaces) or, refused, halve them."""
+        message = entry.message
+        assert message is not None
+        if not known_bad:
+            rows = self._record_rows(entry, records)
+            refusal_or_none = self._write(rows) if rows is not None else "cannot build its rows"
+            if refusal_or_none is None:
+                return
+            refusal = refusal_or_none
+        if len(records) <= 1:
+            for index, record in records:
+                entry.faults.append(
+                    (index, record, f"record {index} ({record['k']}): the graph refused it: {refusal}")
+                )
+            if not records and entry.reason is None:  # the document or namespaces themselves
+                entry.reason = f"the graph refused the message: {refusal}"
+            return
+        middle = len(records) // 2
+        self._split_records(entry, records[:middle], refusal)
+        self._split_records(entry, records[middle:], refusal)
+
+    @staticmethod
+    def _record_rows(entry: _Entry, records: list[tuple[int, dict[str, Any]]]) -> Batch | None:
+        message = entry.message
+        assert message is not None
+        chosen = [record for _, record in records]
+        bundles = {record.get("b") for record in chosen} - {None}
+        context = [r for _, r in entry.records if r["k"] == "bundle" and r["id"] in bundles]
+        subset = wire.Message(message.doc, [*context, *chosen], message.namespaces, message.sent_at)
+        try:
+            rows = message_rows(subset)
+        except Exception:
+            return None
+        rows.records -= len(context)
+        return rows
+
+    def _write(self, batch: Batch) -> str | None:
+        """Write one batch, retrying outages; None when it committed, else the graph's reason for refusing it."""
+        import redis
+
+        from provgraph.errors import StoreUnavailable
+
+        try:
+            stats = self._retrying(lambda: write_batch(self.backend, batch))
+        except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            raise  # only while stopping: the batch stays pending
+        except Exception as exc:  # a refusal that is about the data (constraint, token, index size, packing)
+            text = str(exc).replace("\n", " ")
+            return f"{type(exc).__name__}: {text[:300]}"
         with self._stats_lock:  # writer threads finish concurrently
             self.stats.add(stats)
+        return None
 
     def _dead_letter_and_ack(self, entries: list[_Entry]) -> None:
+        """Dead-letter what could not load (whole entries, and single records of entries that loaded otherwise),
+        then acknowledge every entry of the batch, in one round trip."""
         stream, group = self.settings.stream, self.settings.consumer_group
         pipe = self.redis.pipeline(transaction=False)
         dead = 0
+        at = f"{time.time():.3f}"
         for entry in entries:
             if entry.reason is not None:
                 dead += 1
@@ -880,10 +1039,27 @@ class Loader:
                         "stream": stream,
                         "entry_id": entry.entry_id,
                         "consumer": self.consumer,
-                        "at": f"{time.time():.3f}",
+                        "at": at,
                     },
                 )
                 logger.warning("dead letter: %s entry %s: %s", stream, entry.entry_id, entry.reason)
+                continue
+            for index, record, reason in entry.faults:
+                dead += 1
+                payload, alone = _dead_record_payload(entry, index, record)
+                pipe.xadd(
+                    self.settings.dead_letter_stream,
+                    {
+                        "reason": reason if alone else f"{reason} (payload: the whole message)",
+                        "payload": payload,
+                        "stream": stream,
+                        "entry_id": entry.entry_id,
+                        "record": str(index),
+                        "consumer": self.consumer,
+                        "at": at,
+                    },
+                )
+                logger.warning("dead letter: %s entry %s %s", stream, entry.entry_id, reason)
         pipe.xack(stream, group, *[e.entry_id for e in entries])
         pipe.execute()
         self.dead_letters += dead
@@ -912,6 +1088,21 @@ class Loader:
                     self._note("store available again; loading resumes")
                     self._waiting_for_graph = False
                 return result
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis restarted without its data, or the stream was deleted: the group is gone. Entries in
+                # flight are acknowledged into the new group harmlessly; what Redis kept is read again from the
+                # start and loads idempotently.
+                logger.warning("consumer group missing (%s); recreating it", exc)
+                self._note(
+                    f"consumer group {self.settings.consumer_group} of {self.settings.stream} was missing "
+                    "(Redis restarted without its data, or the stream was deleted): recreated it, going on"
+                )
+                with contextlib.suppress(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                    self.ensure_group()  # Redis gone again: the next attempt backs off
+                self._recovered_own = False
+                self._own_cursor = "0"
             except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 if self._stopping:
                     raise

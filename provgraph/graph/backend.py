@@ -49,6 +49,15 @@ def server_version(agent: str) -> tuple[int, ...]:
     return tuple(int(part) for part in found.group(1).split(".")) if found else ()
 
 
+_DATA_REFUSALS = (
+    "Neo.ClientError.Statement.",  # a type, a value, a statement the data made invalid
+    "Neo.ClientError.Schema.",  # a constraint
+    # "Property value is too large to index" and other per-value failures of executing a statement
+    "Neo.DatabaseError.Statement.ExecutionFailed",
+)
+"""Neo4j error codes that are about the data written, not the server's availability (not retried)."""
+
+
 class GraphBackend(abc.ABC):
     """What the store side needs from a graph engine."""
 
@@ -157,18 +166,24 @@ class Neo4jBackend(GraphBackend):
         try:
             with self.driver.session(database=self.database) as session:
                 session.execute_write(work)
-        except self._neo4j.exceptions.ClientError as exc:
-            if not (exc.code or "").startswith(("Neo.ClientError.Statement.", "Neo.ClientError.Schema.")):
+        except self._neo4j.exceptions.Neo4jError as exc:
+            if not (exc.code or "").startswith(_DATA_REFUSALS):
                 raise StoreUnavailable(
                     f"Neo4j at {redact_url(self.url)} refused: {exc}", redact_url(self.url)
                 ) from exc
-            # the statements or their data are at fault (a constraint, a value Neo4j cannot store): not retryable
+            # the statements or their data are at fault (a constraint, a value Neo4j cannot store or index): not
+            # retryable; the loader isolates the record at fault
             raise QueryError(
                 f"write {tag or '(inline)'} failed: {exc.code}: {exc.message}", tag or None
             ) from exc
-        except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError, OSError) as exc:
+        except (self._neo4j.exceptions.DriverError, OSError) as exc:
             raise StoreUnavailable(
                 f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
+            ) from exc
+        except (TypeError, ValueError, OverflowError) as exc:  # the driver could not pack a parameter value
+            raise QueryError(
+                f"write {tag or '(inline)'} failed: a value Neo4j cannot take: {type(exc).__name__}: {exc}",
+                tag or None,
             ) from exc
 
     def ensure_schema(self) -> None:
