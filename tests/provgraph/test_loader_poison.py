@@ -11,7 +11,7 @@ import json
 import pytest
 
 from capture import wire
-from provgraph._loader import Loader
+from provgraph.loader import Loader
 
 
 def _ns(unique: str) -> str:
