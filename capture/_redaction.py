@@ -51,6 +51,7 @@ __all__ = [
     "Redactor",
     "active",
     "configure",
+    "redact_url",
     "scrub",
 ]
 
@@ -330,8 +331,7 @@ class Redactor:
                 out = out.replace(value, self.marker(value, name))
         if "PRIVATE KEY" in out:
             out = _PEM.sub(lambda m: self.marker(m.group(0), "private-key"), out)
-        if "://" in out and "@" in out:
-            out = _URL_PASSWORD.sub(self._replace_url_password, out)
+        out = self.redact_url(out)
         if len(out) >= 15:
             for guards, pattern, kind in _TOKEN_FORMATS:
                 for guard in guards:
@@ -341,6 +341,12 @@ class Redactor:
         if "=" in out or ":" in out:
             out = self._replace_pairs(out)
         return text if out == text else out
+
+    def redact_url(self, url: str) -> str:
+        """A URL (or text holding URLs) without the passwords in its userinfo, even with value scanning off."""
+        if "://" in url and "@" in url:
+            return _URL_PASSWORD.sub(self._replace_url_password, url)
+        return url
 
     def _replace_url_password(self, match: re.Match[str]) -> str:
         secret = match.group(2)
@@ -413,13 +419,16 @@ class Redactor:
             except RuntimeError:  # changed while being read; keep the previous values until the next check
                 return self._env_values
             for name, value in items:
-                if (
-                    isinstance(value, str)
-                    and len(value) >= _MIN_SECRET_CHARS
-                    and self.secret_name(name)
-                    and value not in values
-                ):
-                    values[value] = name
+                if not isinstance(value, str) or len(value) < _MIN_SECRET_CHARS:
+                    continue
+                if self.secret_name(name):
+                    values.setdefault(value, name)
+                elif (
+                    "://" in value and "@" in value
+                ):  # DATABASE_URL=postgres://u:pw@h: the password alone too
+                    for match in _URL_PASSWORD.finditer(value):
+                        if len(match.group(2)) >= _MIN_SECRET_CHARS:
+                            values.setdefault(match.group(2), f"{name}-password")
             # Longest first, so a value containing another is replaced whole.
             self._env_values = tuple(sorted(values.items(), key=lambda pair: -len(pair[0])))
             self._env_size = len(items)
@@ -604,6 +613,11 @@ def active(settings: Any = None) -> Redactor:
     if redactor is None or (settings is not None and settings is not _ACTIVE_SOURCE[0]):
         redactor = configure(settings)
     return redactor
+
+
+def redact_url(url: str) -> str:
+    """`Redactor.redact_url` of the active redactor: a server URL for messages and logs."""
+    return active().redact_url(url)
 
 
 def scrub(text: Any) -> str:

@@ -11,10 +11,16 @@
      └── ExportError             export or import of a PROV document failed
 
 Foreign exceptions (``neo4j.exceptions``, ``redis.exceptions``) are translated where they cross into provgraph,
-re-raised ``from`` the original.
+re-raised ``from`` the original. Every message is scrubbed of credentials when the error is made (URL passwords,
+tokens, ``password=...`` pairs, secret environment values; docs/security.md), so a driver's text quoted in it
+never prints a password.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from capture._redaction import scrub
 
 __all__ = [
     "ConfigurationError",
@@ -28,7 +34,10 @@ __all__ = [
 
 
 class ProvgraphError(Exception):
-    """Root of every error provgraph raises on purpose."""
+    """Root of every error provgraph raises on purpose; its message never holds a credential."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(scrub(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigurationError(ProvgraphError):
@@ -41,7 +50,7 @@ class WireFormatError(ProvgraphError):
     def __init__(self, reason: str, stream: str | None = None, entry_id: str | None = None) -> None:
         where = f" (stream {stream}, entry {entry_id})" if stream or entry_id else ""
         super().__init__(f"{reason}{where}")
-        self.reason = reason
+        self.reason = scrub(reason)
         self.stream = stream
         self.entry_id = entry_id
 
@@ -51,7 +60,7 @@ class StoreUnavailable(ProvgraphError):
 
     def __init__(self, message: str, url: str | None = None) -> None:
         super().__init__(message)
-        self.url = url
+        self.url = scrub(url) if url else url
 
 
 class ServiceError(ProvgraphError):
@@ -59,7 +68,7 @@ class ServiceError(ProvgraphError):
 
     def __init__(self, message: str, log_tail: str = "") -> None:
         super().__init__(message + (f"\n--- log tail ---\n{log_tail}" if log_tail else ""))
-        self.log_tail = log_tail
+        self.log_tail = scrub(log_tail)
 
 
 class QueryError(ProvgraphError):

@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any
 
+from provgraph.redaction import scrub
+
 
 def register(subparsers: Any) -> None:
     load = subparsers.add_parser(
@@ -55,7 +57,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _stderr(line: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} provgraph load: {line}", file=sys.stderr, flush=True)
+    print(f"{time.strftime('%H:%M:%S')} provgraph load: {scrub(line)}", file=sys.stderr, flush=True)
 
 
 def _load(args: argparse.Namespace) -> int:

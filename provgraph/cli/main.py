@@ -12,6 +12,7 @@ import sys
 
 from capture.settings import SettingsError
 from provgraph.errors import ProvgraphError
+from provgraph.redaction import install_log_scrubbing, scrub, scrubbed_traceback
 
 # Each module defines ``register(subparsers)``, adding its verbs with ``set_defaults(func=handler)``; a handler
 # takes the parsed arguments and returns an exit code. Heavy imports stay inside the handlers.
@@ -50,20 +51,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_log_scrubbing()  # no log line prints a credential, whatever a driver put in it
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except ProvgraphError as exc:
-        print(f"provgraph: {exc}", file=sys.stderr)
+        print(f"provgraph: {scrub(str(exc))}", file=sys.stderr)
         return 1
     except SettingsError as exc:
-        print(f"provgraph: bad setting: {exc} (see docs/environment.md)", file=sys.stderr)
+        print(f"provgraph: bad setting: {scrub(str(exc))} (see docs/environment.md)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("provgraph: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - unexpected: the traceback is printed, scrubbed of credentials
+        print(scrubbed_traceback(exc), file=sys.stderr, end="")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,8 @@ from ``settings.graph_url`` (``embedded`` or a ``bolt://``/``neo4j://`` URI). Qu
 
 Example::
 
-    from capture.settings import Settings
+    from capture._redaction import redact_url as _redact_url
+from capture.settings import Settings
     from provgraph.graph import open_backend
 
     with open_backend(Settings.load(graph_url="bolt://127.0.0.1:7687")) as graph:
@@ -20,11 +21,11 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from capture.settings import Settings
 from provgraph.errors import QueryError, StoreUnavailable
 from provgraph.graph.cypher import render
+from provgraph.redaction import redact_url  # re-exported: the one URL format, for messages and logs
 
 __all__ = ["GraphBackend", "Neo4jBackend", "Statement", "redact_url"]
 
@@ -32,15 +33,6 @@ logger = logging.getLogger(__name__)
 
 Statement = tuple[str, dict[str, Any]]
 """A query text (rendered from a ``cypher/`` file) and its parameters."""
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def server_version(agent: str) -> tuple[int, ...]:

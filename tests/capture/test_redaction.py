@@ -260,6 +260,12 @@ def test_secret_environment_values_are_found_anywhere_in_text():
     assert "added-later-value" not in redactor.scrub("x added-later-value"), "a new variable is seen"
 
 
+def test_passwords_of_urls_in_the_environment_are_found_alone():
+    redactor = Redactor(environ={"DATABASE_URL": "postgres://app:Db-Pass-4471@db/prod"})
+    scrubbed = redactor.scrub("auth failed for app (password Db-Pass-4471)")
+    assert "Db-Pass-4471" not in scrubbed and "[REDACTED:DATABASE_URL-password len=12" in scrubbed
+
+
 def test_short_environment_values_are_not_searched_in_text():
     redactor = Redactor(environ={"MY_PASSWORD": "abc"})
     assert redactor.scrub("abcdef abc") == "abcdef abc"  # too short to search for without false positives
