@@ -275,14 +275,23 @@ class RedisStreamSink(Sink):
         stream: the stream key.
         home: provgraph's data directory (finds the embedded server's URL).
         socket_timeout_s: network timeout of each call, seconds.
+        autoload: with ``url`` ``embedded``, the settings with which to start the automatic loader (and so the
+            server) when it is not running (`capture._embedded_url.reach_embedded_server`); ``None``: never start
+            anything, report the transport unavailable instead.
     """
 
     name = "redis"
 
     def __init__(
-        self, url: str, stream: str, home: str | os.PathLike[str] = "", socket_timeout_s: float = 5.0
+        self,
+        url: str,
+        stream: str,
+        home: str | os.PathLike[str] = "",
+        socket_timeout_s: float = 5.0,
+        autoload: Any = None,
     ) -> None:
         self.url = url
+        self.autoload = autoload
         self.stream = stream
         self.home = home
         self.socket_timeout_s = socket_timeout_s
@@ -299,15 +308,23 @@ class RedisStreamSink(Sink):
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
-            from capture._embedded_url import embedded_redis_url
+            from capture._embedded_url import CAPTURE_CLIENT_NAME, embedded_redis_url, reach_embedded_server
 
-            url = embedded_redis_url(self.home) if self.url == "embedded" else self.url
+            options: dict[str, Any] = {}
+            if self.url != "embedded":
+                url = self.url
+            elif self.autoload is not None:
+                url = reach_embedded_server(self.autoload)
+                options["client_name"] = CAPTURE_CLIENT_NAME  # keeps the automatic loader up while connected
+            else:
+                url = embedded_redis_url(self.home)
             # redis-py retries 10 times by default; the emitter has its own backoff and a spill file instead.
             self._client = redis.Redis.from_url(
                 url,
                 socket_timeout=self.socket_timeout_s,
                 socket_connect_timeout=min(2.0, self.socket_timeout_s),
                 retry=Retry(NoBackoff(), 0),
+                **options,
             )
         return self._client
 
@@ -375,7 +392,8 @@ class RedisStreamSink(Sink):
 def make_sink(settings: Any) -> Sink:
     """The sink ``settings.sink`` names: ``redis`` (``redis_url``, ``stream``), ``file`` or ``memory``."""
     if settings.sink == "redis":
-        return RedisStreamSink(settings.redis_url, settings.stream, settings.home)
+        autoload = settings if getattr(settings, "embedded_autoload", False) else None
+        return RedisStreamSink(settings.redis_url, settings.stream, settings.home, autoload=autoload)
     if settings.sink == "file":
         return FileSink(settings.buffer_path or Path(settings.home) / "buffer")
     if settings.sink == "memory":

@@ -76,6 +76,16 @@ class Settings:
     )
     neo4j_database: str = _setting("neo4j", "PROVGRAPH_NEO4J_DATABASE", "Neo4j database name.")
     query_timeout_s: float = _setting(30.0, "PROVGRAPH_QUERY_TIMEOUT_S", "Timeout of one query, seconds.")
+    embedded_autoload: bool = _setting(
+        True,
+        "PROVGRAPH_EMBEDDED_AUTOLOAD",
+        "With redis_url 'embedded': capture starts the embedded server and its loader by itself (docs/embedded.md).",
+    )
+    embedded_idle_s: float = _setting(
+        30.0,
+        "PROVGRAPH_EMBEDDED_IDLE_S",
+        "The automatic loader (and the server it started) stop after this long with nothing to do, seconds.",
+    )
 
     # --- transport --------------------------------------------------------------------------------------------
     stream: str = _setting("provgraph:records", "PROVGRAPH_STREAM", "Redis Stream that carries PROV records.")

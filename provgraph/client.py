@@ -21,6 +21,7 @@ An element is named by its qualified name (``id``, e.g. ``pgid:run_...``) or its
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -28,7 +29,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import IO, Any, TypeVar
 
 from capture.settings import Settings
-from provgraph.errors import ConfigurationError, QueryError
+from provgraph.autoload import catch_up
+from provgraph.errors import ConfigurationError, QueryError, UnknownId
 from provgraph.graph import open_backend
 from provgraph.graph.backend import GraphBackend
 from provgraph.graph.cypher import QueryFile, catalogue, load
@@ -45,6 +47,7 @@ __all__ = [
     "Client",
     "EntityUse",
     "FailedTask",
+    "Found",
     "InputValue",
     "LineageStep",
     "Product",
@@ -295,12 +298,34 @@ class Association:
 
 
 @dataclass(frozen=True, slots=True)
+class Found:
+    """An element `Client.find` found: its kind (most specific label), id to ask other questions with, and what
+    identifies it to a person (name, role, path, value), with the runs (documents) that declared it."""
+
+    kind: str
+    id: str
+    name: str | None
+    role: str | None
+    path: str | None
+    value: Any
+    runs: tuple[str, ...]
+    labels: tuple[str, ...]
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueryParameter:
     """A parameter of a named query, as its header documents it."""
 
     name: str
     description: str
     optional: bool = field(default=False)
+
+    @property
+    def is_id(self) -> bool:
+        """Whether it takes an element's id (its header names both "`id`" and "`key`", as in "qualified name (`id`)
+        or full URI (`key`)"): such a value must name an element in the graph (`UnknownId` otherwise)."""
+        return "`id`" in self.description and "`key`" in self.description
 
 
 # --- query files ------------------------------------------------------------------------------------------------
@@ -385,6 +410,9 @@ class Client:
     def __init__(self, settings: Settings | None = None, *, backend: GraphBackend | None = None) -> None:
         self.settings = settings if settings is not None else Settings.load()
         self._owns_backend = backend is None
+        if backend is None:
+            # the embedded default loads in the background: let it finish what the stream holds before answering
+            catch_up(self.settings)
         self.backend = backend if backend is not None else open_backend(self.settings)
 
     def __enter__(self) -> Client:
@@ -404,7 +432,7 @@ class Client:
         """Every named query in ``cypher/`` (its name, header and text), sorted by name."""
         return catalogue(self.backend.dialect)
 
-    def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+    def run(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
         """Run the named query ``cypher/NAME.cypher`` and return its rows as dicts.
 
         Missing ``depth``/``limit`` get `DEFAULT_DEPTH`/`DEFAULT_LIMIT`; a missing optional parameter (one whose
@@ -441,8 +469,44 @@ class Client:
                     missing.append(parameter.name)
         if missing:
             raise QueryError(f"query {name!r} needs parameter {', '.join(missing)}", name)
+        self._require_ids(
+            {p.name: values[p.name] for p in expected if p.is_id and isinstance(values.get(p.name), str)},
+            name,
+        )
         logger.info("query %s %s", name, sorted(values))
         return self.backend.read(self.backend.render(name), values, tag=name)
+
+    def _require_ids(self, refs: Mapping[str, str], query: str | None = None) -> None:
+        """Raise `UnknownId` (with close matches) for the first of ``refs`` (parameter: id) not in the graph."""
+        if not refs:
+            return
+        rows = self.backend.read(
+            self.backend.render("lookup/element_ids"), {"refs": sorted(set(refs.values()))}, tag="lookup"
+        )
+        known = {row["ref"] for row in rows if row["id"] is not None}
+        for parameter, ref in refs.items():
+            if ref not in known:
+                raise UnknownId(ref, parameter, self.similar_ids(ref), query)
+
+    def similar_ids(self, ref: str, n: int = 3) -> tuple[str, ...]:
+        """Up to ``n`` ids in the graph closest to ``ref`` (a mistyped id): for "did you mean" suggestions."""
+        import difflib
+
+        from capture import wire
+
+        namespace = wire.NAMESPACES["pgid"]
+        text = "pgid:" + ref[len(namespace) :] if ref.startswith(namespace) else ref
+        prefix, _, local = text.partition(":")
+        prefixes = [f"{prefix}:{local.split('_', 1)[0]}_"] if "_" in local else []
+        prefixes.append(f"{prefix}:" if local else "")
+        for start in prefixes:
+            rows = self.backend.read(
+                self.backend.render("lookup/similar_ids"), {"prefix": start, "limit": 5000}, tag="lookup"
+            )
+            matches = difflib.get_close_matches(text, [row["id"] for row in rows], n=n, cutoff=0.6)
+            if matches:
+                return tuple(matches)
+        return ()
 
     def cypher(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run a Cypher read query of your own, values as parameters; rows as dicts.
@@ -451,6 +515,97 @@ class Client:
         formatting them into the text.
         """
         return self.backend.read(query, params, tag="cypher")
+
+    # --- finding ids --------------------------------------------------------------------------------------------
+
+    def find(
+        self,
+        text: str | None = None,
+        *,
+        name: str | None = None,
+        path: str | None = None,
+        role: str | None = None,
+        value: Any = None,
+        run: str | None = None,
+        kind: str | None = None,
+        sha256: str | None = None,
+        limit: int = 100,
+    ) -> list[Found]:
+        """Elements matching every condition given: files and runs first, then by name.
+
+        Args:
+            text: text anywhere in the id, name, role, path or value (case-insensitive).
+            name: an activity's name, a value's role or a file's name (the end of its path), exactly.
+            path: a file's path, or its end (``"model.pkl"`` matches ``/home/me/out/model.pkl``).
+            role: the role a value was used or generated in.
+            value: a value; numbers compare numerically (``8`` finds ``8.0``), anything else as text.
+            run: only elements of this run: its activities, their inputs and outputs (id or URI; `UnknownId` if it
+                is not in the graph).
+            kind: ``entity``, ``activity``, ``agent``, ``file``, ``task``, ``run``, ``loop``, or any label of
+                docs/graph-model.md (case-insensitive).
+            sha256: a file's content hash (hex).
+            limit: at most this many.
+
+        Raises:
+            ConfigurationError: an unknown kind.
+            UnknownId: ``run`` is not in the graph.
+        """
+        label = _kind_label(kind) if kind is not None else None
+        number: float | None = None
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int | float):
+            number, value = float(value), str(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        elif value is not None:
+            raise ConfigurationError(f"find(value=...) takes a number or text, not {type(value).__name__}")
+        rows = self.run(
+            "find",
+            text=text,
+            name=name,
+            path=path,
+            role=role,
+            value=value,
+            number=number if number is not None and math.isfinite(number) else None,
+            run=run,
+            label=label,
+            sha256=sha256,
+            limit=limit,
+        )
+        return [
+            _build(Found, {**row, "runs": tuple(row["runs"] or ()), "labels": tuple(row["labels"] or ())})
+            for row in rows
+        ]
+
+    def file_ids(self, path: str | os.PathLike[str]) -> list[str]:
+        """The ids of the file entities with the same content as the file at ``path`` (its SHA-256).
+
+        Raises:
+            ConfigurationError: ``path`` cannot be read.
+            UnknownId: no file with that content is in the graph (suggests files with the same name).
+        """
+        import hashlib
+
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {os.fspath(path)!r}: {exc.strerror or exc}") from exc
+        found = self.find(sha256=digest.hexdigest(), kind="file")
+        if not found:
+            same_name = self.find(name=os.path.basename(os.fspath(path)), kind="file", limit=3)
+            raise UnknownId(
+                f"a file with the content of {os.fspath(path)} (sha256 {digest.hexdigest()[:16]}...)",
+                "file",
+                tuple(f.id for f in same_name),
+            )
+        return [f.id for f in found]
 
     # --- lineage ------------------------------------------------------------------------------------------------
 
@@ -619,6 +774,29 @@ class Client:
         from provgraph.prov.importer import import_document
 
         return import_document(self.backend, source, fmt)
+
+
+_KINDS = {
+    "entity": "Entity",
+    "activity": "Activity",
+    "agent": "Agent",
+    "file": "File",
+    "task": "Task",
+    "run": "WorkflowRun",
+    "loop": "Loop",
+    "campaign": "Campaign",
+}
+
+
+def _kind_label(kind: str) -> str:
+    """The label a `Client.find` kind names, from the allow-list (it goes into the query as a parameter)."""
+    from provgraph.graph.model import LABELS
+
+    label = _KINDS.get(kind.lower()) or next((lb for lb in LABELS if lb.lower() == kind.lower()), None)
+    if label is None:
+        choices = sorted(set(_KINDS) | {lb.lower() for lb in LABELS})
+        raise ConfigurationError(f"unknown kind {kind!r}; use one of {', '.join(choices)}")
+    return label
 
 
 def _inputs(items: Iterable[Mapping[str, Any]]) -> tuple[InputValue, ...]:

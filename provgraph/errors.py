@@ -8,6 +8,7 @@
      ├── StoreUnavailable        Neo4j, Redis or the embedded server cannot be reached (names the URL, never a password)
      ├── ServiceError            `provgraph services` could not start or stop a server (carries the log tail)
      ├── QueryError              a named query failed or does not exist (carries the query name)
+     │    └── UnknownId          an id given to a query is not in the graph (carries it and close matches)
      └── ExportError             export or import of a PROV document failed
 
 Foreign exceptions (``neo4j.exceptions``, ``redis.exceptions``) are translated where they cross into provgraph,
@@ -29,6 +30,7 @@ __all__ = [
     "QueryError",
     "ServiceError",
     "StoreUnavailable",
+    "UnknownId",
     "WireFormatError",
 ]
 
@@ -77,6 +79,27 @@ class QueryError(ProvgraphError):
     def __init__(self, message: str, query: str | None = None) -> None:
         super().__init__(message)
         self.query = query
+
+
+class UnknownId(QueryError):
+    """An id (qualified name or URI) given to a query or command is not in the graph.
+
+    ``ref`` is the id as given, ``parameter`` the argument it was given for, ``suggestions`` the closest ids that do
+    exist (possibly none).
+    """
+
+    def __init__(
+        self, ref: str, parameter: str, suggestions: tuple[str, ...] = (), query: str | None = None
+    ) -> None:
+        hint = (
+            f"; did you mean {', '.join(suggestions)}?"
+            if suggestions
+            else "; `provgraph find` searches by name, path, role or value"
+        )
+        super().__init__(f"{ref!r} ({parameter}) is not in the graph{hint}", query)
+        self.ref = ref
+        self.parameter = parameter
+        self.suggestions = suggestions
 
 
 class ExportError(ProvgraphError):

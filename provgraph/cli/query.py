@@ -1,4 +1,4 @@
-"""``provgraph query``, ``lineage``, ``impact``, ``runs`` and ``diff``: provenance questions from the shell.
+"""``provgraph query``, ``find``, ``lineage``, ``impact``, ``runs`` and ``diff``: provenance questions from the shell.
 
 Examples::
 
@@ -9,6 +9,8 @@ Examples::
     provgraph lineage pgid:val_ab12_o0 --depth 6
     provgraph impact pgid:file_sha256_9f86 --limit 50
     provgraph runs --workflow train
+    provgraph find --path model.pkl                               # ids of files, values, tasks by what they are
+    provgraph lineage --file out/model.pkl                        # the file entity with this file's content
     provgraph diff pgid:run_1 pgid:run_2
 """
 
@@ -55,13 +57,42 @@ def register(subparsers: Any) -> None:
         parser = subparsers.add_parser(
             verb, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
         )
-        parser.add_argument("id", metavar="ID", help="the element's qualified name (pgid:...) or full URI")
+        parser.add_argument(
+            "id", metavar="ID", nargs="?", help="the element's qualified name (pgid:...) or full URI"
+        )
+        parser.add_argument(
+            "--file",
+            metavar="PATH",
+            help="instead of ID: the file entity with this file's content (found by its SHA-256)",
+        )
         parser.add_argument(
             "--depth", type=int, default=10, help="relationships to follow, 1-30 (default 10)"
         )
         parser.add_argument("--limit", type=int, default=1000, help="at most this many rows (default 1000)")
         _add_output(parser)
         parser.set_defaults(func=_traverse, verb=verb)
+
+    find = subparsers.add_parser(
+        "find",
+        help="find elements (values, files, tasks, runs, agents) and their ids by name, path, role or value",
+        description=(
+            "List elements matching every condition given, files and runs first: the ids to pass to lineage, "
+            "impact and the other questions. TEXT matches anywhere in the id, name, role, path or value."
+        ),
+    )
+    find.add_argument("text", metavar="TEXT", nargs="?", help="text to look for (case-insensitive)")
+    find.add_argument("--name", help="an activity's name, a value's role or a file's name, exactly")
+    find.add_argument("--path", help="a file's path, or its end (model.pkl)")
+    find.add_argument("--role", help="the role a value was used or generated in")
+    find.add_argument("--value", help="a value (numbers compare numerically)")
+    find.add_argument("--run", metavar="RUN", help="only elements of this run (id or URI)")
+    find.add_argument(
+        "--kind",
+        help="entity, activity, agent, file, task, run, loop, campaign or any label of the graph model",
+    )
+    find.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    _add_output(find)
+    find.set_defaults(func=_find)
 
     runs = subparsers.add_parser(
         "runs", help="list workflow runs with task counts", description="Workflow runs, newest first."
@@ -184,10 +215,33 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _traverse(args: argparse.Namespace) -> int:
+def _find(args: argparse.Namespace) -> int:
     with _client(args) as client:
+        found = client.find(
+            args.text,
+            name=args.name,
+            path=args.path,
+            role=args.role,
+            value=args.value,
+            run=args.run,
+            kind=args.kind,
+            limit=args.limit,
+        )
+    _print(found, args, ["kind", "name", "role", "value", "path", "runs", "id"])
+    if not args.json:
+        print(_count(found, "element"), file=sys.stderr)
+    return 0
+
+
+def _traverse(args: argparse.Namespace) -> int:
+    from provgraph.errors import ConfigurationError
+
+    if (args.id is None) == (args.file is None):
+        raise ConfigurationError(f"provgraph {args.verb} needs an ID or --file PATH (one of them)")
+    with _client(args) as client:
+        ref = args.id if args.file is None else client.file_ids(args.file)[0]
         method = client.lineage if args.verb == "lineage" else client.impact
-        steps = method(args.id, depth=args.depth, limit=args.limit)
+        steps = method(ref, depth=args.depth, limit=args.limit)
     columns = ["depth", "name", "labels", "value", "relation", "via", "id"]
     _print(steps, args, columns)
     if not args.json:

@@ -26,7 +26,7 @@ from capture.settings import Settings
 from provgraph.errors import QueryError, StoreUnavailable
 from provgraph.graph.backend import GraphBackend, Statement, redact_url
 from provgraph.graph.cypher import load
-from provgraph.services.embedded import EmbeddedServer
+from provgraph.services.embedded import STORE_CLIENT_NAME, EmbeddedServer
 
 __all__ = ["GRAPH_KEY", "FalkorBackend", "encode_parameters"]
 
@@ -168,11 +168,14 @@ class FalkorBackend(GraphBackend):
     Args:
         settings: provgraph's settings.
         graph: the graph's key in the server.
+        client_name: the name of its connections on the server (`STORE_CLIENT_NAME`).
     """
 
     dialect = "falkordb"
 
-    def __init__(self, settings: Settings, *, graph: str = GRAPH_KEY) -> None:
+    def __init__(
+        self, settings: Settings, *, graph: str = GRAPH_KEY, client_name: str = STORE_CLIENT_NAME
+    ) -> None:
         import redis
 
         self._redis = redis
@@ -192,7 +195,10 @@ class FalkorBackend(GraphBackend):
         self.timeout_ms = max(1, int(settings.query_timeout_s * 1000))
         # redis-py's default socket timeout is too short for graph work: allow the server-side timeout plus slack
         self.client = redis.Redis.from_url(
-            url, socket_timeout=max(120.0, settings.query_timeout_s * 4), socket_connect_timeout=10
+            url,
+            socket_timeout=max(120.0, settings.query_timeout_s * 4),
+            socket_connect_timeout=10,
+            client_name=client_name,
         )
         try:
             self.client.ping()

@@ -54,9 +54,13 @@ from typing import Any
 
 from provgraph.errors import ConfigurationError, ServiceError
 
-__all__ = ["EmbeddedServer", "server_binaries"]
+__all__ = ["STORE_CLIENT_NAME", "EmbeddedServer", "server_binaries"]
 
 logger = logging.getLogger(__name__)
+
+STORE_CLIENT_NAME = "provgraph-store"
+"""The Redis client name of store-side connections to the embedded server: the automatic loader
+(`provgraph.autoload`) stays up while one is open."""
 
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 30.0

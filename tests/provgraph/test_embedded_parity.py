@@ -94,6 +94,19 @@ def _cases(g: KnownGraph) -> dict[str, list[dict[str, Any]]]:
         "token_usage": [{"ref": g.id(e)} for e in ("run.a", "a.train", "a.model")],
         "token_usage_tasks": [{"run": g.id(r), "limit": lim} for r in runs for lim in (2, 100)],
         "token_usage_lineage": [{"ref": g.id(e)} for e in ("a.model", "file", "a.train", "b.summary")],
+        "find": [
+            {**dict.fromkeys(("text", "name", "path", "role", "value", "number", "label", "sha256")), **case}
+            for case in [
+                {"run": g.id("run.a"), "limit": 100},
+                {"run": g.key("run.b"), "label": "Task", "limit": 100},
+                {"run": g.id("run.p"), "path": "dataset.csv", "limit": 100},
+                {"run": g.id("run.a"), "name": "threshold", "limit": 100},
+                {"run": g.id("run.b"), "value": "0.7", "number": 0.7, "limit": 100},
+                {"run": g.id("run.a"), "text": "MODEL", "limit": 100},
+                {"run": g.id("run.a"), "role": "rows", "label": "Entity", "limit": 3},
+                {"run": g.id("run.b"), "sha256": "ab" * 32, "limit": 100},
+            ]
+        ],
     }
 
 

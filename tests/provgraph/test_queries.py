@@ -13,6 +13,7 @@ from _known_graph import build, delete, graph_backend, known_graph, load  # noqa
 
 from provgraph.client import Client
 from provgraph.graph.cypher import catalogue
+from provgraph.errors import UnknownId
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,8 @@ def test_lineage_upstream_depth_limit_and_key(client, known_graph):  # noqa: F81
     by_id = client.run("lineage_upstream", ref=g.id("a.model"), depth=20, limit=100)
     assert by_key == by_id
     assert client.run("lineage_upstream", ref=g.id("file"), depth=20, limit=100) == []
-    assert client.run("lineage_upstream", ref="pgid:no_such_" + g.token, depth=5, limit=10) == []
+    with pytest.raises(UnknownId, match="no_such_"):
+        client.run("lineage_upstream", ref="pgid:no_such_" + g.token, depth=5, limit=10)
 
 
 def test_impact_downstream_exact_and_leaves_out_telemetry(client, known_graph):  # noqa: F811
