@@ -12,8 +12,8 @@ import pytest
 from _known_graph import build, delete, graph_backend, known_graph, load  # noqa: F401
 
 from provgraph.client import Client
-from provgraph.graph.cypher import catalogue
 from provgraph.errors import UnknownId
+from provgraph.graph.cypher import catalogue
 
 
 @pytest.fixture(scope="module")
