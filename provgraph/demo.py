@@ -197,7 +197,10 @@ def run_demo(
 
         stream = f"provgraph:demo:{uuid.uuid4().hex[:12]}"
         # capture keeps redis_url as configured: "embedded" is found through <home>/embedded/url, as in any script
-        capture_settings = settings.replace(stream=stream, sink="redis", capture_enabled=True)
+        # the demo loads its own stream itself (and shows it): no automatic loader for it
+        capture_settings = settings.replace(
+            stream=stream, sink="redis", capture_enabled=True, embedded_autoload=False
+        )
         step(f"running two workflows with capture (records to stream {stream})")
         ids = run_workflows(out / "work", epochs, capture_settings)
         step(f"captured runs prepare_data ({ids['prepare']}) and train_model ({ids['train']})")
