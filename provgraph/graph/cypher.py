@@ -25,6 +25,7 @@ from typing import Any
 
 from provgraph.errors import QueryError
 from provgraph.graph.model import LABELS, RELATIONSHIP_TYPES
+from provgraph.package_files import package_path
 
 __all__ = ["CYPHER_DIR_ENV", "QueryFile", "as_one_query", "catalogue", "cypher_dir", "load", "render"]
 
@@ -45,11 +46,11 @@ class QueryFile:
 
 
 def cypher_dir() -> Path:
-    """The query library: ``$PROVGRAPH_CYPHER_DIR``, else ``cypher/`` at the project root."""
+    """The query library: ``$PROVGRAPH_CYPHER_DIR``, else the one shipped in the package (or the checkout's)."""
     override = os.environ.get(CYPHER_DIR_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "cypher"
+    return package_path("cypher")
 
 
 @functools.lru_cache(maxsize=512)

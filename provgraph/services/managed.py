@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 from capture.settings import Settings
 from provgraph.errors import ConfigurationError, ServiceError
+from provgraph.package_files import package_path
 
 __all__ = [
     "SERVICE_NAMES",
@@ -59,7 +60,6 @@ _BROWSER_FILES = "browser-files"
 """The small server of Neo4j Browser's style and guide (`provgraph.services.browser`); part of the neo4j service."""
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
-_POM = Path(__file__).resolve().parents[2] / "deployment" / "neo4j" / "pom.xml"
 _MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _NEO4J_MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 # The flags Neo4j's own launcher adds (its neo4j.conf `server.jvm.additional` is read by bin/neo4j, not the JVM).
@@ -132,12 +132,13 @@ def neo4j_lib_dir(version: str | None = None) -> Path:
 
 
 def _pom_path() -> Path:
-    if not _POM.is_file():
+    pom = package_path("deployment/neo4j/pom.xml")
+    if not pom.is_file():
         raise ConfigurationError(
-            f"the Neo4j runtime description {_POM} is missing: `provgraph services` runs from a source checkout "
-            "(pip install -e .); otherwise use deployment/compose.yml or your own Neo4j"
+            f"the Neo4j runtime description {pom} is missing: reinstall provgraph, or use "
+            "deployment/compose.yml or your own Neo4j"
         )
-    return _POM
+    return pom
 
 
 def _memory_mib(value: str, setting: str) -> int:
