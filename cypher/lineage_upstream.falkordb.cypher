@@ -12,9 +12,13 @@
 //   $limit  at most this many rows
 //
 // Follows used, wasGeneratedBy, wasDerivedFrom and wasInformedBy edges in their direction (from effect to cause).
-// Telemetry entities are left out (peak_resources reads them). Each node comes once, at its shortest distance:
+// Telemetry entities are left out (peak_resources reads them), and so are run activities. Each node comes once, at its shortest distance:
 // the traversal collects distinct nodes (a pruning breadth-first expand, no path enumeration), then a shortest
 // path gives each node its depth and the edge it was reached by.
+//
+// A run activity (docs/graph-model.md, "Runs and steps": capture's WorkflowRun, or an activity its steps point to
+// with wasStartedBy/wasInformedBy that neither used nor generated anything) is membership, not a cause: it is
+// left out (it has no lineage edges of its own, so nothing is reached only through it).
 //
 // Returns one row per element: depth, id, key, labels (without Element), name (name, path, label, role or id),
 //   value, relation (type of the last edge on a shortest path), via (id of the node that edge starts from).
@@ -24,6 +28,11 @@ CALL algo.BFS(start, 30, NULL) YIELD nodes
 UNWIND nodes AS node
 WITH start, node
 WHERE node <> start AND NOT node:Telemetry
+  AND NOT (node:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(node)
+             AND NOT (node)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (node)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(node)))
 WITH start, node, shortestPath((start)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*1..30]->(node)) AS path
 WHERE path IS NOT NULL AND length(path) <= $depth
 RETURN length(path) AS depth,

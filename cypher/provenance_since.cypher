@@ -2,8 +2,8 @@
 //
 // Parameters:
 //   $ref       the element: qualified name (`id`) or full URI (`key`)
-//   $activity  the step to stop at: an activity whose `name` equals it (e.g. "clean") or whose `prov:type`
-//              list holds it (e.g. "pg:Task")
+//   $activity  the step to stop at: an activity whose `name` (else `label`: prov:label) equals it (e.g.
+//              "clean") or whose `prov:type` list holds it (e.g. "pg:Task")
 //   $depth     how many relationships back to go (1..30; 30 is the fixed bound in the patterns)
 //   $limit     at most this many rows
 //
@@ -11,20 +11,27 @@
 // the result (with cut = true), its inputs and their history are not. A derivation that names its activity
 // (wasDerivedFrom with `activity`, as capture writes) is crossed through that activity's usage and generation,
 // not directly, so the cut holds for it too; derivations without an activity are followed as they are.
-// Telemetry entities are left out. The depth shown is the shortest distance over any path.
+// Telemetry entities and run activities (docs/graph-model.md, "Runs and steps": membership, not a cause) are
+// left out. An activity without a name or label never matches by name (it is not cut, and not dropped). The depth shown is the shortest distance over any path.
 //
 // Returns one row per element: depth, id, key, labels, name, value, cut (true for a matching activity).
 MATCH (start:Element)
 WHERE start.key = $ref OR start.id = $ref
 MATCH path = (start)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*0..29]->(inside)
-WHERE all(step IN nodes(path) WHERE NOT (step:Activity AND (step.name = $activity OR $activity IN coalesce(step.types, []))))
+WHERE all(step IN nodes(path) WHERE NOT (step:Activity AND (coalesce(step.name, step.label, '') = $activity
+                                                         OR $activity IN coalesce(step.types, []))))
   AND all(edge IN relationships(path) WHERE type(edge) <> 'wasDerivedFrom' OR edge.activity IS NULL)
 WITH DISTINCT start, inside
 MATCH (inside)-[edge:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy]->(node)
 WHERE node <> start AND NOT node:Telemetry AND (type(edge) <> 'wasDerivedFrom' OR edge.activity IS NULL)
+  AND NOT (node:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(node)
+             AND NOT (node)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (node)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(node)))
 WITH DISTINCT start, node
 WITH start, node,
-     node:Activity AND (node.name = $activity OR $activity IN coalesce(node.types, [])) AS cut,
+     node:Activity AND (coalesce(node.name, node.label, '') = $activity OR $activity IN coalesce(node.types, [])) AS cut,
      shortestPath((start)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*1..30]->(node)) AS path
 WHERE length(path) <= $depth
 RETURN length(path) AS depth,

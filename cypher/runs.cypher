@@ -1,37 +1,102 @@
-// runs: workflow runs, newest first, with the number of their tasks by status.
+// runs: the runs in the graph, newest first, with the number of their steps by status.
 //
 // Parameters:
-//   $workflow  only runs with this workflow name (`name`); null: every run
+//   $workflow  only runs with this name (`name`, else `label`); null: every run
+//   $run       only this run: qualified name (`id`) or full URI (`key`); null: every run
 //   $limit     at most this many runs
 //
-// A run's tasks are the activities that reach it through wasStartedBy edges (at most 20 levels: a fixed bound).
-// Capture writes status FINISHED or ERROR; other values count in `other`.
+// What a run is (docs/graph-model.md, "Runs and steps"; the same rule in every run query):
+//   - a run activity: capture's workflow run (label WorkflowRun), or an activity that other activities point to
+//     with wasStartedBy or wasInformedBy, that points to no activity that way itself, and that neither used nor
+//     generated an entity (a container of steps, not a step). Its steps are the activities that reach it
+//     through wasStartedBy/wasInformedBy edges (at most 20 levels: a fixed bound).
+//   - a bundle, for the activities inside it that reach no run activity (and are none);
+//   - a document, for its activities outside bundles that reach no run activity (and are none).
+// A bundle or document is listed when it holds a loose root: an activity that points to no activity with
+// wasStartedBy/wasInformedBy and is no run activity (every loose chain of steps starts at one).
+// Campaign activities (pg:Campaign, which runs are wasInfluencedBy) group runs and are never steps.
+// Capture writes status FINISHED or ERROR; other values (or none) count in `other`.
 //
-// Returns one row per run: id, key, workflow (its name), startTime, endTime, status (the run's own, if recorded),
-//   tasks, finished, failed, other (counts of its activities by status).
-CALL {
-  MATCH (run:WorkflowRun)
-  WHERE run.name = $workflow
-  RETURN run
-  UNION
-  // an empty list when a workflow is given: the planner cannot skip a label scan on a WHERE over parameters alone
-  UNWIND CASE WHEN $workflow IS NULL THEN [true] ELSE [] END AS every_run
-  MATCH (run:WorkflowRun)
-  RETURN run
-}
-WITH run
-ORDER BY run.startTime DESC, run.id
+// Returns one row per run: id, key (a document's id), kind (activity, bundle or document), workflow (its name
+//   or label), startTime, endTime (the run's own; a bundle's or document's: the earliest start of its loose roots, the latest end of its steps), status (the
+//   run's own, if recorded), tasks, finished, failed, other (counts of its steps by status).
+// run activities
+OPTIONAL MATCH (candidate:Activity)
+WHERE (candidate:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(candidate)
+           AND NOT (candidate)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (candidate)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(candidate)))
+WITH collect({run: candidate, start: candidate.startTime}) AS activity_runs
+// loose roots, and the bundles and documents that hold them
+OPTIONAL MATCH (root:Activity)
+WHERE NOT root:Campaign
+  AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+  AND NOT (root:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+           AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (root)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(root)))
+WITH activity_runs, collect(root) AS roots
+WITH activity_runs, roots,
+     [root IN roots WHERE root.bundle <> '' | {container: root.bundle, start: root.startTime}] AS bundle_roots,
+     reduce(pairs = [], root IN [root IN roots WHERE root.bundle = ''] |
+       pairs + [doc IN coalesce(root.docs, []) | {container: doc, start: root.startTime}]) AS document_roots
+OPTIONAL MATCH (bundle:Bundle)
+WHERE bundle.key IN [pair IN bundle_roots | pair.container]
+WITH activity_runs, roots, bundle_roots, document_roots, collect(bundle) AS bundles
+OPTIONAL MATCH (document:Document)
+WHERE document.id IN [pair IN document_roots | pair.container]
+WITH activity_runs, roots, bundle_roots, document_roots, bundles, collect(document) AS documents
+WITH roots, activity_runs
+     + [bundle IN bundles | {run: bundle, start: reduce(earliest = null, pair IN bundle_roots |
+          CASE WHEN pair.container = bundle.key AND (earliest IS NULL OR pair.start < earliest)
+               THEN pair.start ELSE earliest END)}]
+     + [document IN documents | {run: document, start: reduce(earliest = null, pair IN document_roots |
+          CASE WHEN pair.container = document.id AND (earliest IS NULL OR pair.start < earliest)
+               THEN pair.start ELSE earliest END)}] AS entries
+UNWIND entries AS entry
+WITH roots, entry.run AS run, entry.start AS startTime
+WHERE ($run IS NULL OR run.key = $run OR run.id = $run)
+  AND ($workflow IS NULL OR coalesce(run.name, run.label) = $workflow)
+WITH roots, run, startTime
+ORDER BY startTime DESC, run.id
 LIMIT $limit
-OPTIONAL MATCH (task:Activity)-[:wasStartedBy*1..20]->(run)
-WITH run, collect(DISTINCT task) AS tasks
+// the steps of a run activity
+OPTIONAL MATCH (member:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(run)
+WHERE run:Activity
+WITH roots, run, startTime, collect(DISTINCT member) AS members
+// the loose steps of a bundle or document: from its loose roots down, reaching no run activity
+UNWIND [root IN roots WHERE (run:Bundle AND root.bundle = run.key)
+                         OR (run:Document AND root.bundle = '' AND run.id IN root.docs)] + [null] AS root
+OPTIONAL MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
+WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)
+             AND NOT (loose)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (loose)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(loose)))
+OPTIONAL MATCH (loose)-[:wasStartedBy|wasInformedBy*1..20]->(owner:Activity)
+WHERE (owner:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(owner)
+           AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (owner)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(owner)))
+WITH run, startTime, members, loose, count(owner) AS owners
+WITH run, startTime, members, collect(DISTINCT CASE WHEN owners = 0 THEN loose END) AS loose_steps
+WITH run, startTime, members + loose_steps AS steps
+WITH run, startTime, steps,
+     CASE WHEN run:Activity THEN 'activity' WHEN run:Bundle THEN 'bundle' ELSE 'document' END AS kind,
+     coalesce(run.endTime, reduce(latest = null, step IN steps |
+       CASE WHEN latest IS NULL OR step.endTime > latest THEN step.endTime ELSE latest END)) AS endTime
 RETURN run.id AS id,
-       run.key AS key,
-       run.name AS workflow,
-       run.startTime AS startTime,
-       run.endTime AS endTime,
+       coalesce(run.key, run.id) AS key,
+       kind,
+       coalesce(run.name, run.label) AS workflow,
+       startTime,
+       endTime,
        run.status AS status,
-       size(tasks) AS tasks,
-       size([task IN tasks WHERE task.status = 'FINISHED']) AS finished,
-       size([task IN tasks WHERE task.status = 'ERROR']) AS failed,
-       size([task IN tasks WHERE task.status IS NULL OR NOT task.status IN ['FINISHED', 'ERROR']]) AS other
+       size(steps) AS tasks,
+       size([step IN steps WHERE step.status = 'FINISHED']) AS finished,
+       size([step IN steps WHERE step.status = 'ERROR']) AS failed,
+       size([step IN steps WHERE step.status IS NULL OR NOT step.status IN ['FINISHED', 'ERROR']]) AS other
 ORDER BY startTime DESC, id

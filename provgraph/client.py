@@ -140,6 +140,8 @@ class RunSummary:
     finished: int
     failed: int
     other: int
+    kind: str = "activity"
+    """``activity`` (a run activity), ``bundle`` or ``document`` (docs/graph-model.md, "Runs and steps")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -638,12 +640,37 @@ class Client:
     # --- runs ---------------------------------------------------------------------------------------------------
 
     def runs(self, workflow: str | None = None, limit: int = 100) -> list[RunSummary]:
-        """Workflow runs, newest first, optionally of one workflow name, with task counts by status."""
-        rows = self.run("runs", workflow=workflow, limit=limit)
+        """Runs, newest first, optionally of one workflow name, with step counts by status.
+
+        What a run is (a run activity, a bundle or a document) is in docs/graph-model.md, "Runs and steps".
+        """
+        rows = self.run("runs", workflow=workflow, run=None, limit=limit)
         return [_build(RunSummary, row, _TIMES) for row in rows]
 
+    def run_summary(self, run: str) -> RunSummary:
+        """The run ``run`` (id or key) with its step counts.
+
+        Raises:
+            QueryError: ``run`` is not a run (an unknown id, or an element that is no run activity, bundle or
+                document holding steps): the run questions do not apply to it, and saying "nothing" would
+                read as an answer.
+        """
+        rows = self.run("runs", workflow=None, run=run, limit=MAX_LIMIT)
+        if not rows:
+            raise QueryError(
+                f"{run!r} is not a run: no run activity, bundle or document with steps has that id "
+                '(runs are defined in docs/graph-model.md, "Runs and steps"; `provgraph runs` lists them)',
+                "runs",
+            )
+        return _build(RunSummary, rows[0], _TIMES)
+
     def task_tree(self, run: str, limit: int = DEFAULT_LIMIT) -> list[TaskNode]:
-        """The activities of a run with their parents, in start order."""
+        """The steps of a run with their parents, in start order.
+
+        Raises:
+            QueryError: ``run`` is not a run (see `run_summary`).
+        """
+        self.run_summary(run)
         return [_build(TaskNode, row, _TIMES) for row in self.run("task_tree", run=run, limit=limit)]
 
     def diff(self, run_a: str, run_b: str, limit: int = DEFAULT_LIMIT) -> RunDiff:
@@ -687,7 +714,12 @@ class Client:
     # --- cross-workflow -----------------------------------------------------------------------------------------
 
     def shared_entities(self, run: str, limit: int = DEFAULT_LIMIT) -> list[SharedEntity]:
-        """Entities this run used or generated that other runs (of any workflow) used or generated too."""
+        """Entities this run used or generated that other runs (of any workflow) used or generated too.
+
+        Raises:
+            QueryError: ``run`` is not a run (see `run_summary`).
+        """
+        self.run_summary(run)
         return [_build(SharedEntity, row) for row in self.run("shared_entities", run=run, limit=limit)]
 
     def entity_runs(self, ref: str, limit: int = DEFAULT_LIMIT) -> list[EntityUse]:

@@ -90,7 +90,8 @@ def _cases(g: KnownGraph) -> dict[str, list[dict[str, Any]]]:
         "associations": [
             {"ref": g.id(e), "limit": 100} for e in ("a.model", "run.a", "p.figure", "a.epoch0")
         ],
-        "runs": [{"workflow": g.names[w], "limit": 10} for w in ("train", "plot")],
+        "runs": [{"workflow": g.names[w], "run": None, "limit": 10} for w in ("train", "plot")]
+        + [{"workflow": None, "run": g.id(r), "limit": 10} for r in runs],
         "token_usage": [{"ref": g.id(e)} for e in ("run.a", "a.train", "a.model")],
         "token_usage_tasks": [{"run": g.id(r), "limit": lim} for r in runs for lim in (2, 100)],
         "token_usage_lineage": [{"ref": g.id(e)} for e in ("a.model", "file", "a.train", "b.summary")],

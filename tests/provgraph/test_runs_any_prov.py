@@ -1,0 +1,129 @@
+"""Run verbs on PROV that provgraph did not write: the provenance-challenge fixture, on both backends.
+
+The fixture (`_challenge.py`, ``data/provenance_challenge.provn``) has two runs whose steps belong to them only
+through ``wasInformedBy``; run 2 changes one parameter of align_warp. Each test asks one verb and checks the exact
+answer (docs/graph-model.md, "Runs and steps").
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from _challenge import Challenge, delete, load
+from _known_graph import graph_backend  # noqa: F401
+
+from provgraph.client import Client
+
+STEPS = 15  # 4 align_warp, 4 reslice, softmean, 3 slicer, 3 convert
+
+
+@pytest.fixture(scope="module")
+def challenge(graph_backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Challenge]:  # noqa: F811
+    copy = load(graph_backend, uuid.uuid4().hex[:12], tmp_path_factory.mktemp("challenge"))
+    yield copy
+    delete(graph_backend, copy)
+
+
+@pytest.fixture(scope="module")
+def client(graph_backend: Any) -> Client:  # noqa: F811
+    return Client(backend=graph_backend)
+
+
+def test_runs_finds_both_runs_through_was_informed_by(client, challenge):
+    rows = client.run("runs", workflow=None, run=None, limit=100_000)
+    mine = [row for row in rows if (row["key"] or "").startswith(challenge.namespace)]
+    assert [(row["key"], row["kind"], row["workflow"], row["tasks"], row["other"]) for row in mine] == [
+        (challenge.key("run2"), "activity", "brain atlas run 2", STEPS, STEPS),
+        (challenge.key("run1"), "activity", "brain atlas run 1", STEPS, STEPS),
+    ]
+    assert mine[0]["startTime"] == "2026-03-03T08:00:00-06:00"
+    # the document holds run activities, so it is not a run of its own
+    assert not [row for row in rows if row["id"] == challenge.doc]
+
+
+def _keys(rows: list[dict[str, Any]], field: str = "key") -> list[str]:
+    return [row[field] for row in rows]
+
+
+def test_task_tree_lists_the_steps_of_a_run(client, challenge):
+    rows = client.run("task_tree", run=challenge.key("run1"), limit=100)
+    assert len(rows) == STEPS
+    assert {row["depth"] for row in rows} == {1}
+    assert {row["parent"] for row in rows} == {"ex:run1"}
+    names = sorted(row["name"] for row in rows)
+    assert names == sorted(
+        ["align_warp"] * 4 + ["reslice"] * 4 + ["softmean"] + ["slicer"] * 3 + ["convert"] * 3
+    )
+    assert all(row["key"].startswith(challenge.namespace + "r1_") for row in rows)
+    # by the document's qualified name too; an entity is no run: no steps
+    assert client.run("task_tree", run=challenge.key("anatomy1_img"), limit=100) == []
+
+
+def test_lineage_does_not_count_the_run_as_a_cause(client, challenge):
+    rows = client.run("lineage_upstream", ref=challenge.key("r1_atlas_x_gif"), depth=30, limit=1000)
+    keys = set(_keys(rows))
+    assert challenge.key("run1") not in keys
+    expected = {
+        challenge.key(local)
+        for local in ["r1_convert_x", "r1_atlas_x_pgm", "r1_slicer_x", "r1_atlas", "r1_softmean"]
+    }
+    expected |= {
+        challenge.key(f"r1_{kind}{k}") for kind in ("reslice", "resliced", "warp") for k in range(1, 5)
+    }
+    expected |= {challenge.key(f"r1_aw_{letter}") for letter in "abcd"}
+    expected |= {challenge.key(f"anatomy{k}_img") for k in range(1, 5)} | {challenge.key("reference_img")}
+    assert keys == expected
+    by_key = {row["key"]: row for row in rows}
+    assert (
+        by_key[challenge.key("r1_convert_x")]["depth"],
+        by_key[challenge.key("r1_convert_x")]["relation"],
+    ) == (
+        1,
+        "wasGeneratedBy",
+    )
+    assert by_key[challenge.key("r1_softmean")]["name"] == "softmean"
+
+
+def test_impact_of_a_shared_input_reaches_both_runs(client, challenge):
+    rows = client.run("impact_downstream", ref=challenge.key("reference_img"), depth=30, limit=1000)
+    keys = set(_keys(rows))
+    for run in (1, 2):
+        assert {challenge.key(f"r{run}_aw_{letter}") for letter in "abcd"} <= keys
+        assert {challenge.key(f"r{run}_atlas_{dim}_gif") for dim in "xyz"} <= keys
+    assert not {challenge.key("run1"), challenge.key("run2")} & keys
+    assert len(keys) == 2 * (STEPS + 4 + 4 + 1 + 3 + 3)  # every step and every generated entity of both runs
+
+
+def test_provenance_since_cuts_at_a_step_named_by_its_label(client, challenge):
+    rows = client.run(
+        "provenance_since", ref=challenge.key("r1_atlas_x_gif"), activity="softmean", depth=30, limit=1000
+    )
+    assert sorted((row["depth"], row["key"], row["cut"]) for row in rows) == sorted(
+        [
+            (1, challenge.key("r1_atlas_x_pgm"), False),
+            (1, challenge.key("r1_convert_x"), False),
+            (2, challenge.key("r1_slicer_x"), False),
+            (3, challenge.key("r1_atlas"), False),
+            (4, challenge.key("r1_softmean"), True),
+        ]
+    )
+
+
+def test_shared_entities_and_entity_runs(client, challenge):
+    rows = client.run("shared_entities", run=challenge.key("run1"), limit=1000)
+    shared = sorted(
+        {(row["entity_key"], row["other_run"], row["relation"], row["other_relation"]) for row in rows}
+    )
+    inputs = [challenge.key(f"anatomy{k}_img") for k in range(1, 5)] + [challenge.key("reference_img")]
+    assert shared == sorted((key, "ex:run2", "used", "used") for key in inputs)
+    assert {row["other_workflow"] for row in rows} == {"brain atlas run 2"}
+    uses = client.run("entity_runs", ref=challenge.key("reference_img"), limit=1000)
+    assert sorted((row["run"], row["activity"], row["relation"]) for row in uses) == sorted(
+        [("ex:run1", f"ex:r1_aw_{letter}", "used") for letter in "abcd"]
+        + [("ex:run2", f"ex:r2_aw_{letter}", "used") for letter in "abcd"]
+    )
+    assert {row["activity_name"] for row in uses} == {"align_warp"}
+    assert [row["run_start"] for row in uses][:1] == ["2026-03-02T08:00:00-06:00"]
