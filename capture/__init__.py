@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from capture._telemetry import telemetry_snapshot
     from capture._values import FileRef, file
     from capture._workflow import Workflow, current_run_id, flush, workflow
+    from capture.adapters.files import watch
 
 # Public name -> the private module defining it. Modules load on first use (PEP 562), so `import capture` (and
 # `from capture import wire` on the store side) stays a few milliseconds.
@@ -65,6 +66,7 @@ _LOCATIONS = {
     "task": "capture._tasks",
     "telemetry_snapshot": "capture._telemetry",
     "telemetry_task": "capture._tasks",
+    "watch": "capture.adapters.files",
     "workflow": "capture._workflow",
 }
 
@@ -92,6 +94,7 @@ __all__ = [
     "task",
     "telemetry_snapshot",
     "telemetry_task",
+    "watch",
     "workflow",
 ]
 

@@ -345,3 +345,22 @@ def test_llm_tokens(example_graph, any_backend):
         process=run.rsplit("_", 1)[0] + "_",  # the process's default run shares the run's id prefix
     )
     assert outside["tokens"] == 84
+
+
+@pytest.mark.adapters
+def test_watch_folder(example_graph, any_backend):
+    (run,) = example_graph("watch_folder.py")
+    rows = any_backend.read(
+        """
+        MATCH (f:File)-[g:wasGeneratedBy]->(sim:Task {name: 'simulate'})-[:wasStartedBy]->(r:WorkflowRun {id: $run})
+        OPTIONAL MATCH (s:Task {name: 'summarise'})-[:used]->(f) WHERE (s)-[:wasStartedBy]->(r)
+        RETURN g.role AS role, g.event AS event, f.size AS size, s IS NOT NULL AS read_by_summarise
+        ORDER BY role
+        """,
+        {"run": run},
+    )
+    table = "1,1\n2,4\n3,9\n4,16\n"
+    assert rows == [
+        {"role": "run.log", "event": "created", "size": 5, "read_by_summarise": False},
+        {"role": "table.csv", "event": "created", "size": len(table), "read_by_summarise": True},
+    ]

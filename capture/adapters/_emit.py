@@ -1,0 +1,72 @@
+"""The adapters' one seam into capture's runtime: where records go and which activity is current.
+
+Adapters build wire records (`capture.wire`) and hand them to the process emitter through `emit`, in the
+document of the run they belong to; everything else they need from capture's internals is named here, so a change
+in capture's layers touches this module only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from capture import _context, _ids, wire
+
+__all__ = ["Position", "current_position", "emit", "enabled", "file_entity", "iso", "new_activity_id"]
+
+
+def enabled() -> bool:
+    """Whether capture is on in this process (settings resolved on first use)."""
+    return bool(_context.STATE.on or (not _context.STATE.resolved and _context.resolve()))
+
+
+class Position:
+    """Where an adapter's records go: the run's document and the activity that new activities start from."""
+
+    __slots__ = ("run_id", "parent_id")
+
+    def __init__(self, run_id: str, parent_id: str) -> None:
+        self.run_id = run_id
+        self.parent_id = parent_id
+
+    def __repr__(self) -> str:
+        return f"Position(run_id={self.run_id!r}, parent_id={self.parent_id!r})"
+
+
+def current_position() -> Position:
+    """The current run and activity (the enclosing task, else the run); outside any workflow, the process's
+    default run, as for a task called there."""
+    context = _context.CURRENT.get() or _context.default_context()
+    run, parent = context
+    return Position(run.id, run.id if parent is None else _ids.task_id(parent))
+
+
+def new_activity_id() -> str:
+    """A fresh task id (``pgid:task_<process prefix>_<n>``), from the same counter as every captured task."""
+    return _ids.task_id(next(_ids.COUNTER))
+
+
+def iso(epoch_s: float | None = None) -> str:
+    """xsd:dateTime lexical form of epoch seconds (default: now)."""
+    return _ids.iso_from_ns(int(epoch_s * 1e9) if epoch_s is not None else time.time_ns())
+
+
+def file_entity(path: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """The entity of a file's current content (``pgid:file_sha256_<hex>``, as `capture.file` names it) and its
+    record, or ``None`` if the file cannot be read now."""
+    from capture._values import FileRef, file_attrs, file_entity_id
+
+    try:
+        ref = FileRef(path)
+        entity_id = file_entity_id(ref)
+    except OSError:
+        return None
+    if entity_id is None:
+        return None
+    return entity_id, [wire.element("entity", entity_id, file_attrs(ref))]
+
+
+def emit(doc: str, records: Any) -> None:
+    """Hand records (a list, or an object whose ``to_records()`` builds them on the emitter thread) to the
+    process emitter; never raises."""
+    _context.emit(doc, records)

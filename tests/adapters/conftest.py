@@ -1,0 +1,36 @@
+"""Adapter tests: a real workload on the real library runs in a subprocess with the file sink; its messages are
+loaded through the loader library into Neo4j and into the embedded engine (`any_backend`), and the graph of the
+run is compared with the exact graph the adapter must have produced. Each test removes the documents it loaded."""
+
+from __future__ import annotations
+
+import pytest
+
+from capture import wire
+
+
+@pytest.fixture
+def load(any_backend):
+    """``load(messages)`` into `any_backend`; the documents loaded are deleted at teardown."""
+    from provgraph.loader import load_messages
+
+    docs: set[str] = set()
+
+    def _load(messages: list[wire.Message]) -> None:
+        any_backend.ensure_schema()
+        docs.update(message.doc for message in messages)
+        load_messages(any_backend, messages)
+
+    yield _load
+    if docs:
+        listed = sorted(docs)
+        any_backend.write(
+            [
+                (
+                    "MATCH (n:Element) WHERE any(d IN n.docs WHERE d IN $docs) DETACH DELETE n",
+                    {"docs": listed},
+                ),
+                ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": listed}),
+                ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": listed}),
+            ]
+        )

@@ -1,0 +1,100 @@
+"""`capture.watch` on the real watchdog observer: files created, modified and deleted in a watched folder during a
+run become File entities of the run (content hashes), with the exact relations docs/adapters.md describes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from _adapter_helpers import edges, run_captured
+
+pytestmark = [pytest.mark.adapters, pytest.mark.services]
+
+WORKLOAD = r"""
+import json, os, sys, time
+import capture
+
+folder = sys.argv[1]
+os.makedirs(os.path.join(folder, "sub"))
+for name, text in (("kept.txt", "kept"), ("old.txt", "old")):
+    with open(os.path.join(folder, name), "w") as handle:
+        handle.write(text)
+
+
+def write(name, text):
+    with open(os.path.join(folder, name), "w") as handle:
+        handle.write(text)
+
+
+def wait_for(watch, count):
+    deadline = time.monotonic() + 20
+    while len(watch.changes) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(watch.changes) >= count, watch.changes
+
+
+with capture.Workflow("watch_test") as run:
+    with capture.watch(folder, ignore_patterns=["*.tmp"]) as watch:
+        write("a.txt", "one")
+        wait_for(watch, 1)
+        write("a.txt", "two")
+        wait_for(watch, 2)
+        os.remove(os.path.join(folder, "old.txt"))
+        wait_for(watch, 3)
+        write("note.tmp", "ignored")
+        write("sub/b.txt", "bee")       # recorded by its event, or at the latest by stop()'s look at the folder
+    print("run:", run.id)
+    print("changes:", json.dumps([[c.event, os.path.relpath(c.path, folder)] for c in watch.changes]))
+"""
+
+
+def _file(text: str) -> str:
+    return "pgid:file_sha256_" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("watch")
+    lines, messages = run_captured(WORKLOAD, tmp, str(tmp / "watched"))
+    return lines, messages
+
+
+def test_watched_folder_changes_are_file_entities_of_the_run(captured, load, any_backend):
+    lines, messages = captured
+    run = lines["run"]
+    assert json.loads(lines["changes"]) == [
+        ["created", "a.txt"],
+        ["modified", "a.txt"],
+        ["deleted", "old.txt"],
+        ["created", "sub/b.txt"],
+    ]
+    load(messages)
+    files = {
+        (
+            row["type"],
+            row["s"],
+            row["t"],
+            row["props"].get("event"),
+            row["props"].get("role"),
+            tuple(row["props"].get("types") or ()),
+        )
+        for row in edges(any_backend, run)
+        if "File" in row["s_labels"] or "File" in row["t_labels"]
+    }
+    one, two, old, bee = _file("one"), _file("two"), _file("old"), _file("bee")
+    assert files == {
+        ("wasGeneratedBy", one, run, "created", "a.txt", ()),
+        ("wasGeneratedBy", two, run, "modified", "a.txt", ()),
+        ("wasDerivedFrom", two, one, None, None, ("prov:Revision",)),
+        ("wasInvalidatedBy", old, run, "deleted", "old.txt", ()),
+        ("wasGeneratedBy", bee, run, "created", "sub/b.txt", ()),
+    }
+    nodes = any_backend.read(
+        "MATCH (f:File) WHERE f.id IN $ids RETURN f.id AS id, f.sha256 AS sha, f.size AS size, f.path AS path",
+        {"ids": [one, two, old, bee]},
+    )
+    by_id = {row["id"]: row for row in nodes}
+    assert set(by_id) == {one, two, old, bee}
+    assert by_id[bee]["sha"] == hashlib.sha256(b"bee").hexdigest() and by_id[bee]["size"] == 3
+    assert by_id[bee]["path"].endswith("/watched/sub/b.txt")
