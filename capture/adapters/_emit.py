@@ -12,7 +12,17 @@ from typing import Any
 
 from capture import _context, _ids, wire
 
-__all__ = ["Position", "current_position", "emit", "enabled", "file_entity", "iso", "new_activity_id"]
+__all__ = [
+    "Position",
+    "current_position",
+    "emit",
+    "enabled",
+    "file_entity",
+    "iso",
+    "new_activity_id",
+    "redactor",
+    "scrub_text",
+]
 
 
 def enabled() -> bool:
@@ -70,3 +80,15 @@ def emit(doc: str, records: Any) -> None:
     """Hand records (a list, or an object whose ``to_records()`` builds them on the emitter thread) to the
     process emitter; never raises."""
     _context.emit(doc, records)
+
+
+def redactor() -> Any:
+    """The process's secret redactor (capture's one redaction module), configured from capture's settings."""
+    from capture import _redaction
+
+    return _redaction.active(_context.STATE.settings)
+
+
+def scrub_text(text: Any) -> str:
+    """Text (an error message, a tool's output) with credentials replaced by redaction markers."""
+    return str(redactor().scrub(text if isinstance(text, str) else str(text)))

@@ -364,3 +364,25 @@ def test_watch_folder(example_graph, any_backend):
         {"role": "run.log", "event": "created", "size": 5, "read_by_summarise": False},
         {"role": "table.csv", "event": "created", "size": len(table), "read_by_summarise": True},
     ]
+
+
+@pytest.mark.adapters
+def test_dask_graph(example_graph, any_backend):
+    (run,) = example_graph("dask_graph.py")
+    rows = any_backend.read(
+        "MATCH (t:Task {kind: 'dask_task'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN t.name AS name, t.status AS status, count(*) AS n ORDER BY name",
+        {"run": run},
+    )
+    assert rows == [
+        {"name": "square", "status": "FINISHED", "n": 10},
+        {"name": "total", "status": "FINISHED", "n": 1},
+    ]
+    inputs = _one(
+        any_backend,
+        "MATCH (t:Task {name: 'total'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "MATCH (t)-[:used]->(e:Entity)-[:wasGeneratedBy]->(s:Task {name: 'square'}) "
+        "RETURN count(DISTINCT s) AS n",
+        run=run,
+    )
+    assert inputs["n"] == 10
