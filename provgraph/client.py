@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import IO, Any, TypeVar
 
@@ -34,6 +34,7 @@ from provgraph.errors import ConfigurationError, QueryError, UnknownId
 from provgraph.graph import open_backend
 from provgraph.graph.backend import GraphBackend
 from provgraph.graph.cypher import QueryFile, catalogue, load
+from provgraph.tail import TailEvent
 from provgraph.tokens import StepUsage, TokenTotals, step_usage, token_totals
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "RunSummary",
     "SharedEntity",
     "StepUsage",
+    "TailEvent",
     "TaskDuration",
     "TaskInput",
     "TaskNode",
@@ -761,6 +763,42 @@ class Client:
         if not rows:
             raise QueryError(f"no element {ref!r} in the graph", "token_usage_lineage")
         return token_totals(rows[0])
+
+    # --- watching records arrive (docs/tail.md) -------------------------------------------------------------------
+
+    def tail(
+        self,
+        *,
+        run: str | None = None,
+        workflow: str | None = None,
+        campaign: str | None = None,
+        kinds: Iterable[str] = (),
+        status: str | None = None,
+        since: str | None = None,
+        follow: bool = True,
+        start_id: str | None = None,
+        idle_timeout_s: float | None = None,
+    ) -> Iterator[TailEvent]:
+        """Events as records arrive on the stream (read with XREAD: the loader's group is never touched), after
+        those the graph holds since ``since`` (``10m``, ``2h``, an ISO time), filtered by run, workflow name,
+        campaign, kind (``run``, ``task``, ``llm``, ``telemetry``) and task status. See `provgraph._tail.tail`.
+
+        Raises:
+            ConfigurationError: an unknown kind or an unreadable ``since``.
+            StoreUnavailable: the stream cannot be reached.
+        """
+        from provgraph.tail import TailFilter, tail
+
+        flt = TailFilter(run, workflow, campaign, frozenset(kinds), status)
+        return tail(
+            self.settings,
+            self.backend,
+            flt=flt,
+            since=since,
+            follow=follow,
+            start_id=start_id,
+            idle_timeout_s=idle_timeout_s,
+        )
 
     # --- PROV documents -----------------------------------------------------------------------------------------
 

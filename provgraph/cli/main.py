@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "provgraph.cli.capture",
     "provgraph.cli.browser",
     "provgraph.cli.tokens",
+    "provgraph.cli.tail",
 ]
 
 

@@ -26,6 +26,8 @@ NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
+OUTPUT: dict[str, str] = {}
+"""The standard output of each example's last run, by file name."""
 
 
 def _run_example(
@@ -62,6 +64,7 @@ def _run_example(
     assert done.returncode == 0, (
         f"{name} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     )
+    OUTPUT[name] = done.stdout
     runs = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("run: ")]
     assert runs, f"{name} printed no run id:\n{done.stdout[-2000:]}"
     return runs
@@ -386,3 +389,13 @@ def test_dask_graph(example_graph, any_backend):
         run=run,
     )
     assert inputs["n"] == 10
+
+
+def test_watch_a_run(example_graph, any_backend):
+    (run,) = example_graph("watch_a_run.py")
+    assert _tasks_of(any_backend, run) == ["add_up", "check", "square"]
+    lines = OUTPUT["watch_a_run.py"].splitlines()
+    assert "run started" in lines[0] and "run finished" in lines[-2] and lines[-1] == f"run: {run}"
+    assert sum("task finished   square" in line for line in lines) == 3
+    assert any("task FAILED     check" in line and "total 14 is over the limit" in line for line in lines)
+    assert any("telemetry       add_up: peak RSS" in line for line in lines)
