@@ -228,9 +228,9 @@ def test_record_llm_call_outside_any_workflow(client, captured):
 
 
 def test_unknown_scope_is_an_error(client, captured):
-    with pytest.raises(QueryError, match="no run or activity"):
+    with pytest.raises(QueryError, match="is not in the graph"):
         client.token_usage(f"pgid:no_such_{captured['token']}")
-    with pytest.raises(QueryError, match="no element"):
+    with pytest.raises(QueryError, match="is not in the graph"):
         client.token_usage_lineage(f"pgid:no_such_{captured['token']}")
 
 
@@ -271,4 +271,4 @@ def test_tokens_command(client, captured, any_backend, monkeypatch, capsys):
     assert main(["tokens", answer, "--lineage", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["tokens_total"] == 49
     assert main(["tokens", f"pgid:no_such_{captured['token']}"]) == 1
-    assert "no run or activity" in capsys.readouterr().err
+    assert "is not in the graph" in capsys.readouterr().err
