@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from capture import _context, _ids
+from capture import _context, _ids, _redaction
 from capture._context import CURRENT, STATE, default_context, resolve
 from capture._custom import agent_records
 from capture._records import activity_records, safe_json
@@ -178,22 +178,18 @@ def usage_attrs(usage: TokenUsage | None) -> list[tuple[str, Any]]:
 
 
 def text_attrs(name: str, value: Any) -> list[tuple[str, Any]]:
-    """``pg:<name>`` for a prompt or response (messages lists as JSON), cut at `MAX_TEXT` characters."""
+    """``pg:<name>`` for a prompt or response, redacted (`capture._redaction`: secret-named fields of a messages
+    list at any depth, then credential formats and secret environment values in the text), cut at `MAX_TEXT`."""
     if value is None:
         return []
+    redactor = _redaction.active(STATE.settings)
     text = value if isinstance(value, str) else response_text(value)
     if text is None:
-        text = safe_json(value)
-    text = _redact_text(text)
+        text = safe_json(redactor.redact(value))
+    text = redactor.scrub(text)
     if len(text) > MAX_TEXT:
         return [(f"pg:{name}", text[:MAX_TEXT]), ("pg:truncated", True)]
     return [(f"pg:{name}", text)]
-
-
-def _redact_text(text: str) -> str:
-    # The one place prompts and responses pass before they become records: the redaction module's text scan
-    # goes here (capture/_redaction.py).
-    return text
 
 
 def _epoch_ns(moment: Any) -> int:

@@ -188,3 +188,29 @@ def test_record_llm_call_is_a_no_op_when_capture_is_off(memory_emitter):
     _context.set_enabled(False)
     assert capture.record_llm_call("m", tokens_in=1) is None
     assert memory_emitter.records() == []
+
+
+def test_prompts_and_responses_are_redacted(memory_emitter, monkeypatch):
+    secret = "sk-proj-" + "A1b2C3d4" * 6
+    monkeypatch.setenv("MY_SERVICE_PASSWORD", "hunter2-very-secret")
+    from capture import _redaction
+
+    _redaction.active().refresh_environment()
+    messages = [
+        {"role": "user", "content": "connect with hunter2-very-secret"},
+        {"api_key": "plain-value-1234"},
+    ]
+    reply = {
+        "model": "m",
+        "content": f"use {secret} and postgres://u:pw-in-url@db/x",
+        "usage": {"input_tokens": 1},
+    }
+    with capture.Workflow() as run:
+        call_id = capture.record_llm_call(prompt=messages, response=reply)
+    (call,) = [r for r in of_kind(memory_emitter.records(run.id), "activity") if r["id"] == call_id]
+    prompt, response = attr(call, "pg:prompt"), attr(call, "pg:response")
+    for leaked in ("hunter2-very-secret", "plain-value-1234", secret, "pw-in-url"):
+        assert leaked not in prompt and leaked not in response, leaked
+    assert (
+        "[REDACTED" in prompt and "[REDACTED" in response and prompt.startswith('[{"content":"connect with ')
+    )
