@@ -126,6 +126,11 @@ class Settings:
         "PROVGRAPH_LOADER_RETRY_MAX_S",
         "Longest back-off between retries while the graph is unavailable, s.",
     )
+    loader_keep_acknowledged_s: float = _setting(
+        300.0,
+        "PROVGRAPH_LOADER_KEEP_ACKNOWLEDGED_S",
+        "Acknowledged stream entries younger than this stay in the stream; older ones are trimmed, s.",
+    )
 
     # --- capture ----------------------------------------------------------------------------------------------
     capture_enabled: bool = _setting(
@@ -193,7 +198,9 @@ class Settings:
     neo4j_heap: str = _setting("1g", "PROVGRAPH_NEO4J_HEAP", "Neo4j JVM heap (-Xms/-Xmx).")
     neo4j_pagecache: str = _setting("512m", "PROVGRAPH_NEO4J_PAGECACHE", "Neo4j page cache size.")
     redis_aof: bool = _setting(
-        False, "PROVGRAPH_REDIS_AOF", "Append-only file persistence for the managed Redis."
+        True,
+        "PROVGRAPH_REDIS_AOF",
+        "Append-only file (fsync every second) for the managed Redis; off: a restart loses unloaded entries.",
     )
     browser_files_port: int = _setting(
         0,
@@ -254,6 +261,8 @@ class Settings:
             raise SettingsError(
                 "loader_batch_records, loader_flush_interval_ms and loader_block_ms must be positive"
             )
+        if self.loader_keep_acknowledged_s < 0:
+            raise SettingsError("loader_keep_acknowledged_s must be 0 or more")
         if self.loader_max_deliveries <= 0 or self.loader_claim_idle_ms <= 0:
             raise SettingsError("loader_max_deliveries and loader_claim_idle_ms must be positive")
 

@@ -59,6 +59,13 @@ WRITERS = {"neo4j": 2}
 one runs its statements while the other commits (about 18% more records/s on 2 cores, docs/loader.md); the
 embedded engine writes one query at a time anyway."""
 
+TRIM_INTERVAL_S = 5.0
+"""How often a running loader trims acknowledged entries from its stream (`Loader.trim`)."""
+
+GONE_CONSUMER_MS = 5000
+"""While --until-idle/--once settle, entries pending this long are claimed from whichever consumer holds them
+(a consumer that is gone; a live one acknowledges sooner, and loading an entry twice is harmless)."""
+
 BATCH_RECORDS = 5000
 """Records per transaction in `load_messages` (2k-10k rows per UNWIND is the sweet spot)."""
 
@@ -748,6 +755,8 @@ class Loader:
         self._started = time.monotonic()
         self._last_progress = time.monotonic()
         self._last_claim = 0.0
+        self._last_trim = time.monotonic()
+        self._settling = False
         self._recovered_own = False
         self._records_per_entry = float(
             getattr(settings, "flush_max_records", 1000)
@@ -825,16 +834,88 @@ class Loader:
                         in_flight.append((writer.submit(self._write_entries, entries), entries))
                         self._in_flight_ids |= {entry.entry_id for entry in entries}
                     elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
-                        break
+                        while in_flight:
+                            self._finish(*in_flight.popleft())
+                        # idle is not done: entries pending for the group (a gone consumer's, or ours whose
+                        # delivery a Redis failure swallowed) are claimed and loaded first
+                        if self._retrying(self._settled):
+                            break
+                        self._settling = True
                     self._maybe_report()
+                    self._maybe_trim()
                 while in_flight:
                     self._finish(*in_flight.popleft())  # graceful stop: the batches in flight complete
             except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 if not self._stopping:
                     raise
                 # stopped while a store was unavailable: that batch stays pending, nothing was acknowledged
+                self._report()
+                return self.stats
+        with contextlib.suppress(redis.exceptions.RedisError):
+            self.trim()
+            self._leave_group()
         self._report()  # the last line is always the final state, after every batch in flight was acknowledged
         return self.stats
+
+    # -- group housekeeping ------------------------------------------------------------------------------------
+
+    def _settled(self) -> bool:
+        """Whether the group has nothing pending and nothing undelivered (what --until-idle waits for)."""
+        stream, group = self.settings.stream, self.settings.consumer_group
+        summary = self.redis.xpending(stream, group)
+        if summary["pending"]:
+            mine = [
+                c
+                for c in summary.get("consumers") or []
+                if _text(c["name"]) == self.consumer and c["pending"]
+            ]
+            if mine:  # ours, yet not in flight: a delivery whose reply was lost; read them again
+                self._recovered_own = False
+                self._own_cursor = "0"
+            return False
+        for info in self.redis.xinfo_groups(stream):
+            if _text(info["name"]) == group:
+                return not info.get("lag")  # None: Redis cannot tell, and our last read came back empty
+        return True
+
+    def _leave_group(self) -> None:
+        """Remove this consumer from the group when it holds no pending entry (a clean stop)."""
+        stream, group = self.settings.stream, self.settings.consumer_group
+        for info in self.redis.xinfo_consumers(stream, group):
+            if _text(info["name"]) == self.consumer:
+                if not info["pending"]:
+                    self.redis.xgroup_delconsumer(stream, group, self.consumer)
+                return
+
+    def _maybe_trim(self) -> None:
+        now = time.monotonic()
+        if now - self._last_trim >= TRIM_INTERVAL_S:
+            self._last_trim = now
+            try:
+                self.trim()
+            except Exception:  # trimming is housekeeping: the next round tries again
+                logger.debug("cannot trim %s", self.settings.stream, exc_info=True)
+
+    def trim(self) -> int:
+        """Remove acknowledged entries older than ``loader_keep_acknowledged_s`` from the stream; never one that
+        any consumer group of the stream has not acknowledged or not yet read. Returns the entries removed."""
+        stream = self.settings.stream
+        groups = self.redis.xinfo_groups(stream)
+        if not groups:
+            return 0
+        keep_from = (int((time.time() - self.settings.loader_keep_acknowledged_s) * 1000), 0)
+        bound = keep_from
+        for info in groups:
+            if info["pending"]:
+                oldest = self.redis.xpending(stream, info["name"])["min"]
+                needed = _stream_id(oldest)
+            else:  # everything up to the last delivered entry is acknowledged
+                ms, seq = _stream_id(info["last-delivered-id"])
+                needed = (ms, seq + 1)
+            bound = min(bound, needed)
+        if bound <= (0, 0):
+            return 0
+        return int(self.redis.xtrim(stream, minid=f"{bound[0]}-{bound[1]}", approximate=False))
 
     def _finish(self, future: Any, entries: list[_Entry]) -> None:
         """Wait for a batch's transaction, then dead-letter what could not load and acknowledge the whole batch."""
@@ -866,10 +947,13 @@ class Loader:
             if not raw and not deleted:
                 self._recovered_own = True
         now = time.monotonic()
-        if not raw and now - self._last_claim >= self.settings.loader_claim_idle_ms / 2000:
+        claim_idle_ms = self.settings.loader_claim_idle_ms
+        if self._settling:  # --until-idle/--once: take over what gone consumers left without the usual wait
+            claim_idle_ms = min(claim_idle_ms, GONE_CONSUMER_MS)
+        if not raw and now - self._last_claim >= claim_idle_ms / 2000:
             self._last_claim = now
             response = self.redis.xautoclaim(
-                stream, group, self.consumer, min_idle_time=self.settings.loader_claim_idle_ms, count=count
+                stream, group, self.consumer, min_idle_time=claim_idle_ms, count=count
             )
             raw = [item for item in response[1] if item[1]]
             if raw:
@@ -1089,7 +1173,7 @@ class Loader:
                     self._waiting_for_graph = False
                 return result
             except redis.exceptions.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):  # UNBLOCKED: deleted while we waited
                     raise
                 # Redis restarted without its data, or the stream was deleted: the group is gone. Entries in
                 # flight are acknowledged into the new group harmlessly; what Redis kept is read again from the
@@ -1106,6 +1190,10 @@ class Loader:
             except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 if self._stopping:
                     raise
+                if not isinstance(exc, StoreUnavailable):
+                    # a read whose reply was lost left entries pending for us that we never saw: read ours again
+                    self._recovered_own = False
+                    self._own_cursor = "0"
                 waited = self._waiting_for_graph = True
                 now = time.monotonic()
                 if now - last_log >= self.settings.loader_progress_interval_s:
@@ -1148,6 +1236,31 @@ class Loader:
         self._last_progress = time.monotonic()
         if self._progress is not None:
             self._progress(self.progress().line())
+
+
+def persistence_warning(redis_client: Any) -> str | None:
+    """One line when the Redis behind ``redis_client`` keeps no append-only file (a restart then loses what the
+    loader has not loaded yet); None when it does, or when it will not say."""
+    try:
+        info = redis_client.info("persistence")
+    except Exception:  # INFO may be renamed or refused: no claim either way
+        return None
+    if str(info.get("aof_enabled", "1")) != "0":
+        return None
+    return (
+        "warning: this Redis keeps no append-only file (appendonly no): a Redis restart loses every stream entry "
+        "not yet loaded. `provgraph services` and the embedded server turn it on by default "
+        "(PROVGRAPH_REDIS_AOF); elsewhere set `appendonly yes` (docs/transport.md)"
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _stream_id(value: bytes | str) -> tuple[int, int]:
+    ms, _, seq = _text(value).partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _redis_client(settings: Any) -> Any:

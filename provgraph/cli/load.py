@@ -61,7 +61,7 @@ def _stderr(line: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from provgraph.loader import Loader
+    from provgraph.loader import Loader, persistence_warning
 
     settings = _settings(args)
     loader = Loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
@@ -78,6 +78,9 @@ def _load(args: argparse.Namespace) -> int:
                 f"reading {settings.stream} as {loader.consumer} in group {settings.consumer_group}; "
                 f"dead letters to {settings.dead_letter_stream}"
             )
+            warning = persistence_warning(loader.redis)
+            if warning:
+                _stderr(warning)
         until_idle = 0.0 if args.once else args.until_idle
         stats = loader.run(until_idle_s=until_idle)
     finally:
@@ -139,16 +142,29 @@ def graph_counts(backend: Any) -> dict[str, int]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from provgraph.loader import _redis_client
+    import redis
+
+    from provgraph.errors import StoreUnavailable
+    from provgraph.graph.backend import redact_url
+    from provgraph.loader import _redis_client, persistence_warning
 
     settings = _settings(args)
     client = _redis_client(settings)
     try:
         info = stream_status(client, settings)
+        warning = persistence_warning(client)
+    except redis.exceptions.RedisError as exc:
+        url = redact_url(str(client.connection_pool.connection_kwargs.get("path") or settings.redis_url))
+        raise StoreUnavailable(
+            f"cannot reach Redis at {url}: {str(exc).rstrip('.')}. Is it running? `provgraph services up` starts one.",
+            url,
+        ) from exc
     finally:
         client.close()
     lag = "unknown" if info["lag"] is None else info["lag"]
     print(f"stream        {info['stream']}: {info['length']} entries")
+    if warning:
+        print(warning)
     if info["group_exists"]:
         print(
             f"group         {info['group']}: {info['consumers']} consumers, {info['pending']} pending, lag {lag}"

@@ -515,7 +515,10 @@ class Services:
             f"port {self.redis_port}",
             f'dir "{data}"',
             'save ""',
+            # the default keeps what the loader has not loaded yet across a restart (docs/transport.md)
             f"appendonly {'yes' if self.settings.redis_aof else 'no'}",
+            "appendfsync everysec",
+            "aof-use-rdb-preamble yes",
             "protected-mode yes",
             "daemonize no",
             'logfile ""',
