@@ -27,13 +27,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from capture._agents import agent_task, instrument_model
+    from capture._ai import agent_task, instrument_model
     from capture._custom import CustomTask
-    from capture._emitter import get_emitter
+    from capture._emitter import Emitter, get_emitter
     from capture._llm import TokenUsage, read_usage, record_llm_call
     from capture._loops import BatchedLoop, Loop
     from capture._sinks import FileSink, InMemorySink, RedisStreamSink, read_buffer
-    from capture._spill import replay
+    from capture._spill import ReplayResult, replay
     from capture._tasks import light_task, task, telemetry_task
     from capture._telemetry import telemetry_snapshot
     from capture._values import FileRef, file
@@ -45,19 +45,22 @@ if TYPE_CHECKING:
 _LOCATIONS = {
     "BatchedLoop": "capture._loops",
     "CustomTask": "capture._custom",
+    "Emitter": "capture._emitter",
     "FileRef": "capture._values",
     "FileSink": "capture._sinks",
     "InMemorySink": "capture._sinks",
     "RedisStreamSink": "capture._sinks",
     "TokenUsage": "capture._llm",
     "Loop": "capture._loops",
+    "ReplayResult": "capture._spill",
+    "Sink": "capture._sinks",
     "Workflow": "capture._workflow",
-    "agent_task": "capture._agents",
+    "agent_task": "capture._ai",
     "current_run_id": "capture._workflow",
     "file": "capture._values",
     "flush": "capture._workflow",
     "get_emitter": "capture._emitter",
-    "instrument_model": "capture._agents",
+    "instrument_model": "capture._ai",
     "light_task": "capture._tasks",
     "read_buffer": "capture._sinks",
     "read_usage": "capture._llm",
@@ -73,11 +76,14 @@ _LOCATIONS = {
 __all__ = [
     "BatchedLoop",
     "CustomTask",
+    "Emitter",
     "FileRef",
     "FileSink",
     "InMemorySink",
     "Loop",
     "RedisStreamSink",
+    "ReplayResult",
+    "Sink",
     "TokenUsage",
     "Workflow",
     "agent_task",
@@ -104,6 +110,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'capture' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
+    if getattr(value, "__module__", None) == module:
+        value.__module__ = "capture"  # public names report their public home (reprs, docs, pickling)
     globals()[name] = value
     return value
 

@@ -1,163 +1,108 @@
-"""Instrumentation of AI agents' tool/LLM calls (`agent_task`) and of torch-style models (`instrument_model`).
+"""The PROV agents capture declares, in one place: the person and the process behind a run, agents users name
+(AI agents, services), and the machine (a ``pg:Machine`` agent per host).
 
-Neither imports torch nor any LLM library: both work by duck typing.
+Each function returns wire records; nothing here emits. The machine agent holds what is stable for the host
+(platform, CPU, memory size, host id); what changes from process to process is not the machine's.
 """
 
 from __future__ import annotations
 
-import functools
-import types
-from collections.abc import Callable, Sequence
+import getpass
+import logging
+import os
+import platform
+import socket
+import sys
 from typing import Any
 
-from capture import wire
-from capture._custom import agent_records
-from capture._llm import read_usage, response_text, usage_attrs
-from capture._records import TaskSpec
+from capture import _context, _ids, _telemetry, wire
+from capture._context import Run
+from capture.settings import Settings
 
-__all__ = ["agent_task", "instrument_model"]
+__all__ = ["machine_agent_record", "machine_agent_records", "run_agent_records", "software_agent_records"]
 
-_PROMPT_NAMES = ("prompt", "messages", "query", "question", "input", "text")
-_MAX_TEXT = 4000
+logger = logging.getLogger(__name__)
 
-
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
+_QN_PERSON = wire.qualified_name("prov:Person")
+_QN_SOFTWARE_AGENT = wire.qualified_name("prov:SoftwareAgent")
+_QN_MACHINE = wire.qualified_name("pg:Machine")
 
 
-def _text_of(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    for name in ("content", "text", "output", "response"):
-        inner = _get(value, name)
-        if isinstance(inner, str):
-            return inner
-    return repr(value)
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (containers): still a person agent
+        return "unknown"
 
 
-class AgentSpec:
-    """The agent an instrumented call belongs to, and how to read prompt, response and token usage."""
-
-    def __init__(self, agent: str, tool_name: str | None, prompt_arg: str | None) -> None:
-        self.agent_id, self.declaration = agent_records(agent)
-        self.tool_name = tool_name
-        self.prompt_arg = prompt_arg
-
-    def call_attrs(
-        self, spec: TaskSpec, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
-    ) -> list[tuple[str, Any]]:
-        attrs: list[tuple[str, Any]] = [("pg:tool_name", self.tool_name or spec.name)]
-        bound = dict(spec.bind(args, kwargs))
-        names = (self.prompt_arg,) if self.prompt_arg else _PROMPT_NAMES
-        for name in names:
-            if name in bound:
-                attrs.append(("pg:prompt", _text_of(bound[name])[:_MAX_TEXT]))
-                break
-        if result is not None:
-            attrs.append(("pg:response", (response_text(result) or _text_of(result))[:_MAX_TEXT]))
-            attrs.extend(usage_attrs(read_usage(result)))
-        return attrs
-
-
-def agent_task(
-    function: Callable[..., Any] | None = None,
-    *,
-    agent: str = "agent",
-    tool_name: str | None = None,
-    prompt_arg: str | None = None,
-    output_names: str | Sequence[str] | None = None,
-    tags: str | Sequence[str] | None = None,
-    custom_metadata: dict[str, Any] | None = None,
-) -> Any:
-    """Record a tool or LLM call of an AI agent: a task associated with the agent (a ``prov:SoftwareAgent``).
-
-    Records the prompt (argument ``prompt_arg``, else the first of prompt/messages/query/question/input/text),
-    the response text, the tool name, timing, and the model, token usage and cost when the result is an OpenAI,
-    Anthropic, google-genai or LiteLLM response (`capture.read_usage`). Apply it under a framework's own decorator (``@mcp.tool()`` above it).
-
-    Example::
-
-        @capture.agent_task(agent="planner", tool_name="summarise")
-        def summarise(prompt):
-            return llm.invoke(prompt)
-    """
-    from capture._tasks import _wrap, disabled_by_environment
-
-    agent_spec = AgentSpec(agent, tool_name, prompt_arg)
-
-    def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
-        if disabled_by_environment():
-            return target
-        spec = TaskSpec(
-            target,
-            output_names=output_names,
-            tags=tags,
-            custom_metadata=custom_metadata,
-            agent=agent_spec,
-            attrs=[("pg:kind", "agent_call")],
-        )
-        return _wrap(target, spec)
-
-    return decorate(function) if function is not None else decorate
-
-
-def model_attrs(model: Any) -> list[tuple[str, Any]]:
-    """Attributes of a model entity: class, parameter count (if it has ``parameters()``), training flag."""
-    cls = type(model)
-    attrs: list[tuple[str, Any]] = [
-        ("prov:type", wire.qualified_name("pg:Model")),
-        ("pg:class", f"{cls.__module__}.{cls.__qualname__}"),
+def run_agent_records(run_id: str) -> list[dict[str, Any]]:
+    """The person who started the run and this process (a ``prov:SoftwareAgent`` acting on their behalf), both
+    associated with the run."""
+    login = _login()
+    person = _ids.person_id(login)
+    host = socket.gethostname()
+    process = _ids.process_agent_id(host, os.getpid())
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return [
+        wire.element("agent", person, [("prov:type", _QN_PERSON), ("pg:login", login)]),
+        wire.element(
+            "agent",
+            process,
+            [
+                ("prov:type", _QN_SOFTWARE_AGENT),
+                ("pg:hostname", host),
+                ("pg:pid", os.getpid()),
+                ("pg:python", platform.python_version()),
+                ("pg:program", script),
+            ],
+        ),
+        wire.relation("actedOnBehalfOf", delegate=process, responsible=person),
+        wire.relation("wasAssociatedWith", activity=run_id, agent=process),
+        wire.relation("wasAssociatedWith", activity=run_id, agent=person),
     ]
-    parameters = getattr(model, "parameters", None)
-    if callable(parameters):
+
+
+def software_agent_records(agent: object) -> tuple[str, list[dict[str, Any]]]:
+    """The id of a user-named agent (an AI agent, a service) and its declaration (a ``prov:SoftwareAgent``)."""
+    qualified = _ids.agent_id_from_user(agent)
+    record = wire.element(
+        "agent", qualified, [("prov:type", _QN_SOFTWARE_AGENT), ("pg:agent_id", str(agent))]
+    )
+    return qualified, [record]
+
+
+def machine_agent_record(settings: Settings | None = None) -> dict[str, Any]:
+    """The wire record of this machine's agent, ``pgid:machine_<host id>`` of type ``pg:Machine``."""
+    info = _telemetry.machine_info(settings)
+    attrs: list[tuple[str, Any]] = [("prov:type", _QN_MACHINE)]
+    attrs += [(f"pg:{name}", value) for name, value in info.items() if value is not None]
+    return wire.element("agent", f"pgid:machine_{info['host_id']}", attrs)
+
+
+_machine_record: dict[str, Any] | None = None  # read once per process: the machine does not change
+
+
+def machine_agent_records(run: Run) -> tuple[list[dict[str, Any]], str | None]:
+    """The machine agent and the run's association with it, the first time a run asks (``[]`` after that), and
+    the machine's id; ``([], None)`` if the machine cannot be described."""
+    global _machine_record
+    if _machine_record is None:
         try:
-            attrs.append(("pg:parameters", int(sum(p.numel() for p in parameters()))))
-        except Exception:  # noqa: BLE001 - not torch-like after all
-            pass
-    training = getattr(model, "training", None)
-    if isinstance(training, bool):
-        attrs.append(("pg:training", training))
-    return attrs
+            _machine_record = machine_agent_record(_context.settings())
+        except Exception as exc:  # noqa: BLE001 - a machine that cannot be read must not break a task
+            logger.warning("machine description unavailable: %s", exc)
+            return [], None
+    record = _machine_record
+    machine_id: str = record["id"]
+    if run.machine_declared:
+        return [], machine_id
+    run.machine_declared = True
+    return [record, wire.relation("wasAssociatedWith", activity=run.id, agent=machine_id)], machine_id
 
 
-def instrument_model(
-    target: Any, *, name: str | None = None, output_names: str | Sequence[str] | None = None
-) -> Any:
-    """Record every ``forward`` (or ``__call__``) of a torch-style model as a task that used the model entity.
+def _forget_machine_in_child() -> None:
+    global _machine_record
+    _machine_record = None  # the child's pid and process readings are its own
 
-    Works on a class (used as a class decorator) or on one instance; torch is never imported. Tensors are
-    summarised (shape, dtype, device), never copied. The model is one entity (``pg:Model``) used by every call.
 
-    Example::
-
-        @capture.instrument_model
-        class MyNet(nn.Module):
-            def forward(self, x):
-                return self.fc(x)
-    """
-    from capture._tasks import _wrap, disabled_by_environment
-
-    if disabled_by_environment():
-        return target
-    is_class = isinstance(target, type)
-    cls = target if is_class else type(target)
-    method_name = "forward" if callable(getattr(cls, "forward", None)) else "__call__"
-    original = getattr(cls, method_name)
-    spec = TaskSpec(original, name=name or f"{cls.__name__}.{method_name}", output_names=output_names)
-    if spec.positional and spec.skip_first:
-        spec.positional = ("model", *spec.positional[1:])
-        spec.skip_first = False
-    wrapped = _wrap(original, spec)
-    if is_class:
-        cls.__provgraph_model__ = True
-        setattr(cls, method_name, wrapped)
-        return cls
-    target.__dict__["__provgraph_model__"] = True
-    if method_name == "__call__":
-        # Special methods are looked up on the type: give this instance its own subclass.
-        target.__class__ = type(cls.__name__, (cls,), {"__call__": wrapped, "__provgraph_model__": True})
-    else:
-        target.__dict__["forward"] = types.MethodType(functools.wraps(original)(wrapped), target)
-    return target
+os.register_at_fork(after_in_child=_forget_machine_in_child)

@@ -11,86 +11,17 @@ Example::
 
 from __future__ import annotations
 
-import datetime as _dt
-import re
 import time
 from typing import Any
 
-from capture import _context, _ids, wire
-from capture._context import CURRENT, STATE, default_context, resolve
+from capture import _ids
+from capture._context import CURRENT, STATE, Run, resolve
+from capture._handoff import default_context, emit
 from capture._ids import COUNTER
-from capture._records import activity_records
+from capture._records import CustomItem, epoch_ns
+from capture._telemetry import TaskTelemetry, new_task_telemetry, telemetry_phase
 
 __all__ = ["CustomTask"]
-
-_MAX_STREAM_CHARS = 4000
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-def _to_ns(moment: Any) -> int:
-    if isinstance(moment, _dt.datetime):
-        return int(moment.timestamp() * 1e9)
-    return int(float(moment) * 1e9)
-
-
-def agent_records(agent_id: Any) -> tuple[str, list[dict[str, Any]]]:
-    """The qualified id of a user-named agent and its declaration (a ``prov:SoftwareAgent``)."""
-    text = str(agent_id)
-    qualified = text if ":" in text else f"pgid:agent_{_UNSAFE.sub('_', text)}"
-    record = wire.element(
-        "agent", qualified, [("prov:type", wire.qualified_name("prov:SoftwareAgent")), ("pg:agent_id", text)]
-    )
-    return qualified, [record]
-
-
-class _CustomItem(tuple):
-    """``(task, end_ns or None, status, generated, error, telemetry)`` snapshot of a `CustomTask`."""
-
-    __slots__ = ()
-
-    def to_records(self) -> list[dict[str, Any]]:
-        task, end_ns, status, generated, error, telemetry = self
-        records: list[dict[str, Any]] = []
-        agents: tuple[str, ...] = ()
-        if task.agent_id is not None:
-            agent_id, declaration = agent_records(task.agent_id)
-            records.extend(declaration)
-            agents = (agent_id,)
-        extra: list[tuple[str, Any]] = []
-        if task.stdout:
-            extra.append(("pg:stdout", str(task.stdout)[-_MAX_STREAM_CHARS:]))
-        if task.stderr:
-            extra.append(("pg:stderr", str(task.stderr)[-_MAX_STREAM_CHARS:]))
-        outputs = (
-            list(generated.items())
-            if isinstance(generated, dict)
-            else ([("return", generated)] if generated is not None else [])
-        )
-        if task.data is not None:
-            outputs.append(("data", task.data))
-        run = task.run
-        records.extend(
-            activity_records(
-                run=run,
-                activity_id=_ids.task_id(task.number),
-                parent_id=run.id if task.parent is None else _ids.task_id(task.parent),
-                name=task.name,
-                start_ns=task.start_ns,
-                end_ns=end_ns,
-                status=status,
-                error=error,
-                inputs=list(task.used.items()),
-                outputs=outputs,
-                whole_result=generated,
-                tags=task.tags,
-                custom_metadata=task.custom_metadata,
-                campaign_id=run.campaign,
-                extra_attrs=extra,
-                telemetry=telemetry,
-                agents=agents,
-            )
-        )
-        return records
 
 
 class CustomTask:
@@ -139,21 +70,17 @@ class CustomTask:
         self.enabled = STATE.on or (not STATE.resolved and resolve())
         self._token: Any = None
         self.number = next(COUNTER)
-        self.start_ns = _to_ns(started_at) if started_at is not None else time.time_ns()
+        self.start_ns = epoch_ns(started_at) if started_at is not None else time.time_ns()
+        self.run: Run | None = None
+        self.parent: int | str | None = None
+        self._sampler: TaskTelemetry | None = None
+        self._started: list[tuple[str, Any]] | None = None
         if not self.enabled:
-            self.run = None
-            self.parent = None
-            self._sampler = None
-            self._started = None
             return
         context = CURRENT.get() or default_context()
         self.run = context[0]
         self.parent = getattr(parent_task, "id", parent_task) if parent_task is not None else context[1]
-        self._sampler = None
-        self._started = None
         if telemetry:
-            from capture._tasks import new_task_telemetry, telemetry_phase
-
             self._sampler = new_task_telemetry()
             self._started = telemetry_phase(self._sampler, "start")
         if any(field is not None for field in (generated, status, ended_at, stdout, stderr)):
@@ -186,26 +113,25 @@ class CustomTask:
             self.stdout = stdout
         if stderr is not None:
             self.stderr = stderr
-        end_ns = _to_ns(ended_at) if ended_at is not None else time.time_ns()
+        end_ns = epoch_ns(ended_at) if ended_at is not None else time.time_ns()
         telemetry = None
         if self._sampler is not None:
-            from capture._tasks import telemetry_phase
-
             telemetry = (self._started, telemetry_phase(self._sampler, "end"))
-        _context.emit(self.run.id, _CustomItem((self, end_ns, status, generated, error, telemetry)))
+        if self.run is not None:
+            emit(self.run.id, CustomItem(self, end_ns, status, generated, error, telemetry))
 
     def send(self) -> None:
         """Publish the task as it is now (status ``RUNNING``, no end time) without ending it.
 
         A later `end` publishes the same activity again with its end; the store merges both.
         """
-        if self.ended or not self.enabled:
+        if self.ended or self.run is None:
             return
         telemetry = (self._started, None) if self._started is not None else None
-        _context.emit(self.run.id, _CustomItem((self, None, "RUNNING", None, None, telemetry)))
+        emit(self.run.id, CustomItem(self, None, "RUNNING", None, None, telemetry))
 
     def __enter__(self) -> CustomTask:
-        if self.enabled:
+        if self.run is not None:
             self._token = CURRENT.set((self.run, self.number))
         return self
 

@@ -40,14 +40,16 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from capture import wire
 from capture._retry import Backoff
 from capture._sinks import Sink, _LineFile, _RateLimitedLog, make_sink, process_file_name
 from capture._spill import ReplayResult, SpillFile, replay_file, spill_directory
+from capture.settings import Settings
 
-__all__ = ["Emitter", "get_emitter"]
+__all__ = ["Emitter", "call_before_exit", "get_emitter"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +71,15 @@ class _Mark:
         self.replay = replay
 
 
-class _Guarded:
+class _Guarded(Sink):
     """The emitter's sink as replay sees it: a raising ``export`` counts as a refusal."""
 
     def __init__(self, emitter: Emitter) -> None:
-        self.export = emitter._export
+        self._emitter = emitter
+        self.name = emitter.sink.name
+
+    def export(self, messages: list[bytes]) -> bool:
+        return self._emitter._export(messages)
 
 
 class Emitter:
@@ -87,8 +93,6 @@ class Emitter:
 
     def __init__(self, settings: Any = None, sink: Sink | None = None) -> None:
         if settings is None:
-            from capture.settings import Settings
-
             settings = Settings.load()
         self.settings = settings
         self.sink = sink if sink is not None else make_sink(settings)
@@ -246,7 +250,7 @@ class Emitter:
 
     def stats(self) -> dict[str, Any]:
         """Counters since start (or fork): items, records sent/spilled/replayed/dead-lettered/lost, and so on."""
-        stats = dict(self._stats)
+        stats: dict[str, Any] = dict(self._stats)
         stats["queued_items"] = sum(1 for doc, _ in list(self._queue) if doc is not _Mark)
         stats["records_in_spill"] = self._spill.pending_records
         stats["spill_file"] = str(self._spill.path) if self._spill.path else None
@@ -608,7 +612,22 @@ def get_emitter(settings: Any = None) -> Emitter:
         return _process_emitter
 
 
+_before_exit: list[Callable[[], None]] = []
+
+
+def call_before_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` at process exit before the process emitter's last flush (capture's layers above hand over
+    what they still hold, such as queued light-task calls). Registered once per callback."""
+    if callback not in _before_exit:
+        _before_exit.append(callback)
+
+
 def _shutdown_at_exit() -> None:
+    for callback in _before_exit:
+        try:
+            callback()
+        except Exception as exc:  # noqa: BLE001 - the flush below must still run
+            logger.error("provgraph: could not hand over records at exit: %s", exc)
     emitter = _process_emitter
     if emitter is not None:
         emitter.shutdown(emitter.settings.stop_timeout_s)
@@ -635,12 +654,6 @@ def _register_multiprocessing_exit() -> None:
 
 
 def _shutdown_in_child() -> None:
-    context = sys.modules.get("capture._context")
-    if context is not None:
-        try:
-            context.flush_light()  # light-task records still queued by capture reach the emitter first
-        except Exception as exc:  # noqa: BLE001
-            logger.error("provgraph: could not hand over light-task records at exit: %s", exc)
     _shutdown_at_exit()
 
 

@@ -118,7 +118,9 @@ class _Nvidia:
             self.devices.append((index, handle, static))
 
     @staticmethod
-    def _call(function: Callable[..., Any], *args: Any) -> Any:
+    def _call(function: Callable[..., Any] | None, *args: Any) -> Any:
+        if function is None:
+            return None
         try:
             return function(*args)
         except Exception:  # noqa: BLE001 - NVMLError_NotSupported and friends: leave the key out
@@ -251,14 +253,16 @@ class GpuReader:
         return self._vendors
 
     def _load_nvidia(self) -> tuple[Any, str]:
-        nvml = self._nvml_module
+        nvml: Any = self._nvml_module
         if nvml is False:
             return None, ""
         if nvml is None and sys.platform.startswith("linux") and not _nvidia_device_present():
             return None, "no NVIDIA driver (/dev/nvidiactl)"
         try:
             if nvml is None:
-                import pynvml as nvml  # nvidia-ml-py; imported only when GPU telemetry is on
+                import pynvml  # type: ignore[import-untyped, import-not-found, unused-ignore]  # only for GPU telemetry
+
+                nvml = pynvml
             nvml.nvmlInit()
             return _Nvidia(nvml, self._environ), "no NVIDIA device visible"
         except ImportError:
@@ -267,7 +271,7 @@ class GpuReader:
             return None, f"NVIDIA: {type(exc).__name__}"
 
     def _load_amd(self) -> tuple[Any, str]:
-        amdsmi = self._amdsmi_module
+        amdsmi: Any = self._amdsmi_module
         if amdsmi is False:
             return None, ""
         if amdsmi is None:
@@ -281,7 +285,8 @@ class GpuReader:
             try:
                 # Without a usable ROCm, importing amdsmi prints to stdout and raises KeyError.
                 with contextlib.redirect_stdout(io.StringIO()):
-                    import amdsmi  # type: ignore[import-not-found]
+                    import amdsmi as amd_module  # type: ignore[import-not-found]
+                amdsmi = amd_module
             except Exception as exc:  # noqa: BLE001
                 return None, f"amdsmi unusable ({type(exc).__name__})"
         try:

@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 
-__all__ = ["COUNTER", "iso_from_ns", "mint", "process_prefix", "task_id"]
+__all__ = [
+    "COUNTER",
+    "agent_id_from_user",
+    "campaign_id_from_user",
+    "iso_from_ns",
+    "mint",
+    "person_id",
+    "process_agent_id",
+    "process_prefix",
+    "run_id_from_user",
+    "task_id",
+]
 
 COUNTER = itertools.count(1)
 """The process-wide counter; ``next(COUNTER)`` is atomic under the GIL."""
@@ -44,7 +56,7 @@ def mint(kind: str) -> str:
 
 def task_id(number: int | str, prefix: str | None = None) -> str:
     """The activity id of a task counter value (a string passes through: it is already an id)."""
-    if type(number) is str:
+    if isinstance(number, str):
         return number
     if prefix is None:
         prefix = _prefix
@@ -65,3 +77,42 @@ def iso_from_ns(epoch_ns: int) -> str:
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _second_cache = (seconds, text)
     return f"{text}.{rest // 1000:06d}Z"
+
+
+# --- ids from names users give ----------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _local(text: str) -> str:
+    return _UNSAFE.sub("_", text)
+
+
+def _user_id(kind: str, given: object) -> str:
+    text = str(given)
+    return text if ":" in text else f"pgid:{kind}_{_local(text)}"
+
+
+def run_id_from_user(workflow_id: object) -> str:
+    """The run id of a user-given workflow id: a qualified name as is, else ``pgid:run_<id>``."""
+    return _user_id("run", workflow_id)
+
+
+def campaign_id_from_user(campaign_id: object) -> str:
+    """The campaign activity id of a user-given campaign id: a qualified name as is, else ``pgid:campaign_<id>``."""
+    return _user_id("campaign", campaign_id)
+
+
+def agent_id_from_user(agent: object) -> str:
+    """The agent id of a user-named agent: a qualified name as is, else ``pgid:agent_<name>``."""
+    return _user_id("agent", agent)
+
+
+def person_id(login: str) -> str:
+    """The id of the person agent of a login name."""
+    return f"pgid:person_{_local(login)}"
+
+
+def process_agent_id(host: str, pid: int) -> str:
+    """The id of this process's software agent (unique: the process prefix changes in a forked child)."""
+    return f"pgid:process_{_local(host)}_{pid}_{_prefix}"

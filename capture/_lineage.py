@@ -87,8 +87,12 @@ class Lineage:
 
     def _register_identity(self, value: Any, entity_ids: tuple[str, ...]) -> None:
         key = id(value)
+
+        def forget(ref: weakref.ref[Any], key: int = key) -> None:
+            self._forget(key, ref)
+
         try:
-            holder: Any = weakref.ref(value, lambda _ref, key=key: self._forget(key, _ref))
+            holder: Any = weakref.ref(value, forget)
         except TypeError:
             holder = value
         self._by_identity.pop(key, None)  # re-insert at the end: eviction drops the oldest first

@@ -30,18 +30,20 @@ them.
 
 from __future__ import annotations
 
-import datetime as _dt
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from capture import _context, _ids, _redaction
-from capture._context import CURRENT, STATE, default_context, resolve
-from capture._custom import agent_records
-from capture._records import activity_records, safe_json
+from capture import _ids, _redaction
+from capture._context import CURRENT, STATE, resolve
+from capture._handoff import default_context, emit
+from capture._records import LlmCallItem, epoch_ns, safe_json
 
 __all__ = ["TokenUsage", "read_usage", "record_llm_call", "response_text", "usage_attrs"]
+
+logger = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
 """Prompts and responses are kept up to this many characters (the rest is cut, and ``pg:truncated`` says so)."""
@@ -192,43 +194,6 @@ def text_attrs(name: str, value: Any) -> list[tuple[str, Any]]:
     return [(f"pg:{name}", text)]
 
 
-def _epoch_ns(moment: Any) -> int:
-    if isinstance(moment, _dt.datetime):
-        return int(moment.timestamp() * 1e9)
-    return int(float(moment) * 1e9)
-
-
-class _LlmCallItem(tuple):
-    """``(run, parent, number, name, start_ns, end_ns, status, error, attrs, agent)`` of one recorded call."""
-
-    __slots__ = ()
-
-    def to_records(self) -> list[dict[str, Any]]:
-        run, parent, number, name, start_ns, end_ns, status, error, attrs, agent = self
-        records: list[dict[str, Any]] = []
-        agents: tuple[str, ...] = ()
-        if agent is not None:
-            agent_id, declaration = agent_records(agent)
-            records.extend(declaration)
-            agents = (agent_id,)
-        records.extend(
-            activity_records(
-                run=run,
-                activity_id=_ids.task_id(number),
-                parent_id=run.id if parent is None else _ids.task_id(parent),
-                name=name,
-                start_ns=start_ns,
-                end_ns=end_ns,
-                status=status,
-                error=error,
-                campaign_id=run.campaign,
-                extra_attrs=attrs,
-                agents=agents,
-            )
-        )
-        return records
-
-
 def record_llm_call(
     model: str | None = None,
     *,
@@ -290,17 +255,17 @@ def record_llm_call(
         attrs += text_attrs("prompt", prompt)
         attrs += text_attrs("response", response)
         now = time.time_ns()
-        end_ns = _epoch_ns(ended_at) if ended_at is not None else now
-        start_ns = _epoch_ns(started_at) if started_at is not None else end_ns
+        end_ns = epoch_ns(ended_at) if ended_at is not None else now
+        start_ns = epoch_ns(started_at) if started_at is not None else end_ns
         context = CURRENT.get() or default_context()
         run = context[0]
         parent = getattr(parent_task, "id", parent_task) if parent_task is not None else context[1]
         number = next(_ids.COUNTER)
         status = "ERROR" if error is not None else "FINISHED"
         label = name or f"llm:{chosen.model or 'unknown'}"
-        item = _LlmCallItem((run, parent, number, label, start_ns, end_ns, status, error, attrs, agent))
-        _context.emit(run.id, item)
+        item = LlmCallItem(run, parent, number, label, start_ns, end_ns, status, error, attrs, agent)
+        emit(run.id, item)
         return _ids.task_id(number)
     except Exception as exc:  # noqa: BLE001 - capture never raises into user code
-        _context.logger.error("provgraph capture could not record an LLM call: %s", exc)
+        logger.error("provgraph capture could not record an LLM call: %s", exc)
         return None

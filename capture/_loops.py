@@ -11,10 +11,12 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from capture import _context, _ids, wire
-from capture._context import CURRENT, STATE, default_context, resolve
+from capture import _ids
+from capture._context import CURRENT, STATE, resolve
+from capture._handoff import default_context, emit
 from capture._ids import COUNTER
-from capture._records import QN_LOOP, activity_records
+from capture._records import BatchItem, IterationItem, LoopBoundary, LoopEnd
+from capture._telemetry import new_task_telemetry, telemetry_phase
 
 __all__ = ["BatchedLoop", "Loop"]
 
@@ -37,75 +39,6 @@ def _length_of(items: Any, items_length: int | None) -> int | None:
         return len(items)
     except TypeError:
         return None
-
-
-class _LoopBoundary(tuple):
-    """Start or end of a loop activity: ``(run, loop number, parent, name, length, t_ns, end info or None)``."""
-
-    __slots__ = ()
-
-    def to_records(self) -> list[dict[str, Any]]:
-        run, number, parent, name, length, start_ns, end = self
-        loop_id = _ids.task_id(number)
-        parent_id = run.id if parent is None else _ids.task_id(parent)
-        start = _ids.iso_from_ns(start_ns)
-        attrs: list[tuple[str, Any]] = [
-            ("prov:type", QN_LOOP),
-            ("pg:name", name),
-            ("pg:started_by", parent_id),
-        ]
-        if length is not None:
-            attrs.append(("pg:items_length", length))
-        formal = {"startTime": start}
-        if end is None:
-            attrs.append(("pg:status", "RUNNING"))
-        else:
-            end_ns, status, iterations = end
-            formal["endTime"] = _ids.iso_from_ns(end_ns)
-            attrs += [
-                ("pg:status", status),
-                ("pg:iterations", iterations),
-                ("pg:duration_s", (end_ns - start_ns) / 1e9),
-            ]
-        return [
-            wire.element("activity", loop_id, attrs, formal=formal),
-            wire.relation("wasStartedBy", activity=loop_id, starter=parent_id, time=start),
-        ]
-
-
-def _iteration_records(
-    run: Any, loop_number: int, loop_name: str, item_name: str, iteration: Any
-) -> list[dict[str, Any]]:
-    number, index, value, start_ns, end_ns, values, status, telemetry = iteration
-    outputs = (
-        list(values.items())
-        if isinstance(values, dict)
-        else ([("value", values)] if values is not None else [])
-    )
-    return activity_records(
-        run=run,
-        activity_id=_ids.task_id(number),
-        parent_id=_ids.task_id(loop_number),
-        name=f"{loop_name}.iteration",
-        start_ns=start_ns,
-        end_ns=end_ns,
-        status=status,
-        inputs=[(item_name, value)],
-        outputs=outputs,
-        whole_result=values,
-        extra_attrs=[("pg:iteration", index), ("pg:loop", loop_name)],
-        campaign_id=run.campaign,
-        telemetry=telemetry,
-    )
-
-
-class _IterationItem(tuple):
-    """One finished iteration of a `Loop`: ``(run, loop number, loop name, item name, *iteration fields)``."""
-
-    __slots__ = ()
-
-    def to_records(self) -> list[dict[str, Any]]:
-        return _iteration_records(self[0], self[1], self[2], self[3], self[4:])
 
 
 class Loop:
@@ -162,18 +95,18 @@ class Loop:
         if not STATE.on and (STATE.resolved or not resolve()):
             yield from self.items
             return
-        from capture._tasks import new_task_telemetry, telemetry_phase
-
         context = CURRENT.get() or default_context()
         run = context[0]
         parent = self.parent if self.parent is not None else context[1]
         loop_number = next(COUNTER)
         self.id = _ids.task_id(loop_number)
-        emit = STATE.emit
+        hand_over = STATE.emit  # the emitter's own emit: one call per iteration
         doc = run.id
         now = time.time_ns
         loop_start = now()
-        emit(doc, _LoopBoundary((run, loop_number, parent, self.loop_name, self.length, loop_start, None)))
+        new_item = tuple.__new__  # IterationItem's fields as one tuple: a plain tuple's cost (see TaskItem)
+        item = IterationItem
+        hand_over(doc, LoopBoundary(run, loop_number, parent, self.loop_name, self.length, loop_start, None))
         count = 0
         status = "FINISHED"
         in_progress = False
@@ -202,9 +135,10 @@ class Loop:
                 reset_context(token)
                 token = None
                 telemetry = (started, telemetry_phase(sampler, "end")) if sampler is not None else None
-                emit(
+                hand_over(
                     doc,
-                    _IterationItem(
+                    new_item(
+                        item,
                         (
                             run,
                             loop_number,
@@ -218,7 +152,7 @@ class Loop:
                             self._values,
                             "FINISHED",
                             telemetry,
-                        )
+                        ),
                     ),
                 )
                 in_progress = False
@@ -236,9 +170,10 @@ class Loop:
                     pass
             if in_progress:  # left during an iteration: the iteration in progress is kept
                 telemetry = (started, telemetry_phase(sampler, "end")) if sampler is not None else None
-                emit(
+                hand_over(
                     doc,
-                    _IterationItem(
+                    new_item(
+                        item,
                         (
                             run,
                             loop_number,
@@ -252,32 +187,24 @@ class Loop:
                             self._values,
                             "INTERRUPTED",
                             telemetry,
-                        )
+                        ),
                     ),
                 )
                 count += 1
                 if status == "FINISHED":
                     status = "INTERRUPTED"
-            emit(
+            hand_over(
                 doc,
-                _LoopBoundary(
-                    (run, loop_number, parent, loop_name, self.length, loop_start, (now(), status, count))
+                LoopBoundary(
+                    run,
+                    loop_number,
+                    parent,
+                    loop_name,
+                    self.length,
+                    loop_start,
+                    LoopEnd(now(), status, count),
                 ),
             )
-
-
-class _BatchItem(tuple):
-    """A whole `BatchedLoop`: ``(boundary, iterations, item name, count)``."""
-
-    __slots__ = ()
-
-    def to_records(self) -> list[dict[str, Any]]:
-        boundary, iterations, item_name, count = self
-        run, loop_number, _parent, loop_name = boundary[:4]
-        records = boundary.to_records()
-        for iteration in iterations[:count]:
-            records.extend(_iteration_records(run, loop_number, loop_name, item_name, iteration))
-        return records
 
 
 class BatchedLoop(Loop):
@@ -322,7 +249,7 @@ class BatchedLoop(Loop):
         self.id = _ids.task_id(loop_number)
         now = time.time_ns
         loop_start = now()
-        iterations: list[Any] = [None] * self.length if self.length is not None else []
+        iterations: list[Any] = [None] * self.length if self.length is not None else []  # of `Iteration`s
         capacity = len(iterations)
         count = 0
         status = "FINISHED"
@@ -360,7 +287,13 @@ class BatchedLoop(Loop):
                 count += 1
                 if status == "FINISHED":
                     status = "INTERRUPTED"
-            boundary = _LoopBoundary(
-                (run, loop_number, parent, self.loop_name, self.length, loop_start, (now(), status, count))
+            boundary = LoopBoundary(
+                run,
+                loop_number,
+                parent,
+                self.loop_name,
+                self.length,
+                loop_start,
+                LoopEnd(now(), status, count),
             )
-            _context.emit(run.id, _BatchItem((boundary, iterations, self.item_name, count)))
+            emit(run.id, BatchItem(boundary, iterations, self.item_name, count))

@@ -1,8 +1,9 @@
-"""Expansion of compact capture items into PROV wire records (runs on the emitter thread).
+"""Capture items and their expansion into PROV wire records (``to_records`` runs on the emitter thread).
 
-The user's thread builds a tuple (`TaskItem`, light-task tuples, loop batches) holding references to the call's
-arguments and result; the emitter calls ``to_records()`` later, in emission order, and only then are ids formatted,
-values described (`capture._values`) and lineage resolved (`capture._lineage`).
+The user's thread builds one item (`TaskItem`, `LightCall`, `IterationItem`, ...: named tuples holding references
+to the call's arguments and result, nothing copied or formatted); the emitter calls ``to_records()`` later, in
+emission order, and only then are ids formatted, values described (`capture._values`) and lineage resolved
+(`capture._lineage`). Every record capture writes is built here, except agents' (`capture._agents`).
 
 What one task becomes (see docs/capture.md, "What capture writes")::
 
@@ -15,17 +16,34 @@ What one task becomes (see docs/capture.md, "What capture writes")::
 
 from __future__ import annotations
 
+import datetime as _dt
+import inspect
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from capture import _ids, wire
+from capture._agents import machine_agent_records, run_agent_records, software_agent_records
 from capture._context import STATE as _STATE
-from capture._context import LightBatchType
+from capture._context import Context, Run
 from capture._values import FileRef, file_attrs, file_entity_id, value_attrs
 
-__all__ = ["LightBatch", "TaskItem", "TaskSpec", "activity_records", "safe_json"]
+__all__ = [
+    "BatchItem",
+    "CustomItem",
+    "IterationItem",
+    "LightBatch",
+    "LightCall",
+    "LlmCallItem",
+    "LoopBoundary",
+    "TaskItem",
+    "TaskSpec",
+    "activity_records",
+    "run_attrs",
+    "run_records",
+    "safe_json",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +134,9 @@ class TaskSpec:
         agent: Any = None,
         attrs: Sequence[tuple[str, Any]] = (),
     ) -> None:
-        self.name = name or (getattr(function, "__qualname__", None) or getattr(function, "__name__", "task"))
+        self.name: str = name or str(
+            getattr(function, "__qualname__", None) or getattr(function, "__name__", "task")
+        )
         if isinstance(output_names, str):
             output_names = (output_names,)
         self.output_names = tuple(output_names) if output_names else None
@@ -139,8 +159,6 @@ class TaskSpec:
         self.fast_bind = self.args_handler is None and not self.skip_first
 
     def _read_signature(self, function: Callable[..., Any]) -> None:
-        import inspect  # decoration time only
-
         try:
             signature = inspect.signature(function)
         except (TypeError, ValueError):
@@ -236,7 +254,7 @@ def _value_entity(records: list[dict[str, Any]], entity_id: str, value: Any, rol
 
 def activity_records(
     *,
-    run: Any,
+    run: Run,
     activity_id: str,
     parent_id: str,
     name: str,
@@ -337,10 +355,8 @@ def activity_records(
 
 
 def _telemetry_records(
-    run: Any, activity_id: str, base: str, telemetry: tuple[Any, Any], start: str, end: str | None
+    run: Run, activity_id: str, base: str, telemetry: tuple[Any, Any], start: str, end: str | None
 ) -> list[dict[str, Any]]:
-    from capture._tasks import machine_agent_records
-
     records: list[dict[str, Any]] = []
     machine_records, machine_id = machine_agent_records(run)
     records.extend(machine_records)
@@ -358,67 +374,406 @@ def _telemetry_records(
     return records
 
 
-class TaskItem(tuple):
-    """One finished task, as captured on the user's thread:
-    ``(spec, number, context, args, kwargs, start_ns, end_ns, result, error[, telemetry])``."""
+class CallAgent(Protocol):
+    """The agent a decorated call belongs to (`capture.agent_task`): its id, declaration and call attributes."""
 
-    __slots__ = ()
+    agent_id: str
+    declaration: list[dict[str, Any]]
+
+    def call_attrs(
+        self, spec: TaskSpec, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    ) -> list[tuple[str, Any]]: ...
+
+
+Telemetry = tuple[list[tuple[str, Any]] | None, list[tuple[str, Any]] | None]
+"""(readings at the start, readings at the end) of one task; either may be missing."""
+
+
+class TaskItem(NamedTuple):
+    """One finished call of a decorated function, as captured on the user's thread (references only).
+
+    The wrappers build it with ``tuple.__new__(TaskItem, fields)``: as cheap as a plain tuple, where a named
+    tuple's own constructor costs twice as much (measured in bench/capture_overhead.py).
+    """
+
+    spec: TaskSpec
+    number: int
+    """The task's counter value; its id is formatted later (`capture._ids.task_id`)."""
+    context: Context
+    """``(run, parent)`` when the call began."""
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    start_ns: int
+    end_ns: int
+    result: Any
+    error: str | None
+    """``None``, or the one-line error the call raised."""
+    telemetry: Telemetry | None
 
     def to_records(self) -> list[dict[str, Any]]:
         return _task_records(self)
 
 
-def _task_records(item: Sequence[Any]) -> list[dict[str, Any]]:
-    spec, number, context, args, kwargs, start_ns, end_ns, result, error = item[:9]
-    telemetry = item[9] if len(item) > 9 else None
-    run, parent = context
-    activity_id = _ids.task_id(number)
-    agent = spec.agent
+def _task_records(item: TaskItem) -> list[dict[str, Any]]:
+    spec = item.spec
+    run, parent = item.context
+    agent: CallAgent | None = spec.agent
     extra: Sequence[tuple[str, Any]] = spec.attrs
     declarations: list[dict[str, Any]] = []
     if agent is not None:
-        extra = [*extra, *agent.call_attrs(spec, args, kwargs, result)]
+        extra = [*extra, *agent.call_attrs(spec, item.args, item.kwargs, item.result)]
         declarations = agent.declaration
+    error = item.error
     records = activity_records(
         run=run,
-        activity_id=activity_id,
+        activity_id=_ids.task_id(item.number),
         parent_id=run.id if parent is None else _ids.task_id(parent),
         name=spec.name,
-        start_ns=start_ns,
-        end_ns=end_ns,
+        start_ns=item.start_ns,
+        end_ns=item.end_ns,
         status="FINISHED" if error is None else "ERROR",
         error=error,
-        inputs=spec.bind(args, kwargs),
-        outputs=spec.outputs(result) if error is None else (),
-        whole_result=result,
+        inputs=spec.bind(item.args, item.kwargs),
+        outputs=spec.outputs(item.result) if error is None else (),
+        whole_result=item.result,
         tags=spec.tags,
         custom_metadata=spec.custom_metadata,
         campaign_id=spec.campaign_id or run.campaign,
         extra_attrs=extra,
-        telemetry=telemetry,
+        telemetry=item.telemetry,
         agents=(agent.agent_id,) if agent is not None else (),
     )
     return declarations + records if declarations else records
 
 
-class LightBatch(LightBatchType):
-    """Many light-task tuples of one run, handed to the emitter at once."""
+LightCall = tuple[TaskSpec, Context, tuple[Any, ...], dict[str, Any], int, int, Any, str | None]
+"""One finished call of a `capture.light_task` function: ``(spec, context, args, kwargs, start_ns, end_ns, result,
+error)``. A plain tuple: a named one costs the light task a third more (measured); its counter value is taken when
+it is expanded (`LightBatch`)."""
+
+
+class LightBatch:
+    """Many light-task calls of one run, handed to the emitter at once."""
 
     __slots__ = ("items",)
 
-    def __init__(self, items: list[tuple[Any, ...]]) -> None:
+    def __init__(self, items: list[LightCall]) -> None:
         self.items = items
 
     def to_records(self) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
         counter = _ids.COUNTER
-        for item in self.items:
+        for spec, context, args, kwargs, start_ns, end_ns, result, error in self.items:
             try:
                 # A light task gets its number here, on the emitter thread: nothing refers to it before.
-                records.extend(_task_records((item[0], next(counter), *item[1:])))
+                item = TaskItem(
+                    spec, next(counter), context, args, kwargs, start_ns, end_ns, result, error, None
+                )
+                records.extend(_task_records(item))
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
                 logger.error("provgraph capture could not describe a light task: %s", exc)
         return records
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+# --- runs -------------------------------------------------------------------------------------------------------
+
+QN_RUN = wire.qualified_name("pg:WorkflowRun")
+QN_CAMPAIGN = wire.qualified_name("pg:Campaign")
+
+
+def run_attrs(run: Run, subtype: str | None, args: Any, status: str | None) -> list[tuple[str, Any]]:
+    """Attributes of a run activity (at its start, ``status`` is ``None``)."""
+    attrs: list[tuple[str, Any]] = [("prov:type", QN_RUN), ("pg:name", run.name)]
+    if subtype:
+        attrs.append(("pg:subtype", str(subtype)))
+    if args is not None:
+        if isinstance(args, dict):  # secret-looking argument names keep their name, never their value
+            args = {k: "[REDACTED]" if _is_secret(str(k)) else v for k, v in args.items()}
+        attrs.append(("pg:args", safe_json(args)))
+    if run.campaign:
+        attrs.append(("pg:campaign", run.campaign))
+    if status:
+        attrs.append(("pg:status", status))
+    return attrs
+
+
+def run_records(
+    run: Run, subtype: str | None, args: Any, campaign_id: str | None, start_ns: int
+) -> list[dict[str, Any]]:
+    """The records announcing a run: its activity, its campaign and its person/process agents."""
+    records = [
+        wire.element(
+            "activity",
+            run.id,
+            run_attrs(run, subtype, args, None),
+            formal={"startTime": _iso(start_ns)},
+        )
+    ]
+    if campaign_id:
+        campaign = _ids.campaign_id_from_user(campaign_id)
+        records.append(
+            wire.element(
+                "activity", campaign, [("prov:type", QN_CAMPAIGN), ("pg:campaign_id", str(campaign_id))]
+            )
+        )
+        records.append(wire.relation("wasInfluencedBy", influencee=run.id, influencer=campaign))
+    records.extend(run_agent_records(run.id))
+    return records
+
+
+# --- loops ------------------------------------------------------------------------------------------------------
+
+
+class LoopEnd(NamedTuple):
+    end_ns: int
+    status: str
+    iterations: int
+
+
+class LoopBoundary(NamedTuple):
+    """Start (``end`` is ``None``) or end of a loop activity."""
+
+    run: Run
+    number: int
+    parent: int | str | None
+    name: str
+    length: int | None
+    start_ns: int
+    end: LoopEnd | None
+
+    def to_records(self) -> list[dict[str, Any]]:
+        run = self.run
+        loop_id = _ids.task_id(self.number)
+        parent_id = run.id if self.parent is None else _ids.task_id(self.parent)
+        start = _iso(self.start_ns)
+        attrs: list[tuple[str, Any]] = [
+            ("prov:type", QN_LOOP),
+            ("pg:name", self.name),
+            ("pg:started_by", parent_id),
+        ]
+        if self.length is not None:
+            attrs.append(("pg:items_length", self.length))
+        formal = {"startTime": start}
+        end = self.end
+        if end is None:
+            attrs.append(("pg:status", "RUNNING"))
+        else:
+            formal["endTime"] = _iso(end.end_ns)
+            attrs += [
+                ("pg:status", end.status),
+                ("pg:iterations", end.iterations),
+                ("pg:duration_s", (end.end_ns - self.start_ns) / 1e9),
+            ]
+        return [
+            wire.element("activity", loop_id, attrs, formal=formal),
+            wire.relation("wasStartedBy", activity=loop_id, starter=parent_id, time=start),
+        ]
+
+
+Iteration = tuple[int, int, Any, int, int, Any, str, "Telemetry | None"]
+"""One iteration of a `capture.BatchedLoop`: ``(number, position, value, start_ns, end_ns, values, status,
+telemetry)``, the fields of `IterationItem` after the loop's own. A plain tuple: a named one costs the batched loop
+two thirds more per iteration (measured)."""
+
+
+def _iteration_records(
+    run: Run,
+    loop_number: int,
+    loop_name: str,
+    item_name: str,
+    iteration: Iteration | IterationItem,
+) -> list[dict[str, Any]]:
+    number, position, value, start_ns, end_ns, values, status, telemetry = iteration[-8:]
+    outputs = (
+        list(values.items())
+        if isinstance(values, dict)
+        else ([("value", values)] if values is not None else [])
+    )
+    return activity_records(
+        run=run,
+        activity_id=_ids.task_id(number),
+        parent_id=_ids.task_id(loop_number),
+        name=f"{loop_name}.iteration",
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=status,
+        inputs=[(item_name, value)],
+        outputs=outputs,
+        whole_result=values,
+        extra_attrs=[("pg:iteration", position), ("pg:loop", loop_name)],
+        campaign_id=run.campaign,
+        telemetry=telemetry,
+    )
+
+
+class IterationItem(NamedTuple):
+    """One finished iteration of a `capture.Loop`, streamed as it ends: its loop, then the iteration's fields
+    (`Iteration`; flat: one tuple per iteration on the loop's hot path)."""
+
+    run: Run
+    loop_number: int
+    loop_name: str
+    item_name: str
+    number: int
+    position: int
+    value: Any
+    start_ns: int
+    end_ns: int
+    values: Any
+    status: str
+    telemetry: Telemetry | None
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return _iteration_records(self.run, self.loop_number, self.loop_name, self.item_name, self)
+
+
+class BatchItem(NamedTuple):
+    """A whole `capture.BatchedLoop`: its end boundary and its first ``done`` iterations (the list is
+    preallocated: entries past ``done`` are unused)."""
+
+    boundary: LoopBoundary
+    iterations: list[Iteration]
+    item_name: str
+    done: int
+
+    def to_records(self) -> list[dict[str, Any]]:
+        boundary = self.boundary
+        records = boundary.to_records()
+        for iteration in self.iterations[: self.done]:
+            records.extend(
+                _iteration_records(boundary.run, boundary.number, boundary.name, self.item_name, iteration)
+            )
+        return records
+
+
+# --- custom tasks -----------------------------------------------------------------------------------------------
+
+_MAX_STREAM_CHARS = 4000
+
+
+class CustomTaskFields(Protocol):
+    """What a `capture.CustomTask` holds that its records need."""
+
+    name: str
+    number: int
+    run: Run | None
+    parent: int | str | None
+    start_ns: int
+    used: dict[str, Any]
+    tags: tuple[str, ...]
+    custom_metadata: dict[str, Any] | None
+    agent_id: Any
+    stdout: str | None
+    stderr: str | None
+    data: bytes | None
+
+
+class CustomItem(NamedTuple):
+    """A `capture.CustomTask` as published: at its end, or (``send``) while it runs (``end_ns`` is ``None``)."""
+
+    task: CustomTaskFields
+    end_ns: int | None
+    status: str
+    generated: Any
+    error: str | None
+    telemetry: Telemetry | None
+
+    def to_records(self) -> list[dict[str, Any]]:
+        task = self.task
+        run = task.run
+        if run is None:
+            return []
+        records: list[dict[str, Any]] = []
+        agents: tuple[str, ...] = ()
+        if task.agent_id is not None:
+            agent_id, declaration = software_agent_records(task.agent_id)
+            records.extend(declaration)
+            agents = (agent_id,)
+        extra: list[tuple[str, Any]] = []
+        if task.stdout:
+            extra.append(("pg:stdout", str(task.stdout)[-_MAX_STREAM_CHARS:]))
+        if task.stderr:
+            extra.append(("pg:stderr", str(task.stderr)[-_MAX_STREAM_CHARS:]))
+        generated = self.generated
+        outputs = (
+            list(generated.items())
+            if isinstance(generated, dict)
+            else ([("return", generated)] if generated is not None else [])
+        )
+        if task.data is not None:
+            outputs.append(("data", task.data))
+        records.extend(
+            activity_records(
+                run=run,
+                activity_id=_ids.task_id(task.number),
+                parent_id=run.id if task.parent is None else _ids.task_id(task.parent),
+                name=task.name,
+                start_ns=task.start_ns,
+                end_ns=self.end_ns,
+                status=self.status,
+                error=self.error,
+                inputs=list(task.used.items()),
+                outputs=outputs,
+                whole_result=generated,
+                tags=task.tags,
+                custom_metadata=task.custom_metadata,
+                campaign_id=run.campaign,
+                extra_attrs=extra,
+                telemetry=self.telemetry,
+                agents=agents,
+            )
+        )
+        return records
+
+
+# --- LLM calls --------------------------------------------------------------------------------------------------
+
+
+class LlmCallItem(NamedTuple):
+    """One call recorded by `capture.record_llm_call`."""
+
+    run: Run
+    parent: int | str | None
+    number: int
+    name: str
+    start_ns: int
+    end_ns: int
+    status: str
+    error: str | BaseException | None
+    attrs: list[tuple[str, Any]]
+    agent: str | None
+
+    def to_records(self) -> list[dict[str, Any]]:
+        run = self.run
+        records: list[dict[str, Any]] = []
+        agents: tuple[str, ...] = ()
+        if self.agent is not None:
+            agent_id, declaration = software_agent_records(self.agent)
+            records.extend(declaration)
+            agents = (agent_id,)
+        records.extend(
+            activity_records(
+                run=run,
+                activity_id=_ids.task_id(self.number),
+                parent_id=run.id if self.parent is None else _ids.task_id(self.parent),
+                name=self.name,
+                start_ns=self.start_ns,
+                end_ns=self.end_ns,
+                status=self.status,
+                error=self.error,
+                campaign_id=run.campaign,
+                extra_attrs=self.attrs,
+                agents=agents,
+            )
+        )
+        return records
+
+
+def epoch_ns(moment: float | _dt.datetime) -> int:
+    """Nanoseconds since the epoch of a user-given time (epoch seconds or a datetime)."""
+    if isinstance(moment, _dt.datetime):
+        return int(moment.timestamp() * 1e9)
+    return int(float(moment) * 1e9)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from capture import wire
+from capture._embedded_url import CAPTURE_CLIENT_NAME, embedded_redis_url, reach_embedded_server
 from capture._retry import Backoff, retry_call
 
 __all__ = [
@@ -307,8 +308,6 @@ class RedisStreamSink(Sink):
             import redis
             from redis.backoff import NoBackoff
             from redis.retry import Retry
-
-            from capture._embedded_url import CAPTURE_CLIENT_NAME, embedded_redis_url, reach_embedded_server
 
             options: dict[str, Any] = {}
             if self.url != "embedded":

@@ -27,6 +27,7 @@ from typing import Any
 
 from capture import wire
 from capture._sinks import Sink, _LineFile, buffer_files, make_sink, process_file_name
+from capture.settings import Settings
 
 __all__ = ["ReplayResult", "SpillFile", "replay", "replay_file", "spill_directory"]
 
@@ -189,8 +190,6 @@ def replay(
         A `ReplayResult`; files that a running process still holds are listed in ``in_use`` and left alone.
     """
     if settings is None:
-        from capture.settings import Settings
-
         settings = Settings.load()
     target = Path(path) if path is not None else spill_directory(settings.home, settings.stream)
     result = ReplayResult()

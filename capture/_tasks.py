@@ -8,100 +8,31 @@ out later on the emitter thread (`capture._records`). With capture off a wrapper
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ParamSpec, TypeVar, overload
 
-from capture import _context, wire
-from capture._context import (
-    CURRENT,
-    LIGHT_HANDOVER,
-    LIGHT_QUEUE,
-    STATE,
-    default_context,
-    flush_light,
-    resolve,
-)
+from capture import _context, _ids
+from capture._context import CURRENT, STATE, Context, resolve
+from capture._handoff import LIGHT_HANDOVER, LIGHT_QUEUE, default_context, emit, flush_light
 from capture._ids import COUNTER
 from capture._records import TaskItem, TaskSpec
+from capture._telemetry import new_task_telemetry, telemetry_phase
 
-__all__ = ["light_task", "machine_agent_records", "new_task_telemetry", "task", "telemetry_task"]
+__all__ = ["disabled_by_environment", "error_text", "light_task", "task", "telemetry_task", "wrap_function"]
 
 logger = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def error_text(exc: BaseException) -> str:
     """One line naming an exception: ``ValueError: bad input``."""
     return f"{type(exc).__name__}: {exc}"
-
-
-# --- telemetry seam (capture/_telemetry.py is written separately; absent: no telemetry entities) -----------------
-
-_telemetry_module: Any = None
-_telemetry_checked = False
-_machine_record: dict[str, Any] | None = None  # read once per process: the machine does not change
-
-
-def telemetry_module() -> Any:
-    """capture._telemetry if it is installed, else ``None`` (then telemetry tasks record no telemetry)."""
-    global _telemetry_module, _telemetry_checked
-    if not _telemetry_checked:
-        _telemetry_checked = True
-        try:
-            from capture import _telemetry  # type: ignore[attr-defined]
-
-            _telemetry_module = _telemetry
-        except ImportError:
-            logger.info("capture._telemetry is not available: telemetry tasks record no telemetry")
-            _telemetry_module = None
-    return _telemetry_module
-
-
-def new_task_telemetry() -> Any:
-    """A started-to-be `TaskTelemetry` for one task, or ``None`` when telemetry is unavailable."""
-    module = telemetry_module()
-    if module is None:
-        return None
-    try:
-        return module.TaskTelemetry(_context.settings())
-    except Exception as exc:  # noqa: BLE001 - telemetry must never break a task
-        logger.warning("telemetry unavailable: %s", exc)
-        return None
-
-
-def telemetry_phase(sampler: Any, phase: str) -> list[tuple[str, Any]] | None:
-    """``sampler.start()`` or ``sampler.end()``, never raising."""
-    if sampler is None:
-        return None
-    try:
-        return list(sampler.start() if phase == "start" else sampler.end())
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("telemetry %s reading failed: %s", phase, exc)
-        return None
-
-
-def machine_agent_records(run: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """The machine agent (declared once per run) and the run's association with it; ``([], None)`` without it."""
-    global _machine_record
-    module = telemetry_module()
-    if module is None:
-        return [], None
-    if _machine_record is None:
-        try:
-            _machine_record = module.machine_agent_record(_context.settings())
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("machine description unavailable: %s", exc)
-            return [], None
-    record = _machine_record
-    machine_id = record.get("id")
-    if run.machine_declared:
-        return [], machine_id
-    run.machine_declared = True
-    return [record, wire.relation("wasAssociatedWith", activity=run.id, agent=machine_id)], machine_id
 
 
 # --- decorators -------------------------------------------------------------------------------------------------
@@ -117,30 +48,28 @@ def disabled_by_environment() -> bool:
 
 
 def _make_spec(function: Callable[..., Any], options: dict[str, Any]) -> TaskSpec:
-    from capture._workflow import run_id_from_user
-
     workflow_id = options.pop("workflow_id", None)
     run_override = None
     if workflow_id:
-        run_override = _context.run_for_id(run_id_from_user(workflow_id), name=str(workflow_id))
+        run_override = _context.run_for_id(_ids.run_id_from_user(workflow_id), name=str(workflow_id))
     return TaskSpec(function, run_override=run_override, **options)
 
 
-def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
-    import inspect  # decoration time only: keeps `import capture` light
-
+def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
+    """The recording wrapper of ``function`` (sync or ``async def``) described by ``spec``."""
     state = STATE
     get_context = CURRENT.get
     set_context = CURRENT.set
     reset_context = CURRENT.reset
     counter = COUNTER
     now = time.time_ns
+    new_item = tuple.__new__  # TaskItem's fields as one tuple: a plain tuple's cost (see TaskItem)
     item = TaskItem
     override = spec.run_override
     with_telemetry = spec.telemetry
     light_queue = LIGHT_QUEUE
 
-    def enter() -> tuple[Any, Any]:
+    def enter() -> Context:
         context = get_context()
         if override is not None:
             if context is None or context[0] is not override:
@@ -150,11 +79,12 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
         return context
 
     if inspect.iscoroutinefunction(function):
+        async_function: Callable[..., Awaitable[Any]] = function
 
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             if not state.on and (state.resolved or not resolve()):
-                return await function(*args, **kwargs)
+                return await async_function(*args, **kwargs)
             context = enter()
             number = next(counter)
             sampler = new_task_telemetry() if with_telemetry else None
@@ -162,14 +92,15 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             token = set_context((context[0], number))
             start_ns = now()
             try:
-                result = await function(*args, **kwargs)
+                result = await async_function(*args, **kwargs)
             except BaseException as exc:
                 end_ns = now()
                 reset_context(token)
                 telemetry = (started, telemetry_phase(sampler, "end")) if sampler else None
-                _context.emit(
+                emit(
                     context[0].id,
-                    item(
+                    new_item(
+                        item,
                         (
                             spec,
                             number,
@@ -181,7 +112,7 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                             None,
                             error_text(exc),
                             telemetry,
-                        )
+                        ),
                     ),
                 )
                 raise
@@ -192,17 +123,19 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                 flush_light()
             state.emit(
                 context[0].id,
-                item((spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry)),
+                new_item(
+                    item, (spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry)
+                ),
             )
             return result
 
         async_wrapper.__provgraph_spec__ = spec  # type: ignore[attr-defined]
-        return async_wrapper
+        return async_wrapper  # type: ignore[return-value]
 
     if with_telemetry:
 
         @functools.wraps(function)
-        def telemetry_wrapper(*args: Any, **kwargs: Any) -> Any:
+        def telemetry_wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             if not state.on and (state.resolved or not resolve()):
                 return function(*args, **kwargs)
             context = enter()
@@ -216,9 +149,11 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
             except BaseException as exc:
                 end_ns = now()
                 reset_context(token)
-                _context.emit(
+                telemetry = (started, telemetry_phase(sampler, "end"))
+                emit(
                     context[0].id,
-                    item(
+                    new_item(
+                        item,
                         (
                             spec,
                             number,
@@ -229,30 +164,20 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
                             end_ns,
                             None,
                             error_text(exc),
-                            (started, telemetry_phase(sampler, "end")),
-                        )
+                            telemetry,
+                        ),
                     ),
                 )
                 raise
             end_ns = now()
             reset_context(token)
+            telemetry = (started, telemetry_phase(sampler, "end"))
             if light_queue:
                 flush_light()
             state.emit(
                 context[0].id,
-                item(
-                    (
-                        spec,
-                        number,
-                        context,
-                        args,
-                        kwargs,
-                        start_ns,
-                        end_ns,
-                        result,
-                        None,
-                        (started, telemetry_phase(sampler, "end")),
-                    )
+                new_item(
+                    item, (spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry)
                 ),
             )
             return result
@@ -261,7 +186,7 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
         return telemetry_wrapper
 
     @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if not state.on and (state.resolved or not resolve()):
             return function(*args, **kwargs)
         context = get_context()
@@ -275,24 +200,43 @@ def _wrap(function: Callable[..., Any], spec: TaskSpec) -> Callable[..., Any]:
         except BaseException as exc:
             end_ns = now()
             reset_context(token)
-            _context.emit(
+            emit(
                 context[0].id,
-                item((spec, number, context, args, kwargs, start_ns, end_ns, None, error_text(exc))),
+                new_item(
+                    item, (spec, number, context, args, kwargs, start_ns, end_ns, None, error_text(exc), None)
+                ),
             )
             raise
         end_ns = now()
         reset_context(token)
         if light_queue:  # light-task records first: lineage is resolved in emission order
             flush_light()
-        state.emit(context[0].id, item((spec, number, context, args, kwargs, start_ns, end_ns, result, None)))
+        state.emit(
+            context[0].id,
+            new_item(item, (spec, number, context, args, kwargs, start_ns, end_ns, result, None, None)),
+        )
         return result
 
     wrapper.__provgraph_spec__ = spec  # type: ignore[attr-defined]
     return wrapper
 
 
+_TASK_OPTIONS = frozenset(
+    {
+        "output_names",
+        "tags",
+        "custom_metadata",
+        "workflow_id",
+        "campaign_id",
+        "args_handler",
+        "telemetry",
+        "name",
+    }
+)
+
+
 @overload
-def task(function: F) -> F: ...
+def task(function: Callable[P, R]) -> Callable[P, R]: ...
 @overload
 def task(
     function: None = None,
@@ -305,10 +249,10 @@ def task(
     args_handler: Callable[..., dict[str, Any]] | None = ...,
     telemetry: bool = ...,
     name: str | None = ...,
-) -> Callable[[F], F]: ...
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
-def task(function: Callable[..., Any] | None = None, **options: Any) -> Any:
+def task(function: Callable[P, R] | None = None, **options: Any) -> Any:
     """Record each call of a function as a PROV task activity (use with or without parentheses).
 
     Args:
@@ -329,28 +273,35 @@ def task(function: Callable[..., Any] | None = None, **options: Any) -> Any:
         def compute(x):
             return x * 2, x * 3
     """
-    unknown = set(options) - {
-        "output_names",
-        "tags",
-        "custom_metadata",
-        "workflow_id",
-        "campaign_id",
-        "args_handler",
-        "telemetry",
-        "name",
-    }
+    unknown = set(options) - _TASK_OPTIONS
     if unknown:
         raise TypeError(f"capture.task got unknown option(s): {', '.join(sorted(unknown))}")
 
-    def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(target: Callable[P, R]) -> Callable[P, R]:
         if disabled_by_environment():
             return target
-        return _wrap(target, _make_spec(target, dict(options)))
+        return wrap_function(target, _make_spec(target, dict(options)))
 
     return decorate(function) if function is not None else decorate
 
 
-def telemetry_task(function: Callable[..., Any] | None = None, **options: Any) -> Any:
+@overload
+def telemetry_task(function: Callable[P, R]) -> Callable[P, R]: ...
+@overload
+def telemetry_task(
+    function: None = None,
+    *,
+    output_names: str | Sequence[str] | None = ...,
+    tags: str | Sequence[str] | None = ...,
+    custom_metadata: dict[str, Any] | None = ...,
+    workflow_id: str | None = ...,
+    campaign_id: str | None = ...,
+    args_handler: Callable[..., dict[str, Any]] | None = ...,
+    name: str | None = ...,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def telemetry_task(function: Callable[P, R] | None = None, **options: Any) -> Any:
     """`task` that also records CPU/memory/GPU telemetry entities at the start and end of each call.
 
     Example::
@@ -363,8 +314,16 @@ def telemetry_task(function: Callable[..., Any] | None = None, **options: Any) -
     return task(function, **options)
 
 
+@overload
+def light_task(function: Callable[P, R]) -> Callable[P, R]: ...
+@overload
 def light_task(
-    function: Callable[..., Any] | None = None,
+    function: None = None, *, name: str | None = ..., output_names: str | Sequence[str] | None = ...
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def light_task(
+    function: Callable[P, R] | None = None,
     *,
     name: str | None = None,
     output_names: str | Sequence[str] | None = None,
@@ -372,8 +331,8 @@ def light_task(
     """Ultra-light task for tight loops: records id, start/end time, status, bound inputs and outputs.
 
     Unlike `task` it does not become the parent of tasks it calls (its id is assigned when its records are built),
-    records no telemetry, and its records reach the
-    emitter in batches of 512 (and at workflow stop, `capture.flush()` and exit).
+    records no telemetry, and its records reach the emitter in batches of 512 (and at workflow stop,
+    `capture.flush()` and exit).
 
     Example::
 
@@ -382,9 +341,7 @@ def light_task(
             return x + 1
     """
 
-    def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
-        import inspect
-
+    def decorate(target: Callable[P, R]) -> Callable[P, R]:
         if disabled_by_environment():
             return target
         spec = TaskSpec(target, name=name, output_names=output_names)
@@ -395,17 +352,19 @@ def light_task(
         queue = LIGHT_QUEUE
         handover = LIGHT_HANDOVER
         hand_over = flush_light
+        # Each call appends a plain `LightCall` tuple (a named one would cost a third more).
 
         if inspect.iscoroutinefunction(target):
+            async_target: Callable[..., Awaitable[Any]] = target
 
             @functools.wraps(target)
             async def async_light(*args: Any, **kwargs: Any) -> Any:
                 if not state.on and (state.resolved or not resolve()):
-                    return await target(*args, **kwargs)
+                    return await async_target(*args, **kwargs)
                 context = get_context() or default_context()
                 start_ns = now()
                 try:
-                    result = await target(*args, **kwargs)
+                    result = await async_target(*args, **kwargs)
                 except BaseException as exc:
                     append((spec, context, args, kwargs, start_ns, now(), None, error_text(exc)))
                     raise
@@ -414,10 +373,11 @@ def light_task(
                     hand_over()
                 return result
 
-            return async_light
+            async_light.__provgraph_spec__ = spec  # type: ignore[attr-defined]
+            return async_light  # type: ignore[return-value]
 
         @functools.wraps(target)
-        def light(*args: Any, **kwargs: Any) -> Any:
+        def light(*args: P.args, **kwargs: P.kwargs) -> R:
             if not state.on and (state.resolved or not resolve()):
                 return target(*args, **kwargs)
             context = get_context() or default_context()

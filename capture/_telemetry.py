@@ -42,22 +42,23 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from capture import _context
 from capture._gpu import GpuReader
 
 __all__ = [
     "REDACTED",
     "TELEMETRY_TYPES",
     "TaskTelemetry",
-    "machine_agent_record",
-    "machine_agent_records",
     "machine_id",
     "machine_info",
+    "new_task_telemetry",
     "redact_command_line",
     "redact_environment",
     "start_sampler",
+    "telemetry_phase",
     "telemetry_snapshot",
 ]
 
@@ -157,8 +158,6 @@ def _plan(settings: Any) -> _Plan:
 
 
 def _default_settings() -> Any:
-    from capture import _context
-
     return _context.settings()
 
 
@@ -454,7 +453,7 @@ class _Sampler:
         import psutil  # lazily: in the sampler (or the first task), never at `import capture`
 
         parts: dict[str, tuple[tuple[str, Any], ...]] = {}
-        readers = {
+        readers: dict[str, Callable[..., list[tuple[str, Any]]]] = {
             "cpu": self._cpu,
             "process": self._process,
             "memory": self._memory,
@@ -683,6 +682,26 @@ class TaskTelemetry:
         return pairs, reading
 
 
+def new_task_telemetry() -> TaskTelemetry | None:
+    """A `TaskTelemetry` for one task with the settings capture runs with, or ``None`` if it cannot be had."""
+    try:
+        return TaskTelemetry(_context.settings())
+    except Exception as exc:  # noqa: BLE001 - telemetry must never break a task
+        logger.warning("telemetry unavailable: %s", exc)
+        return None
+
+
+def telemetry_phase(sampler: TaskTelemetry | None, phase: str) -> list[tuple[str, Any]] | None:
+    """``sampler.start()`` or ``sampler.end()`` (``None`` without a sampler), never raising into the task."""
+    if sampler is None:
+        return None
+    try:
+        return list(sampler.start() if phase == "start" else sampler.end())
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("telemetry %s reading failed: %s", phase, exc)
+        return None
+
+
 def telemetry_snapshot(types: Iterable[str] | None = None, settings: Any = None) -> dict[str, Any]:
     """One fresh telemetry reading, now, as ``{name: value}`` (the names a telemetry node's properties have).
 
@@ -891,8 +910,8 @@ def _psutil_resources() -> dict[str, Any]:
     process = psutil.Process()
     try:
         info["process_num_open_file_descriptors"] = process.num_fds()
-    except (AttributeError, psutil.Error):
-        info["process_num_open_file_descriptors"] = process.num_handles()
+    except (AttributeError, psutil.Error):  # Windows: handles instead of descriptors
+        info["process_num_open_file_descriptors"] = getattr(process, "num_handles")()  # noqa: B009
     return info
 
 
@@ -990,7 +1009,9 @@ def _linux_nic_addresses() -> dict[str, list[dict[str, Any]]]:
         except OSError:
             return None
 
-    def entry(family: str, address: str, netmask: Any = None, broadcast: Any = None, ptp: Any = None) -> dict:
+    def entry(
+        family: str, address: str, netmask: Any = None, broadcast: Any = None, ptp: Any = None
+    ) -> dict[str, Any]:
         return {"family": family, "address": address, "netmask": netmask, "broadcast": broadcast, "ptp": ptp}
 
     addresses: dict[str, list[dict[str, Any]]] = {}
@@ -1053,21 +1074,6 @@ def _linux_nic_addresses() -> dict[str, list[dict[str, Any]]]:
             ptp = sys_value(name, "broadcast") if flags & _IFF_POINTOPOINT else None
             addresses.setdefault(name, []).append(entry("AF_PACKET", mac, None, broadcast, ptp))
     return {name: addresses[name] for name in sorted(addresses)}
-
-
-def machine_agent_record(settings: Any = None) -> dict[str, Any]:
-    """The wire record of this machine's agent, ``pgid:machine_<host id>`` of type ``pg:Machine``."""
-    from capture import wire
-
-    info = machine_info(settings)
-    attrs: list[tuple[str, Any]] = [("prov:type", wire.qualified_name("pg:Machine"))]
-    attrs += [(f"pg:{name}", value) for name, value in info.items() if value is not None]
-    return wire.element("agent", f"pgid:machine_{info['host_id']}", attrs)
-
-
-def machine_agent_records(settings: Any = None) -> list[dict[str, Any]]:
-    """`machine_agent_record` as a one-record list."""
-    return [machine_agent_record(settings)]
 
 
 # --- redaction ------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 from capture import wire
 
-__all__ = ["MAX_JSON_CHARS", "FileRef", "file", "file_entity_id", "value_attrs"]
+__all__ = ["MAX_JSON_CHARS", "FileRef", "file", "file_attrs", "file_entity_id", "model_attrs", "value_attrs"]
 
 MAX_JSON_CHARS = 2048
 """Longest JSON text or string kept whole in a value attribute; longer ones are summarised."""
@@ -113,6 +113,26 @@ def file_attrs(ref: FileRef) -> list[tuple[str, Any]]:
         attrs.append(("pg:sha256", ref.sha256))
     if ref.size is not None:
         attrs.append(("pg:size", ref.size))
+    return attrs
+
+
+def model_attrs(model: Any) -> list[tuple[str, Any]]:
+    """Attributes of a model entity (see `capture.instrument_model`): class, parameter count (if it has
+    ``parameters()``), training flag; torch is never imported."""
+    cls = type(model)
+    attrs: list[tuple[str, Any]] = [
+        ("prov:type", wire.qualified_name("pg:Model")),
+        ("pg:class", f"{cls.__module__}.{cls.__qualname__}"),
+    ]
+    parameters = getattr(model, "parameters", None)
+    if callable(parameters):
+        try:
+            attrs.append(("pg:parameters", int(sum(p.numel() for p in parameters()))))
+        except Exception:  # noqa: BLE001 - not torch-like after all
+            pass
+    training = getattr(model, "training", None)
+    if isinstance(training, bool):
+        attrs.append(("pg:training", training))
     return attrs
 
 
@@ -239,8 +259,6 @@ def value_attrs(value: Any) -> list[tuple[str, Any]]:
             attrs += _summarise_sequence(container)
         return attrs
     if getattr(value, "__provgraph_model__", False):
-        from capture._agents import model_attrs
-
         return attrs + model_attrs(value)
     mapping = _as_mapping(value)
     if mapping is not None:

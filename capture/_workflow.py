@@ -12,107 +12,27 @@ Example::
 from __future__ import annotations
 
 import functools
-import getpass
+import inspect
 import logging
 import os
-import platform
-import re
-import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from contextvars import Token
+from typing import Any, ParamSpec, TypeVar, overload
 
 from capture import _context, _ids, wire
-from capture._context import CURRENT, STATE
-from capture._records import _is_secret, safe_json
+from capture._context import ACTIVE_RUNS, CURRENT, STATE, Context, Run
+from capture._handoff import announce_run, emit, flush_light
+from capture._records import run_attrs
+from capture.settings import Settings
 
-__all__ = ["Workflow", "announce_run", "current_run_id", "flush", "run_id_from_user", "workflow"]
+__all__ = ["Workflow", "current_run_id", "flush", "workflow"]
 
 logger = logging.getLogger(__name__)
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-def run_id_from_user(workflow_id: str) -> str:
-    """A run id from a user-given workflow id: a qualified name (``pgid:run_...``) as is, else ``pgid:run_<id>``."""
-    text = str(workflow_id)
-    return text if ":" in text else f"pgid:run_{_UNSAFE.sub('_', text)}"
-
-
-def _campaign_id(campaign_id: str) -> str:
-    text = str(campaign_id)
-    return text if ":" in text else f"pgid:campaign_{_UNSAFE.sub('_', text)}"
-
-
-def _agent_records(run_id: str) -> list[dict[str, Any]]:
-    try:
-        login = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name (containers): still a person agent
-        login = "unknown"
-    person = f"pgid:person_{_UNSAFE.sub('_', login)}"
-    host = socket.gethostname()
-    process = f"pgid:process_{_UNSAFE.sub('_', host)}_{os.getpid()}_{_ids.process_prefix()}"
-    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return [
-        wire.element(
-            "agent", person, [("prov:type", wire.qualified_name("prov:Person")), ("pg:login", login)]
-        ),
-        wire.element(
-            "agent",
-            process,
-            [
-                ("prov:type", wire.qualified_name("prov:SoftwareAgent")),
-                ("pg:hostname", host),
-                ("pg:pid", os.getpid()),
-                ("pg:python", platform.python_version()),
-                ("pg:program", script),
-            ],
-        ),
-        wire.relation("actedOnBehalfOf", delegate=process, responsible=person),
-        wire.relation("wasAssociatedWith", activity=run_id, agent=process),
-        wire.relation("wasAssociatedWith", activity=run_id, agent=person),
-    ]
-
-
-def _run_attrs(run: Any, subtype: str | None, args: Any, status: str | None) -> list[tuple[str, Any]]:
-    attrs: list[tuple[str, Any]] = [
-        ("prov:type", wire.qualified_name("pg:WorkflowRun")),
-        ("pg:name", run.name),
-    ]
-    if subtype:
-        attrs.append(("pg:subtype", str(subtype)))
-    if args is not None:
-        if isinstance(args, dict):  # secret-looking argument names keep their name, never their value
-            args = {k: "[REDACTED]" if _is_secret(str(k)) else v for k, v in args.items()}
-        attrs.append(("pg:args", safe_json(args)))
-    if run.campaign:
-        attrs.append(("pg:campaign", run.campaign))
-    if status:
-        attrs.append(("pg:status", status))
-    return attrs
-
-
-def announce_run(
-    run: Any, subtype: str | None, args: Any, campaign_id: str | None, start_ns: int | None = None
-) -> None:
-    """Emit the run activity, its campaign and its person/process agents."""
-    start = _ids.iso_from_ns(start_ns or time.time_ns())
-    records = [
-        wire.element("activity", run.id, _run_attrs(run, subtype, args, None), formal={"startTime": start})
-    ]
-    if campaign_id:
-        campaign = _campaign_id(campaign_id)
-        records.append(
-            wire.element(
-                "activity",
-                campaign,
-                [("prov:type", wire.qualified_name("pg:Campaign")), ("pg:campaign_id", str(campaign_id))],
-            )
-        )
-        records.append(wire.relation("wasInfluencedBy", influencee=run.id, influencer=campaign))
-    records.extend(_agent_records(run.id))
-    _context.emit(run.id, records)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def current_run_id() -> str | None:
@@ -137,7 +57,7 @@ def flush(timeout_s: float | None = None) -> bool:
     """
     if not STATE.on:
         return True
-    _context.flush_light()
+    flush_light()
     limit = timeout_s if timeout_s is not None else float(_context.settings().stop_timeout_s)
     try:
         done = bool(_context.emitter().flush(limit))
@@ -146,7 +66,7 @@ def flush(timeout_s: float | None = None) -> bool:
         return False
     if not done:
         try:
-            pending = _context.emitter().pending()
+            pending: int | str = _context.emitter().pending()
         except Exception:  # noqa: BLE001
             pending = "some"
         logger.warning(
@@ -190,7 +110,7 @@ class Workflow:
         campaign_id: str | None = None,
         workflow_id: str | None = None,
         emit_workflow_record: bool = True,
-        settings: Any = None,
+        settings: Settings | None = None,
         stop_timeout_s: float | None = None,
     ) -> None:
         self.name = name or (os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "workflow")
@@ -200,9 +120,9 @@ class Workflow:
         self.emit_workflow_record = emit_workflow_record
         self.stop_timeout_s = stop_timeout_s
         self._settings = settings
-        self._id = run_id_from_user(workflow_id) if workflow_id else _ids.mint("run")
-        self._run: Any = None
-        self._token: Any = None
+        self._id = _ids.run_id_from_user(workflow_id) if workflow_id else _ids.mint("run")
+        self._run: Run | None = None
+        self._token: Token[Context | None] | None = None
         self._start_ns = 0
         self.started = False
         self.flushed: bool | None = None
@@ -219,7 +139,7 @@ class Workflow:
         self.started = True
         if not _context.resolve(self._settings):
             return self
-        campaign = _campaign_id(self.campaign_id) if self.campaign_id else None
+        campaign = _ids.campaign_id_from_user(self.campaign_id) if self.campaign_id else None
         self._run = _context.run_for_id(self._id, name=self.name, campaign=campaign)
         self._run.name = self.name
         self._run.campaign = campaign
@@ -227,7 +147,7 @@ class Workflow:
         if self.emit_workflow_record:
             announce_run(self._run, self.subtype, self.args, self.campaign_id, self._start_ns)
         self._token = CURRENT.set((self._run, None))
-        _context.ACTIVE_RUNS.append(self._run)
+        ACTIVE_RUNS.append(self._run)
         return self
 
     def stop(self, status: str = "FINISHED", error: str | None = None) -> bool:
@@ -238,7 +158,7 @@ class Workflow:
         if self._run is None:
             return True
         try:
-            _context.ACTIVE_RUNS.remove(self._run)
+            ACTIVE_RUNS.remove(self._run)
         except ValueError:  # a forked child stopping its parent's run
             pass
         if self._token is not None:
@@ -248,15 +168,15 @@ class Workflow:
                 CURRENT.set(None)
             self._token = None
         if self.emit_workflow_record:
-            attrs = _run_attrs(self._run, self.subtype, self.args, status)
+            attrs = run_attrs(self._run, self.subtype, self.args, status)
             if error:
                 attrs.append(("pg:error", error[:2000]))
             formal = {
                 "startTime": _ids.iso_from_ns(self._start_ns),
                 "endTime": _ids.iso_from_ns(time.time_ns()),
             }
-            _context.flush_light()
-            _context.emit(self._id, [wire.element("activity", self._id, attrs, formal=formal)])
+            flush_light()
+            emit(self._id, [wire.element("activity", self._id, attrs, formal=formal)])
         self.flushed = flush(self.stop_timeout_s)
         if (
             self.flushed
@@ -273,9 +193,16 @@ class Workflow:
         else:
             self.stop()
 
+    async def __aenter__(self) -> Workflow:
+        return self.start()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)  # the flush waits at most stop_timeout_s
+
     @classmethod
-    def decorate(cls, function: Callable[..., Any] | None = None, **options: Any) -> Any:
-        """Run a "main" function as a workflow (with or without options); its arguments become the run's args.
+    def decorate(cls, function: Callable[P, R] | None = None, **options: Any) -> Any:
+        """Run a "main" function (or ``async def``) as a workflow, with or without options; its arguments become
+        the run's args.
 
         Example::
 
@@ -284,20 +211,33 @@ class Workflow:
                 ...
         """
 
-        def wrap(target: Callable[..., Any]) -> Callable[..., Any]:
-            import inspect
+        def options_for(
+            target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> dict[str, Any]:
+            opts = dict(options)
+            opts.setdefault("name", target.__name__)
+            if "args" not in opts and (args or kwargs):
+                try:
+                    bound = inspect.signature(target).bind_partial(*args, **kwargs)
+                    opts["args"] = dict(bound.arguments)
+                except TypeError:
+                    opts["args"] = {"args": list(args), **kwargs}
+            return opts
+
+        def wrap(target: Callable[P, R]) -> Callable[P, R]:
+            if inspect.iscoroutinefunction(target):
+                async_target: Callable[..., Any] = target
+
+                @functools.wraps(target)
+                async def async_runner(*args: Any, **kwargs: Any) -> Any:
+                    async with cls(**options_for(target, args, kwargs)):
+                        return await async_target(*args, **kwargs)
+
+                return async_runner  # type: ignore[return-value]
 
             @functools.wraps(target)
-            def runner(*args: Any, **kwargs: Any) -> Any:
-                opts = dict(options)
-                opts.setdefault("name", target.__name__)
-                if "args" not in opts and (args or kwargs):
-                    try:
-                        bound = inspect.signature(target).bind_partial(*args, **kwargs)
-                        opts["args"] = {k: v for k, v in bound.arguments.items()}
-                    except TypeError:
-                        opts["args"] = {"args": list(args), **kwargs}
-                with cls(**opts):
+            def runner(*args: P.args, **kwargs: P.kwargs) -> R:
+                with cls(**options_for(target, args, kwargs)):
                     return target(*args, **kwargs)
 
             return runner
@@ -305,6 +245,30 @@ class Workflow:
         return wrap(function) if function is not None else wrap
 
 
-def workflow(function: Callable[..., Any] | None = None, **options: Any) -> Any:
-    """Decorator running a "main" function as a workflow; same options as `Workflow`."""
+@overload
+def workflow(function: Callable[P, R]) -> Callable[P, R]: ...
+@overload
+def workflow(
+    function: None = None,
+    *,
+    name: str | None = ...,
+    subtype: str | None = ...,
+    args: Any = ...,
+    campaign_id: str | None = ...,
+    workflow_id: str | None = ...,
+    emit_workflow_record: bool = ...,
+    settings: Settings | None = ...,
+    stop_timeout_s: float | None = ...,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def workflow(function: Callable[P, R] | None = None, **options: Any) -> Any:
+    """Decorator running a "main" function (or ``async def``) as a workflow; same options as `Workflow`.
+
+    Example::
+
+        @capture.workflow(campaign_id="exp42")
+        def main(epochs=3):
+            ...
+    """
     return Workflow.decorate(function, **options)

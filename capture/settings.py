@@ -15,11 +15,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["SETTINGS_FILE_ENV", "Settings", "SettingsError", "default_settings_path"]
 
@@ -46,7 +48,7 @@ def _default_home() -> str:
 def _setting(default: Any, env: str, doc: str, secret: bool = False) -> Any:
     meta = {"env": env, "doc": doc, "secret": secret}
     if isinstance(default, list | dict):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+        return field(default_factory=functools.partial(type(default), default), metadata=meta)
     if callable(default):
         return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -285,7 +287,10 @@ class Settings:
 
 
 def _parse(f: dataclasses.Field[Any], raw: Any, source: str) -> Any:
-    kind = type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory())  # type: ignore[misc]
+    if f.default is not dataclasses.MISSING:
+        kind: type = type(f.default)
+    else:
+        kind = type(cast(Callable[[], Any], f.default_factory)())  # every setting has a default or a factory
     try:
         if kind is bool:
             if isinstance(raw, bool):

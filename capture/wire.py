@@ -46,7 +46,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -423,11 +423,14 @@ def validate_payload(payload: Any) -> None:
 
 # --- messages ---------------------------------------------------------------------------------------------------
 
+_orjson: Any
+_loads: Callable[[bytes | str], Any]
 try:  # orjson is optional: about 4x faster to encode than json (bench/wire_encoding.py).
     import orjson as _orjson
 
     def _dumps(obj: Any) -> bytes:
-        return _orjson.dumps(obj)
+        encoded: bytes = _orjson.dumps(obj)
+        return encoded
 
     _loads = _orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
@@ -590,6 +593,7 @@ def _canonical_fast(doc: str, record: Mapping[str, Any]) -> bytes | None:
                         return None
             else:
                 return None
-        return _orjson.dumps([doc, record], option=_orjson.OPT_SORT_KEYS)
+        canonical: bytes = _orjson.dumps([doc, record], option=_orjson.OPT_SORT_KEYS)
+        return canonical
     except (TypeError, ValueError, AttributeError):  # not a record's shape, or a value orjson refuses
         return None

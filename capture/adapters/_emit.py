@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from capture import _context, _ids, wire
+from capture import _context, _handoff, _ids, _redaction, wire
+from capture._values import FileRef, file_attrs, file_entity_id
 
 __all__ = [
     "Position",
@@ -46,7 +47,7 @@ class Position:
 def current_position() -> Position:
     """The current run and activity (the enclosing task, else the run); outside any workflow, the process's
     default run, as for a task called there."""
-    context = _context.CURRENT.get() or _context.default_context()
+    context = _context.CURRENT.get() or _handoff.default_context()
     run, parent = context
     return Position(run.id, run.id if parent is None else _ids.task_id(parent))
 
@@ -64,8 +65,6 @@ def iso(epoch_s: float | None = None) -> str:
 def file_entity(path: str) -> tuple[str, list[dict[str, Any]]] | None:
     """The entity of a file's current content (``pgid:file_sha256_<hex>``, as `capture.file` names it) and its
     record, or ``None`` if the file cannot be read now."""
-    from capture._values import FileRef, file_attrs, file_entity_id
-
     try:
         ref = FileRef(path)
         entity_id = file_entity_id(ref)
@@ -79,13 +78,11 @@ def file_entity(path: str) -> tuple[str, list[dict[str, Any]]] | None:
 def emit(doc: str, records: Any) -> None:
     """Hand records (a list, or an object whose ``to_records()`` builds them on the emitter thread) to the
     process emitter; never raises."""
-    _context.emit(doc, records)
+    _handoff.emit(doc, records)
 
 
 def redactor() -> Any:
     """The process's secret redactor (capture's one redaction module), configured from capture's settings."""
-    from capture import _redaction
-
     return _redaction.active(_context.STATE.settings)
 
 

@@ -63,7 +63,7 @@ def _external_entity(run_id: str, key: str) -> str:
     return f"pgid:dask_data_{digest}"
 
 
-class _DaskTaskItem(tuple):
+class _DaskTaskItem(tuple[Any, ...]):
     """``(position, activity_id, key, name, function, worker, start_s, stop_s, status, error, inputs, output,
     nbytes, typename, transfer_s)``; ``inputs`` is ``[(key, entity id, known)]``; built into records on the
     emitter thread."""

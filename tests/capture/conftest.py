@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _capture_helpers import MemoryEmitter
 
-from capture import _context
+from capture import _context, _handoff
 from capture.settings import Settings
 
 
@@ -22,9 +22,9 @@ def memory_emitter(tmp_path):
     )
     _context.set_enabled(True, Settings(home=str(tmp_path), sink="memory"))
     _context.use_emitter(emitter)
-    _context.LIGHT_QUEUE.clear()
+    _handoff.LIGHT_QUEUE.clear()
     yield emitter
-    _context.LIGHT_QUEUE.clear()
+    _handoff.LIGHT_QUEUE.clear()
     (
         _context.STATE.on,
         _context.STATE.resolved,

@@ -204,49 +204,7 @@ def test_light_task_records_ids_times_status_inputs(memory_emitter):
     assert len(used) == 601 and {attr(r, "prov:role") for r in used} == {"x"}
 
 
-def test_telemetry_task_without_telemetry_module_emits_no_fake_readings(memory_emitter, monkeypatch):
-    from capture import _tasks
-
-    monkeypatch.setattr(_tasks, "_telemetry_checked", True)
-    monkeypatch.setattr(_tasks, "_telemetry_module", None)
-
-    @capture.telemetry_task
-    def step(x):
-        return x
-
-    with capture.Workflow() as run:
-        step(1)
-    records = memory_emitter.records(run.id)
-    assert len(task_activities(records)) == 1
-    assert not [e for e in of_kind(records, "entity") if attr(e, "pg:phase")]
-
-
-def test_telemetry_entities_through_the_seam(memory_emitter, monkeypatch):
-    from capture import _tasks, wire
-
-    class FakeTaskTelemetry:  # the seam's contract, exercised without psutil
-        def __init__(self, settings):
-            pass
-
-        def start(self):
-            return [("pg:cpu_percent", 1.0)]
-
-        def end(self):
-            return [("pg:cpu_percent", 2.0)]
-
-    class FakeModule:
-        TaskTelemetry = FakeTaskTelemetry
-
-        @staticmethod
-        def machine_agent_record(settings):
-            return wire.element(
-                "agent", "pgid:machine_test", [("prov:type", wire.qualified_name("pg:Machine"))]
-            )
-
-    monkeypatch.setattr(_tasks, "_telemetry_checked", True)
-    monkeypatch.setattr(_tasks, "_telemetry_module", FakeModule)
-    monkeypatch.setattr(_tasks, "_machine_record", None)
-
+def test_machine_agent_declared_once_per_run_and_associated_with_each_telemetry_task(memory_emitter):
     @capture.task(telemetry=True)
     def step(x):
         return x
@@ -257,12 +215,11 @@ def test_telemetry_entities_through_the_seam(memory_emitter, monkeypatch):
     records = memory_emitter.records(run.id)
     phases = sorted(attr(e, "pg:phase") for e in of_kind(records, "entity") if attr(e, "pg:phase"))
     assert phases == ["end", "end", "start", "start"]
-    machines = [r for r in of_kind(records, "agent") if r["id"] == "pgid:machine_test"]
+    machines = [r for r in of_kind(records, "agent") if r["id"].startswith("pgid:machine_")]
     assert len(machines) == 1
+    machine_id = machines[0]["id"]
     associations = [
-        r["f"]["activity"]
-        for r in of_kind(records, "wasAssociatedWith")
-        if r["f"]["agent"] == "pgid:machine_test"
+        r["f"]["activity"] for r in of_kind(records, "wasAssociatedWith") if r["f"]["agent"] == machine_id
     ]
     assert run.id in associations and len(associations) == 3
 
