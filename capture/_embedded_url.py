@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from capture.errors import CaptureError
 from capture.settings import Settings
 
 __all__ = [
@@ -47,7 +48,7 @@ CAPTURE_CLIENT_NAME = "provgraph-capture"
 _AUTOLOADER_START_S = 60.0  # Python start-up and the server's data load on a busy machine; bounded anyway
 
 
-class EmbeddedServerNotRunning(ConnectionError):
+class EmbeddedServerNotRunning(CaptureError, ConnectionError):
     """No embedded server is running for this data directory (a `ConnectionError`, so senders retry or spill)."""
 
 

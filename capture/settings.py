@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, cast
 
+from capture.errors import CaptureError
+
 __all__ = ["SETTINGS_FILE_ENV", "Settings", "SettingsError", "default_settings_path"]
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 SETTINGS_FILE_ENV = "PROVGRAPH_SETTINGS"
 
 
-class SettingsError(ValueError):
+class SettingsError(CaptureError, ValueError):
     """A setting has a value that cannot be used; the message names the setting and its source."""
 
 

@@ -50,6 +50,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from capture.errors import CaptureError
+
 __all__ = [
     "ELEMENT_KINDS",
     "FIELD",
@@ -197,7 +199,7 @@ _DERIVATION_SUBTYPES = {
 }
 
 
-class WireFormatError(ValueError):
+class WireFormatError(CaptureError, ValueError):
     """A message or record does not follow the wire format; ``reason`` says why in one line."""
 
     def __init__(self, reason: str) -> None:

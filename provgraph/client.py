@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import IO, Any, TypeVar
 
-from capture.settings import Settings
+from capture.settings import Settings, SettingsError
 from provgraph.autoload import catch_up
 from provgraph.errors import ConfigurationError, QueryError, UnknownId
 from provgraph.graph import open_backend
@@ -408,11 +408,19 @@ class Client:
         backend: an open `GraphBackend` to use instead (the client then does not close it).
 
     Raises:
+        ConfigurationError: a setting from the environment or the settings file cannot work.
         StoreUnavailable: the graph cannot be reached.
     """
 
     def __init__(self, settings: Settings | None = None, *, backend: GraphBackend | None = None) -> None:
-        self.settings = settings if settings is not None else Settings.load()
+        if settings is None:
+            try:
+                settings = Settings.load()
+            except (
+                SettingsError
+            ) as exc:  # capture's error for a bad value: provgraph's tree says ConfigurationError
+                raise ConfigurationError(f"bad setting: {exc} (see docs/environment.md)") from exc
+        self.settings = settings
         self._owns_backend = backend is None
         if backend is None:
             # the embedded default loads in the background: let it finish what the stream holds before answering

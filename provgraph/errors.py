@@ -4,7 +4,8 @@
 
     ProvgraphError
      ├── ConfigurationError      a setting or argument cannot work (names the setting)
-     ├── WireFormatError         a message is not valid wire format (carries stream and entry id)
+     ├── WireFormatError         a message is not valid wire format (carries stream and entry id); also a
+     │                           capture.wire.WireFormatError, so one ``except`` catches producer and loader
      ├── StoreUnavailable        Neo4j, Redis or the embedded server cannot be reached (names the URL, never a password)
      ├── ServiceError            `provgraph services` could not start or stop a server (carries the log tail)
      ├── QueryError              a named query failed or does not exist (carries the query name)
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from capture import wire
 from capture._redaction import scrub
 
 __all__ = [
@@ -46,8 +48,12 @@ class ConfigurationError(ProvgraphError):
     """A setting or argument cannot work; the message names it and says what to do."""
 
 
-class WireFormatError(ProvgraphError):
-    """A stream entry is not a valid wire-format message."""
+class WireFormatError(ProvgraphError, wire.WireFormatError):
+    """A stream entry is not a valid wire-format message.
+
+    A subclass of capture's `capture.wire.WireFormatError` (the wire format's own error, raised by
+    ``wire.decode_message`` and the ``validate_*`` checks), so ``except capture.wire.WireFormatError`` catches both.
+    """
 
     def __init__(self, reason: str, stream: str | None = None, entry_id: str | None = None) -> None:
         where = f" (stream {stream}, entry {entry_id})" if stream or entry_id else ""

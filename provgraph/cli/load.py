@@ -149,7 +149,10 @@ def _status(args: argparse.Namespace) -> int:
     from provgraph.loader import _redis_client, persistence_warning
 
     settings = _settings(args)
-    client = _redis_client(settings)
+    try:
+        client = _redis_client(settings)
+    except ConnectionError as exc:  # capture's EmbeddedServerNotRunning: no embedded server runs
+        raise StoreUnavailable(str(exc)) from exc
     try:
         info = stream_status(client, settings)
         warning = persistence_warning(client)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from capture.settings import Settings
@@ -65,12 +65,6 @@ class GraphBackend(abc.ABC):
         self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
     ) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts. ``tag`` (the query's name) goes into server-side metadata."""
-
-    @abc.abstractmethod
-    def stream(
-        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
-    ) -> Iterator[dict[str, Any]]:
-        """Run a read query and yield rows as they arrive (for exports of large scopes)."""
 
     @abc.abstractmethod
     def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
@@ -131,21 +125,22 @@ class Neo4jBackend(GraphBackend):
             records, _, _ = self.driver.execute_query(
                 self._query(query, tag), params or {}, database_=self.database, routing_="r"
             )
+        except self._neo4j.exceptions.TransientError as exc:  # the server is busy or restarting: retry helps
+            raise StoreUnavailable(
+                f"Neo4j at {redact_url(self.url)} failed: {exc.code}: {exc.message}", redact_url(self.url)
+            ) from exc
         except self._neo4j.exceptions.Neo4jError as exc:
             raise QueryError(f"query {tag or '(inline)'} failed: {exc.message}", tag or None) from exc
-        except self._neo4j.exceptions.DriverError as exc:
+        except (self._neo4j.exceptions.DriverError, OSError) as exc:
             raise StoreUnavailable(
                 f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
             ) from exc
+        except (TypeError, ValueError, OverflowError) as exc:  # the driver could not pack a parameter value
+            raise QueryError(
+                f"query {tag or '(inline)'} failed: a value Neo4j cannot take: {type(exc).__name__}: {exc}",
+                tag or None,
+            ) from exc
         return [record.data() for record in records]
-
-    def stream(
-        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
-    ) -> Iterator[dict[str, Any]]:
-        with self.driver.session(database=self.database, default_access_mode="READ") as session:
-            result = session.run(self._query(query, tag), params or {})
-            for record in result:
-                yield record.data()
 
     def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
         @self._neo4j.unit_of_work(
@@ -190,7 +185,16 @@ class Neo4jBackend(GraphBackend):
             self.render("schema/relationship_constraint", type=t) for t in sorted(RELATIONSHIP_TYPES)
         ]
         for statement in statements:
-            self.driver.execute_query(statement, database_=self.database)
+            try:
+                self.driver.execute_query(statement, database_=self.database)
+            except self._neo4j.exceptions.ClientError as exc:
+                raise QueryError(
+                    f"schema statement failed on Neo4j: {exc.code}: {exc.message}", "schema"
+                ) from exc
+            except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError, OSError) as exc:
+                raise StoreUnavailable(
+                    f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
+                ) from exc
 
     def close(self) -> None:
         self.driver.close()

@@ -19,11 +19,11 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from capture.settings import Settings
-from provgraph.errors import QueryError, StoreUnavailable
+from provgraph.errors import ConfigurationError, QueryError, StoreUnavailable
 from provgraph.graph.backend import GraphBackend, Statement, redact_url
 from provgraph.graph.cypher import load
 from provgraph.services.embedded import STORE_CLIENT_NAME, EmbeddedServer
@@ -194,28 +194,38 @@ class FalkorBackend(GraphBackend):
         self.url = url
         self.timeout_ms = max(1, int(settings.query_timeout_s * 1000))
         # redis-py's default socket timeout is too short for graph work: allow the server-side timeout plus slack
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=max(120.0, settings.query_timeout_s * 4),
-            socket_connect_timeout=10,
-            client_name=client_name,
-        )
+        try:
+            self.client = redis.Redis.from_url(
+                url,
+                socket_timeout=max(120.0, settings.query_timeout_s * 4),
+                socket_connect_timeout=10,
+                client_name=client_name,
+            )
+        except ValueError as exc:  # redis-py's words for a URL it cannot parse
+            self.close()
+            raise ConfigurationError(f"PROVGRAPH_GRAPH_URL={redact_url(url)!r}: {exc}") from exc
         try:
             self.client.ping()
+            exists = self.client.exists(graph)
         except redis.exceptions.RedisError as exc:
             self.close()
             raise StoreUnavailable(
                 f"cannot reach the FalkorDB server at {redact_url(url)}: {exc}", redact_url(url)
             ) from exc
         self._decoder = _Decoder(self._property_keys)
-        if not self.client.exists(graph):
+        if not exists:
             # read-only queries on a missing key fail ("empty key"), and MERGE without the key indexes scans every
             # node: a fresh store gets its graph and its schema now
             self._execute("GRAPH.QUERY", "RETURN 0", None, "create graph")
             self.ensure_schema()
 
     def _property_keys(self) -> list[str]:
-        reply = self.client.execute_command("GRAPH.RO_QUERY", self.graph, "CALL db.propertyKeys()")
+        try:
+            reply = self.client.execute_command("GRAPH.RO_QUERY", self.graph, "CALL db.propertyKeys()")
+        except self._redis.exceptions.RedisError as exc:
+            raise StoreUnavailable(
+                f"the FalkorDB server at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
+            ) from exc
         return [row[0].decode() for row in reply[1]]
 
     def _execute(
@@ -252,12 +262,6 @@ class FalkorBackend(GraphBackend):
         self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
     ) -> list[dict[str, Any]]:
         return self._execute("GRAPH.RO_QUERY", query, params, tag)
-
-    def stream(
-        self, query: str, params: dict[str, Any] | None = None, *, tag: str = ""
-    ) -> Iterator[dict[str, Any]]:
-        # FalkorDB returns a whole result at once (no cursor); callers bound scopes with their own batching.
-        yield from self.read(query, params, tag=tag)
 
     def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
         for text, params in statements:

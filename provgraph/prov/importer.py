@@ -318,9 +318,9 @@ def _append_to_stream(
             payload = wire.encode_message(message.doc, message.records, message.namespaces)
             pipe.xadd(settings.stream, {wire.FIELD: payload})
         pipe.execute()
-    except redis.exceptions.ConnectionError as exc:
+    except redis.exceptions.RedisError as exc:
         from provgraph.errors import StoreUnavailable
 
-        raise StoreUnavailable(f"cannot reach Redis to import via the stream: {exc}") from exc
+        raise StoreUnavailable(f"cannot write the stream {settings.stream} to import: {exc}") from exc
     finally:
         client.close()
