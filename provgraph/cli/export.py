@@ -5,6 +5,7 @@ Examples::
     provgraph export --run pgid:run_1234 --format turtle -o run.ttl
     provgraph export --lineage pgid:file_sha256_ab12 --format provn
     provgraph import trace.provx                       # format from the suffix
+    provgraph import mlflow --tracking-uri sqlite:///mlflow.db   # MLflow runs (docs/adapters.md)
     provgraph roundtrip ./my-prov-files --format xml   # last line: N/M identical
 """
 
@@ -52,6 +53,14 @@ def register(subparsers: Any) -> None:
     importer.add_argument(
         "--via-stream", action="store_true", help="append to the Redis stream for a running loader instead"
     )
+    mlflow = importer.add_argument_group("MLflow runs (`provgraph import mlflow --tracking-uri URI`)")
+    mlflow.add_argument(
+        "--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)"
+    )
+    mlflow.add_argument(
+        "--experiment", action="append", metavar="NAME_OR_ID", help="only this experiment (repeatable)"
+    )
+    mlflow.add_argument("--run-id", action="append", metavar="ID", help="only this MLflow run (repeatable)")
     importer.set_defaults(func=_import)
 
     roundtrip = subparsers.add_parser(
@@ -114,6 +123,14 @@ def _import(args: argparse.Namespace) -> int:
     from provgraph.graph import open_backend
     from provgraph.prov.importer import import_document
 
+    if args.files == ["mlflow"]:
+        from provgraph.cli.adapters import import_mlflow_command
+
+        return import_mlflow_command(args, _settings(args))
+    if args.tracking_uri or args.experiment or args.run_id:
+        raise ConfigurationError(
+            "--tracking-uri, --experiment and --run-id are for `provgraph import mlflow`"
+        )
     if args.doc and len(args.files) > 1:
         raise ConfigurationError("--doc names one document; give one file with it")
     settings = _settings(args)

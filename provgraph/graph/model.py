@@ -35,6 +35,7 @@ TYPE_LABELS: dict[str, str] = {
     PG + "Machine": "Machine",
     PG + "Telemetry": "Telemetry",
     PG + "Model": "Model",
+    PG + "Metric": "Metric",
     # PROV's own types
     PROV + "Person": "Person",
     PROV + "SoftwareAgent": "SoftwareAgent",

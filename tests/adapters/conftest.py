@@ -21,6 +21,7 @@ def load(any_backend):
         docs.update(message.doc for message in messages)
         load_messages(any_backend, messages)
 
+    _load.docs = docs  # type: ignore[attr-defined] - a test adds documents written by other means
     yield _load
     if docs:
         listed = sorted(docs)

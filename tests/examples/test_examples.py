@@ -399,3 +399,28 @@ def test_watch_a_run(example_graph, any_backend):
     assert sum("task finished   square" in line for line in lines) == 3
     assert any("task FAILED     check" in line and "total 14 is over the limit" in line for line in lines)
     assert any("telemetry       add_up: peak RSS" in line for line in lines)
+
+
+@pytest.mark.adapters
+def test_mlflow_tracking(example_graph, any_backend):
+    (run,) = example_graph("mlflow_tracking.py")
+    task = _one(
+        any_backend,
+        "MATCH (t:Task {kind: 'mlflow_run'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN t.id AS id, t.name AS name, t.status AS status",
+        run=run,
+    )
+    assert (task["name"], task["status"]) == ("baseline", "FINISHED")
+    losses = any_backend.read(
+        "MATCH (m:Metric {metric: 'loss'})-[:wasGeneratedBy]->(:Task {id: $id}) RETURN m.step AS step, m.value AS value "
+        "ORDER BY step",
+        {"id": task["id"]},
+    )
+    assert [(r["step"], round(r["value"], 2)) for r in losses] == [(0, 1.0), (1, 0.5), (2, 0.33)]
+    artifact = _one(
+        any_backend,
+        "MATCH (f:File)-[:wasGeneratedBy]->(:Task {id: $id}) "
+        "MATCH (f)-[:wasDerivedFrom]->(p:Entity) RETURN f.mlflow_artifact_path AS path, collect(p.mlflow_param) AS params",
+        id=task["id"],
+    )
+    assert artifact["path"] == "summary.txt" and sorted(artifact["params"]) == ["epochs", "lr"]
