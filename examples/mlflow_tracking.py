@@ -17,6 +17,8 @@ WORKDIR = tempfile.mkdtemp(prefix="provgraph-mlflow-")
 
 if __name__ == "__main__":
     mlflow.set_tracking_uri(f"sqlite:///{os.path.join(WORKDIR, 'mlflow.db')}")
+    # Artifacts go under WORKDIR too (a sqlite store's default artifact root is ./mlruns in the current folder).
+    mlflow.create_experiment("example", artifact_location=os.path.join(WORKDIR, "artifacts"))
     mlflow.set_experiment("example")
     with capture.Workflow("mlflow_tracking") as run:
         with pg_mlflow.start_run(run_name="baseline"):

@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from capture import wire
-from capture.adapters._emit import Position, current_position, emit, enabled, redactor
+from capture.adapters._emit import Position, current_position, emit, enabled, iso, redactor
 
 __all__ = [
     "MAX_ARTIFACT_HASH_BYTES",
@@ -79,8 +79,6 @@ def _short(text: str) -> str:
 def _iso_ms(epoch_ms: int | None) -> str | None:
     if epoch_ms is None:
         return None
-    from capture.adapters._emit import iso
-
     return iso(epoch_ms / 1000)
 
 

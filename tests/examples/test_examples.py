@@ -420,7 +420,8 @@ def test_mlflow_tracking(example_graph, any_backend):
     artifact = _one(
         any_backend,
         "MATCH (f:File)-[:wasGeneratedBy]->(:Task {id: $id}) "
-        "MATCH (f)-[:wasDerivedFrom]->(p:Entity) RETURN f.mlflow_artifact_path AS path, collect(p.mlflow_param) AS params",
+        "MATCH (f)-[d:wasDerivedFrom]->(p:Entity) WHERE d.activity = $id "
+        "RETURN f.mlflow_artifact_path AS path, collect(p.mlflow_param) AS params",
         id=task["id"],
     )
     assert artifact["path"] == "summary.txt" and sorted(artifact["params"]) == ["epochs", "lr"]
