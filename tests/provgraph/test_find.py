@@ -100,6 +100,7 @@ def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # n
         "token_usage_by_step": lambda: client.token_usage_by_step(missing),
         "token_usage_lineage": lambda: client.token_usage_lineage(missing),
         "find": lambda: client.find(run=missing),
+        "run_summary": lambda: client.run_summary(missing),
         "run": lambda: client.run("task_tree", run=missing),
     }
     for what, call in calls.items():
@@ -114,6 +115,7 @@ def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # n
 
     taking_ids = {q.name for q in catalogue() if any(p.is_id for p in query_parameters(q))}
     assert taking_ids <= {
+        "runs",
         "lineage_upstream",
         "impact_downstream",
         "derivation_chain",
