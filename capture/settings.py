@@ -80,6 +80,11 @@ class Settings:
     )
     neo4j_database: str = _setting("neo4j", "PROVGRAPH_NEO4J_DATABASE", "Neo4j database name.")
     query_timeout_s: float = _setting(30.0, "PROVGRAPH_QUERY_TIMEOUT_S", "Timeout of one query, seconds.")
+    neo4j_notifications: str = _setting(
+        "off",
+        "PROVGRAPH_NEO4J_NOTIFICATIONS",
+        "Neo4j server notifications logged: off, warning or information (deprecations, unknown property keys...).",
+    )
     embedded_autoload: bool = _setting(
         True,
         "PROVGRAPH_EMBEDDED_AUTOLOAD",
@@ -257,6 +262,10 @@ class Settings:
 
     def validate(self) -> None:
         """Raise `SettingsError` on values that cannot work together."""
+        if self.neo4j_notifications.lower() not in {"off", "warning", "information"}:
+            raise SettingsError(
+                f"PROVGRAPH_NEO4J_NOTIFICATIONS must be off, warning or information, not {self.neo4j_notifications!r}"
+            )
         if self.sink not in {"redis", "file", "memory"}:
             raise SettingsError(f"PROVGRAPH_SINK must be redis, file or memory, not {self.sink!r}")
         if self.flush_interval_ms <= 0 or self.flush_max_records <= 0 or self.queue_max_records <= 0:

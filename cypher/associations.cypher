@@ -14,23 +14,19 @@
 //   delegate's id).
 MATCH (start:Element)
 WHERE start.key = $ref OR start.id = $ref
-CALL {
-  WITH start
+CALL (start) {
   MATCH (start)-[:wasAttributedTo]->(agent:Agent)
   RETURN agent, 'wasAttributedTo' AS how, null AS activity
   UNION
-  WITH start
   MATCH (start)-[:wasGeneratedBy*0..1]->(generator:Activity)
   MATCH (generator)-[:wasStartedBy*0..20]->(activity:Activity)
   MATCH (activity)-[:wasAssociatedWith]->(agent:Agent)
   RETURN agent, 'wasAssociatedWith' AS how, activity
 }
 WITH DISTINCT agent, how, activity
-CALL {
-  WITH agent, how, activity
+CALL (agent, how, activity) {
   RETURN agent AS who, how AS relation, activity AS via, null AS delegate
   UNION
-  WITH agent, activity
   MATCH (agent)-[:actedOnBehalfOf*1..5]->(responsible:Agent)
   RETURN responsible AS who, 'actedOnBehalfOf' AS relation, activity AS via, agent AS delegate
 }

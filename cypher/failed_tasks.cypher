@@ -11,12 +11,10 @@
 //   workflow run it belongs to), inputs (list of {id, role, value, path}: what it used).
 OPTIONAL MATCH (scope:Element)
 WHERE scope.key = $run OR scope.id = $run
-CALL {
-  WITH scope
+CALL (scope) {
   MATCH (task:Task)-[:wasStartedBy*1..20]->(scope)
   RETURN task
   UNION
-  WITH scope
   // an empty list when a run is given: the planner cannot skip a label scan on a WHERE over parameters alone
   UNWIND CASE WHEN scope IS NULL AND $run IS NULL THEN [true] ELSE [] END AS every_run
   MATCH (task:Task)

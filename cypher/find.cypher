@@ -9,24 +9,42 @@
 //   $number  the same value as a number when it is one (compared numerically); null: not a number
 //   $sha256  a file's content hash (hex), as `provgraph lineage --file` computes it; null: any
 //   $run     only elements of this run: the run itself, the activities it started (wasStartedBy, at most 20
-//            levels), the entities they used or generated, and what the run's document declared; the run's
-//            qualified name (`id`) or full URI (`key`); null: every run
+//            levels) and the entities they used or generated; the run's qualified name (`id`) or full URI
+//            (`key`); null: every run
 //   $label   only nodes with this label (Entity, Activity, Agent, File, Task, WorkflowRun, ...); null: any
 //   $limit   at most this many rows
 //
-// Scans elements (one pass over the Element label); every given condition must hold. `ENDS WITH ('/' + $x)` is
-// parenthesised: FalkorDB would read `a ENDS WITH b + c` as `(a ENDS WITH b) + c`.
+// Reads a run's elements when $run is given, the File label when $path or $sha256 is, else every element (one
+// pass over the Element label: give a run to keep it short on a large graph); every given condition must hold.
+// `ENDS WITH ('/' + $x)` is parenthesised: FalkorDB would read `a ENDS WITH b + c` as `(a ENDS WITH b) + c`.
 //
 // Returns one row per element, files and runs first, then by name: kind (its most specific label), id, name,
 //   role, path, value, runs (the documents that declared it: for capture, the run ids), labels, key.
-OPTIONAL MATCH (run:Element)
-WHERE run.id = $run OR run.key = $run
-OPTIONAL MATCH (activity:Activity)-[:wasStartedBy*0..20]->(run)
-OPTIONAL MATCH (activity)-[:used|wasGeneratedBy]-(entity:Entity)
-WITH run, collect(DISTINCT activity.key) + collect(DISTINCT entity.key) AS members
-MATCH (n:Element)
+CALL () {
+  // with a run: the run, the activities it started, and their inputs and outputs
+  MATCH (run:Element)
+  WHERE run.id = $run OR run.key = $run
+  MATCH (n:Activity)-[:wasStartedBy*0..20]->(run)
+  RETURN n
+  UNION
+  MATCH (run:Element)
+  WHERE run.id = $run OR run.key = $run
+  MATCH (activity:Activity)-[:wasStartedBy*0..20]->(run)
+  MATCH (activity)-[:used|wasGeneratedBy]-(n:Entity)
+  RETURN n
+  UNION
+  // no run, a path or content hash: files only (empty lists switch the branches off: the planner cannot skip a
+  // label scan on a WHERE over parameters alone)
+  UNWIND CASE WHEN $run IS NULL AND ($path IS NOT NULL OR $sha256 IS NOT NULL) THEN [true] ELSE [] END AS files
+  MATCH (n:File)
+  RETURN n
+  UNION
+  UNWIND CASE WHEN $run IS NULL AND $path IS NULL AND $sha256 IS NULL THEN [true] ELSE [] END AS everything
+  MATCH (n:Element)
+  RETURN n
+}
+WITH n
 WHERE ($label IS NULL OR $label IN labels(n))
-  AND ($run IS NULL OR n.key IN members OR run.id IN n.docs)
   AND ($sha256 IS NULL OR n.sha256 = $sha256)
   AND ($role IS NULL OR n.role = $role)
   AND ($name IS NULL OR n.name = $name OR n.role = $name OR n.path = $name OR n.path ENDS WITH ('/' + $name))

@@ -17,12 +17,10 @@
 //   peak_rss_bytes, peak_cpu_percent, peak_gpu_memory_bytes, peak_gpu_utilization_percent.
 OPTIONAL MATCH (scope:Element)
 WHERE scope.key = $run OR scope.id = $run
-CALL {
-  WITH scope
+CALL (scope) {
   MATCH (task:Task)-[:wasStartedBy*1..20]->(scope)
   RETURN task
   UNION
-  WITH scope
   // an empty list when a run is given: the planner cannot skip a label scan on a WHERE over parameters alone
   UNWIND CASE WHEN scope IS NULL AND $run IS NULL THEN [true] ELSE [] END AS every_run
   MATCH (task:Task)

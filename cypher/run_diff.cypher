@@ -22,8 +22,7 @@ MATCH (run_a:Element)
 WHERE run_a.key = $run_a OR run_a.id = $run_a
 MATCH (run_b:Element)
 WHERE run_b.key = $run_b OR run_b.id = $run_b
-CALL {
-  WITH run_a, run_b
+CALL (run_a, run_b) {
   UNWIND [[0, run_a], [1, run_b]] AS side_run
   WITH side_run[0] AS side, side_run[1] AS run
   MATCH (activity:Activity)-[:wasStartedBy*1..20]->(run)

@@ -4,7 +4,7 @@
 //   $prefix  the start of the document ids (a benchmark's own)
 //
 // Returns one row: n.
-CALL {
+CALL () {
   MATCH (n:Document) WHERE n.id STARTS WITH $prefix RETURN n
   UNION
   MATCH (n:Namespace) WHERE n.key STARTS WITH $prefix RETURN n

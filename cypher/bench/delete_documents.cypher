@@ -2,7 +2,7 @@
 //
 // Parameters:
 //   $prefix  the start of the document ids (a benchmark's own)
-CALL {
+CALL () {
   MATCH (n:Document) WHERE n.id STARTS WITH $prefix RETURN n
   UNION
   MATCH (n:Namespace) WHERE n.key STARTS WITH $prefix RETURN n

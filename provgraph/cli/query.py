@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -144,10 +143,7 @@ def _client(args: argparse.Namespace) -> Any:
     from capture.settings import Settings
     from provgraph.client import Client
 
-    if not args.verbose:
-        # The server notes relationship types a graph does not have yet (a fresh store has no wasInformedBy);
-        # that is normal for these queries, not worth a warning on every run.
-        logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    # Neo4j's notifications are off unless PROVGRAPH_NEO4J_NOTIFICATIONS asks for them (the backend's driver)
     return Client(Settings.load(args.settings))
 
 

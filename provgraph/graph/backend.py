@@ -102,7 +102,11 @@ class Neo4jBackend(GraphBackend):
         self.url = settings.graph_url
         auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
         try:
-            self.driver = neo4j.GraphDatabase.driver(self.url, auth=auth)
+            # the server's notifications (deprecations, "property key does not exist" on a graph that has no
+            # such value yet) reach the log only when asked for: PROVGRAPH_NEO4J_NOTIFICATIONS
+            self.driver = neo4j.GraphDatabase.driver(
+                self.url, auth=auth, notifications_min_severity=settings.neo4j_notifications.upper()
+            )
             self.driver.verify_connectivity()
             self.combines_writes = server_version(self.driver.get_server_info().agent) >= (5, 23)
         except Exception as exc:

@@ -27,7 +27,16 @@ from provgraph.errors import QueryError
 from provgraph.graph.model import LABELS, RELATIONSHIP_TYPES
 from provgraph.package_files import package_path
 
-__all__ = ["CYPHER_DIR_ENV", "QueryFile", "as_one_query", "catalogue", "cypher_dir", "load", "render"]
+__all__ = [
+    "CYPHER_DIR_ENV",
+    "QueryFile",
+    "as_one_query",
+    "catalogue",
+    "cypher_dir",
+    "importing_with_subqueries",
+    "load",
+    "render",
+]
 
 CYPHER_DIR_ENV = "PROVGRAPH_CYPHER_DIR"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
@@ -72,8 +81,50 @@ def load(name: str, dialect: str = "neo4j") -> QueryFile:
                     header_lines.append(line.lstrip()[2:].strip())
                 elif line.strip() or body_lines:
                     body_lines.append(line)
-            return QueryFile(name, "\n".join(body_lines).strip(), "\n".join(header_lines).strip(), dialect)
+            if dialect == "falkordb":
+                # FalkorDB 4.x crashes (SIGSEGV in its AST validation) on a comment as the first line of a
+                # subquery: it gets the queries without their whole-line comments
+                body_lines = [line for line in body_lines if not line.lstrip().startswith("//")]
+            text = "\n".join(body_lines).strip()
+            if dialect == "falkordb" and path.name == f"{name.rsplit('/', 1)[-1]}.cypher":
+                text = importing_with_subqueries(text)
+            return QueryFile(name, text, "\n".join(header_lines).strip(), dialect)
     raise QueryError(f"no query named {name!r} in {base}; `provgraph query --list` shows them", name)
+
+
+_SCOPED_CALL = re.compile(r"\bCALL\s*\(([^()]*)\)\s*\{")
+_UNION = re.compile(r"\bUNION(?:\s+ALL)?\b")
+
+
+def importing_with_subqueries(text: str) -> str:
+    """Neo4j's subquery form ``CALL (a, b) { ... }`` (a variable scope clause; the older ``CALL { WITH a, b ... }``
+    is deprecated since Neo4j 5.23) as FalkorDB takes it: ``CALL { WITH a, b ... }``, the importing ``WITH``
+    repeated after each ``UNION`` of the subquery. The query files are written in Neo4j's current form; this is
+    the one place the other form is made. Braces in string literals inside a subquery are not supported (none of
+    the library's queries has one)."""
+    out: list[str] = []
+    position = 0
+    while match := _SCOPED_CALL.search(text, position):
+        names = match.group(1).strip()
+        depth, end = 1, match.end()
+        while depth and end < len(text):
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            end += 1
+        body = text[match.end() : end - 1]
+        if names:
+            # UNIONs of this subquery only: not those inside a nested {...}
+            pieces, level, start = [], 0, 0
+            for index, char in enumerate(body):
+                level += {"{": 1, "}": -1}.get(char, 0)
+                union = _UNION.match(body, index) if level == 0 and char == "U" else None
+                if union and (index == 0 or not (body[index - 1].isalnum() or body[index - 1] == "_")):
+                    pieces.append(body[start : union.end()] + f"\n  WITH {names}")
+                    start = union.end()
+            body = f"\n  WITH {names}" + "".join(pieces) + body[start:]
+        out.append(text[position : match.start()] + "CALL {" + importing_with_subqueries(body) + "}")
+        position = end
+    out.append(text[position:])
+    return "".join(out)
 
 
 def render(name: str, dialect: str = "neo4j", **identifiers: str) -> str:
