@@ -1,11 +1,13 @@
-// element_ids: which of the given references are elements in the graph (the check behind "unknown id" errors).
+// element_ids: which of the given references are in the graph (the check behind "unknown id" errors).
 //
 // Parameters:
-//   $refs   the references: qualified names (`id`) or full URIs (`key`)
+//   $refs   the references: qualified names (`id`) or full URIs (`key`) of elements, or documents' ids
 //
-// Returns one row per reference: ref, id (the element's qualified name; null when no element has it).
+// Returns one row per reference: ref, id (the element's qualified name or the document's id; null when neither
+//   has it).
 UNWIND $refs AS ref
 OPTIONAL MATCH (n:Element)
 WHERE n.id = ref OR n.key = ref
-WITH ref, collect(n.id) AS ids
+OPTIONAL MATCH (document:Document {id: ref})
+WITH ref, collect(n.id) + collect(document.id) AS ids
 RETURN ref, ids[0] AS id

@@ -102,6 +102,7 @@ def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # n
         "find": lambda: client.find(run=missing),
         "run_summary": lambda: client.run_summary(missing),
         "run": lambda: client.run("task_tree", run=missing),
+        "runs": lambda: client.run("runs", run=missing, workflow=None),
     }
     for what, call in calls.items():
         with pytest.raises(UnknownId) as caught:
@@ -133,7 +134,10 @@ def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # n
         "token_usage_tasks",
         "token_usage_lineage",
         "find",
+        "runs",
     }, "a new query takes an id: add its method to this test"
+    # a document's id is an id too (a run of an imported document)
+    client.run("task_tree", run=g.messages[0].doc)
 
 
 def test_cli_verbs_exit_non_zero_on_an_unknown_id(capsys, cli_env, known_graph):  # noqa: F811
