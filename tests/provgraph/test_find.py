@@ -134,7 +134,6 @@ def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # n
         "token_usage_tasks",
         "token_usage_lineage",
         "find",
-        "runs",
     }, "a new query takes an id: add its method to this test"
     # a document's id is an id too (a run of an imported document)
     client.run("task_tree", run=g.messages[0].doc)
