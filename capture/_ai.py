@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from capture._agents import software_agent_records
+from capture._context import STATE
 from capture._llm import read_usage, response_text, usage_attrs
 from capture._records import TaskSpec
+from capture._redaction import active
 from capture._tasks import disabled_by_environment, wrap_function
 
 P = ParamSpec("P")
@@ -55,12 +57,13 @@ class AgentSpec:
         attrs: list[tuple[str, Any]] = [("pg:tool_name", self.tool_name or spec.name)]
         bound = dict(spec.bind(args, kwargs))
         names = (self.prompt_arg,) if self.prompt_arg else _PROMPT_NAMES
+        scrub = active(STATE.settings).scrub  # before the cut, so a secret across it is found whole
         for name in names:
             if name in bound:
-                attrs.append(("pg:prompt", _text_of(bound[name])[:_MAX_TEXT]))
+                attrs.append(("pg:prompt", scrub(_text_of(bound[name]))[:_MAX_TEXT]))
                 break
         if result is not None:
-            attrs.append(("pg:response", (response_text(result) or _text_of(result))[:_MAX_TEXT]))
+            attrs.append(("pg:response", scrub(response_text(result) or _text_of(result))[:_MAX_TEXT]))
             attrs.extend(usage_attrs(read_usage(result)))
         return attrs
 

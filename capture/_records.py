@@ -23,10 +23,11 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from capture import _ids, wire
+from capture import _ids, _redaction, wire
 from capture._agents import machine_agent_records, run_agent_records, software_agent_records
 from capture._context import STATE as _STATE
 from capture._context import Context, Run
+from capture._redaction import Redactor
 from capture._values import FileRef, file_attrs, file_entity_id, value_attrs
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "activity_records",
     "run_attrs",
     "run_records",
+    "error_text",
     "safe_json",
 ]
 
@@ -55,18 +57,6 @@ _element = wire.element
 _relation = wire.relation
 _iso = _ids.iso_from_ns
 
-_DEFAULT_DENY = (
-    "KEY",
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "AUTH",
-    "PRIVATE",
-    "SESSION",
-    "COOKIE",
-)
 _MAX_ERROR_CHARS = 2000
 
 
@@ -78,25 +68,10 @@ def safe_json(value: Any) -> str:
         return json.dumps(str(value))
 
 
-_secret_cache: dict[str, bool] = {}
-_secret_settings: list[Any] = [None]
-
-
-def _is_secret(role: str) -> bool:
-    """Whether an input/output name looks like a secret (settings ``redact_env_deny``/``redact_env_allow``)."""
-    settings = _STATE.settings
-    if _secret_settings[0] is not settings:
-        _secret_cache.clear()
-        _secret_settings[0] = settings
-    known = _secret_cache.get(role)
-    if known is None:
-        deny = tuple(w.upper() for w in settings.redact_env_deny) if settings is not None else _DEFAULT_DENY
-        allow = frozenset(settings.redact_env_allow) if settings is not None else frozenset()
-        upper = role.upper()
-        known = role not in allow and any(word in upper for word in deny)
-        if len(_secret_cache) < 10_000:
-            _secret_cache[role] = known
-    return known
+def error_text(error: BaseException | str, redactor: Redactor | None = None) -> str:
+    """``"ValueError: message"`` (or the text given), scrubbed of secrets, then cut to a bounded length."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return (redactor or _redaction.active(_STATE.settings)).scrub(text)[:_MAX_ERROR_CHARS]
 
 
 class TaskSpec:
@@ -237,17 +212,24 @@ def _entity_base(activity_id: str) -> str:
     return "pgid:val_" + activity_id.split("_", 1)[1]
 
 
-def _value_entity(records: list[dict[str, Any]], entity_id: str, value: Any, role: str, secret: bool) -> str:
+def _value_entity(
+    records: list[dict[str, Any]], entity_id: str, value: Any, role: str, secret: bool, redactor: Redactor
+) -> str:
     if type(value) is FileRef:
         file_id = file_entity_id(value)
         if file_id is not None:
             records.append(_element("entity", file_id, file_attrs(value)))
             return file_id
-    if secret:
-        attrs: list[Any] = [["pg:role", role], ["pg:redacted", True]]
+    if secret:  # the value's shape (type, length, salted hash), never the value (docs/security.md)
+        attrs: list[Any] = [
+            ["pg:role", role],
+            ["pg:redacted", True],
+            ["pg:python_type", type(value).__qualname__],
+            ["prov:value", redactor.marker(value, role)],
+        ]
     else:
         attrs = [["pg:role", role]]
-        attrs += [[name, item] for name, item in value_attrs(value)]
+        attrs += [[name, item] for name, item in value_attrs(value, redactor)]
     records.append({"k": "entity", "id": entity_id, "a": attrs})
     return entity_id
 
@@ -281,18 +263,19 @@ def activity_records(
     attrs: list[list[Any]] = [["prov:type", type_qn], ["pg:name", name], ["pg:status", status]]
     if end_ns is not None:
         attrs.append(["pg:duration_s", (end_ns - start_ns) / 1e9])
+    redactor = _redaction.active(_STATE.settings)
     if error is not None:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        attrs.append(["pg:error", text[:_MAX_ERROR_CHARS]])
+        attrs.append(["pg:error", error_text(error, redactor)])
     attrs.append(["pg:started_by", parent_id])
     for tag in tags:
-        attrs.append(["pg:tags", tag])
+        attrs.append(["pg:tags", redactor.scrub(tag) if type(tag) is str else tag])
     if custom_metadata:
-        attrs.append(["pg:custom_metadata", safe_json(custom_metadata)])
+        attrs.append(["pg:custom_metadata", safe_json(redactor.redact(custom_metadata))])
     if campaign_id:
         attrs.append(["pg:campaign", str(campaign_id)])
-    for pair in extra_attrs:
-        attrs.append([pair[0], pair[1]])
+    scrub = redactor.scrub
+    for pair in extra_attrs:  # prompts, responses, streams, names: text is scanned like any value
+        attrs.append([pair[0], scrub(pair[1]) if type(pair[1]) is str else pair[1]])
     formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
     records: list[dict[str, Any]] = [
         {"k": "activity", "id": activity_id, "f": formal, "a": attrs},
@@ -305,11 +288,12 @@ def activity_records(
     lineage = run.lineage
     base = _entity_base(activity_id)
     used_ids: list[str] = []
+    secret_name = redactor.secret_name
     for index, (role, value) in enumerate(inputs):
-        secret = _is_secret(role)
+        secret = secret_name(role)
         known = None if secret else lineage.lookup(value)
         if known is None:
-            entity_id = _value_entity(records, f"{base}_i{index}", value, role, secret)
+            entity_id = _value_entity(records, f"{base}_i{index}", value, role, secret, redactor)
             known = (entity_id,)
             if not secret:
                 lineage.register_input(value, known)
@@ -326,8 +310,8 @@ def activity_records(
     generated: list[str] = []
     when = end or start
     for index, (role, value) in enumerate(outputs):
-        secret = _is_secret(role)
-        entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret)
+        secret = secret_name(role)
+        entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret, redactor)
         append(
             {
                 "k": "wasGeneratedBy",
@@ -490,9 +474,8 @@ def run_attrs(run: Run, subtype: str | None, args: Any, status: str | None) -> l
     if subtype:
         attrs.append(("pg:subtype", str(subtype)))
     if args is not None:
-        if isinstance(args, dict):  # secret-looking argument names keep their name, never their value
-            args = {k: "[REDACTED]" if _is_secret(str(k)) else v for k, v in args.items()}
-        attrs.append(("pg:args", safe_json(args)))
+        # names and values redacted at any depth (docs/security.md)
+        attrs.append(("pg:args", safe_json(_redaction.active(_STATE.settings).redact(args))))
     if run.campaign:
         attrs.append(("pg:campaign", run.campaign))
     if status:
@@ -693,10 +676,11 @@ class CustomItem(NamedTuple):
             records.extend(declaration)
             agents = (agent_id,)
         extra: list[tuple[str, Any]] = []
+        scrub = _redaction.active(_STATE.settings).scrub
         if task.stdout:
-            extra.append(("pg:stdout", str(task.stdout)[-_MAX_STREAM_CHARS:]))
+            extra.append(("pg:stdout", scrub(str(task.stdout))[-_MAX_STREAM_CHARS:]))
         if task.stderr:
-            extra.append(("pg:stderr", str(task.stderr)[-_MAX_STREAM_CHARS:]))
+            extra.append(("pg:stderr", scrub(str(task.stderr))[-_MAX_STREAM_CHARS:]))
         generated = self.generated
         outputs = (
             list(generated.items())

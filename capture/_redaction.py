@@ -169,6 +169,8 @@ _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _MIN_SECRET_CHARS = 6
 """Shortest text that is scanned, and shortest environment value searched for inside text."""
 _MAX_DEPTH = 32
+_PROCESS_SALT = os.urandom(32)
+"""Key of the marker hash when no salt is set: one per process, so equal secrets show equal hashes in it."""
 _MAX_CACHE = 10_000
 _ENV_CHECK_S = 0.5
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.:@/+-]")
@@ -229,7 +231,7 @@ class Redactor:
         deny: extra deny entries (word parts: ``"my_stuff"``, ``"PIN"``), added to `DEFAULT_DENY`.
         allow: names never redacted by name (case-insensitive exact match), e.g. ``"AUTH_MODE_FLAG"``.
         scan_values: scan text for credential formats and for secret environment values (default on).
-        salt: key of the marker hash; empty: random per process (hashes compare only within one process).
+        salt: key of the marker hash; empty: a random key of this process (hashes compare only within it).
         environ: the environment whose secret values are searched for in text (default ``os.environ``).
     """
 
@@ -250,7 +252,7 @@ class Redactor:
                 entries.append((parts, "".join(parts), parts[-1] not in _NO_PLURAL))
         self._deny = tuple(entries)
         key = salt.encode() if isinstance(salt, str) else bytes(salt)
-        self._salt = hashlib.blake2b(key, digest_size=32).digest() if key else os.urandom(32)
+        self._salt = hashlib.blake2b(key, digest_size=32).digest() if key else _PROCESS_SALT
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
         self._names: dict[str, bool] = {}
         self._env_values: tuple[tuple[str, str], ...] = ()
@@ -607,12 +609,22 @@ def configure(settings: Any = None) -> Redactor:
     return redactor
 
 
+_SETTING_NAMES = ("redact_deny", "redact_allow", "redact_scan_values", "redact_salt")
+
+
 def active(settings: Any = None) -> Redactor:
-    """The process-wide redactor; rebuilt when ``settings`` is given and differs from the one it was built from."""
+    """The process-wide redactor; rebuilt when ``settings`` is given and its ``redact_*`` settings differ from
+    those it was built from (an identity test on the hot path; four attributes when the object changed)."""
     redactor = _ACTIVE[0]
-    if redactor is None or (settings is not None and settings is not _ACTIVE_SOURCE[0]):
-        redactor = configure(settings)
-    return redactor
+    if redactor is None:
+        return configure(settings)
+    if settings is None or settings is _ACTIVE_SOURCE[0]:
+        return redactor
+    source = _ACTIVE_SOURCE[0]
+    if all(getattr(settings, name, None) == getattr(source, name, None) for name in _SETTING_NAMES):
+        _ACTIVE_SOURCE[0] = settings
+        return redactor
+    return configure(settings)
 
 
 def redact_url(url: str) -> str:

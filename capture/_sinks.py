@@ -27,6 +27,7 @@ from typing import Any
 
 from capture import wire
 from capture._embedded_url import CAPTURE_CLIENT_NAME, embedded_redis_url, reach_embedded_server
+from capture._redaction import redact_url, scrub
 from capture._retry import Backoff, retry_call
 
 __all__ = [
@@ -257,13 +258,6 @@ def read_buffer(path: str | os.PathLike[str]) -> list[wire.Message]:
 # --- Redis ------------------------------------------------------------------------------------------------------
 
 
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
-
-
 class RedisStreamSink(Sink):
     """``XADD`` every message to a Redis Stream, one ``pipeline(transaction=False)`` per batch.
 
@@ -355,8 +349,8 @@ class RedisStreamSink(Sink):
                     "provgraph: cannot send to Redis stream %r at %s (%s); records go to the spill file until it "
                     "returns",
                     self.stream,
-                    _redact(self.url),
-                    exc,
+                    redact_url(self.url),
+                    scrub(exc),
                 )
                 return False
 

@@ -36,7 +36,6 @@ import json
 import logging
 import os
 import platform
-import re
 import resource
 import socket
 import sys
@@ -45,18 +44,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from capture import _context
+from capture import _context, _redaction
 from capture._gpu import GpuReader
+from capture._redaction import Redactor
 
 __all__ = [
-    "REDACTED",
     "TELEMETRY_TYPES",
     "TaskTelemetry",
     "machine_id",
     "machine_info",
     "new_task_telemetry",
-    "redact_command_line",
-    "redact_environment",
     "start_sampler",
     "telemetry_phase",
     "telemetry_snapshot",
@@ -67,7 +64,6 @@ logger = logging.getLogger(__name__)
 TELEMETRY_TYPES = ("cpu", "process", "memory", "disk", "network", "gpu", "machine")
 """Every telemetry type `Settings.telemetry` may list."""
 
-REDACTED = "[REDACTED]"
 
 # Types read by the sampler (system-wide or expensive); "process" is split: cheap parts per task, the rest sampled.
 _SAMPLED = ("cpu", "process", "memory", "disk", "network", "gpu")
@@ -126,7 +122,7 @@ def _table(named_by_key: Mapping[str, Any], activity: Sequence[str]) -> str:
 class _Plan:
     """What one settings object asks for, worked out once (TaskTelemetry is built per task)."""
 
-    __slots__ = ("deny", "allow", "interval_s", "process", "sampled", "types")
+    __slots__ = ("redactor", "interval_s", "process", "sampled", "types")
 
     def __init__(self, settings: Any) -> None:
         wanted = [str(t).strip().lower() for t in getattr(settings, "telemetry", TELEMETRY_TYPES)]
@@ -140,8 +136,7 @@ class _Plan:
         self.sampled = tuple(t for t in _SAMPLED if t in self.types)
         interval_ms = getattr(settings, "telemetry_interval_ms", None)
         self.interval_s = interval_ms / 1000 if interval_ms and interval_ms > 0 else _DEFAULT_INTERVAL_S
-        self.deny = tuple(str(d).upper() for d in getattr(settings, "redact_env_deny", ()))
-        self.allow = frozenset(str(a) for a in getattr(settings, "redact_env_allow", ()))
+        self.redactor = _redaction.active(settings)
 
 
 _last_plan: tuple[Any, _Plan] | None = None
@@ -213,7 +208,7 @@ _IO_NAMES = {
 }
 
 
-def _process_constants(deny: Sequence[str]) -> list[tuple[str, Any]]:
+def _process_constants(redactor: Redactor) -> list[tuple[str, Any]]:
     global _constants, _memory_total
     if _constants is None:
         try:
@@ -229,7 +224,7 @@ def _process_constants(deny: Sequence[str]) -> list[tuple[str, Any]]:
         _constants = [
             ("pg:process_pid", os.getpid()),
             ("pg:process_executable", executable),
-            ("pg:process_cmd_line", _json(redact_command_line(_command_line(), deny))),
+            ("pg:process_cmd_line", _json(redactor.command_line(_command_line()))),
         ]
     return _constants
 
@@ -245,11 +240,11 @@ def _command_line() -> list[str]:
 
 
 def _process_pairs(
-    cpu_since: tuple[float, float] | None, deny: Sequence[str]
+    cpu_since: tuple[float, float] | None, redactor: Redactor
 ) -> tuple[list[tuple[str, Any]], tuple[float, float]]:
     """The per-task process readings, and this reading's (wall, cpu) for the next cpu-percent."""
     global _proc_files, _last_process_cpu, _process_start
-    pairs = list(_process_constants(deny))
+    pairs = list(_process_constants(redactor))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.monotonic()
     cpu = usage.ru_utime + usage.ru_stime
@@ -670,7 +665,7 @@ class TaskTelemetry:
         plan = self._plan
         reading: Any = None
         if plan.process:
-            pairs, reading = _process_pairs(cpu_since, plan.deny)
+            pairs, reading = _process_pairs(cpu_since, plan.redactor)
         else:
             pairs = []
         if plan.sampled:
@@ -725,7 +720,7 @@ def telemetry_snapshot(types: Iterable[str] | None = None, settings: Any = None)
     plan = _plan(settings)
     out: dict[str, Any] = {}
     if plan.process:
-        pairs, _ = _process_pairs(None, plan.deny)
+        pairs, _ = _process_pairs(None, plan.redactor)
         out.update((name[3:], value) for name, value in pairs)
     if plan.sampled:
         sample = _get_sampler(plan.interval_s).take(plan.sampled)
@@ -843,14 +838,14 @@ def machine_info(settings: Any = None) -> dict[str, Any]:
 
     Args:
         settings: capture settings; ``machine`` in ``settings.telemetry`` includes the snapshot (without it only
-            ``host_id`` and ``hostname``), ``gpu`` adds the GPUs, ``redact_env_deny``/``redact_env_allow`` decide
-            which environment variables are shown.
+            ``host_id`` and ``hostname``), ``gpu`` adds the GPUs; the ``redact_*`` settings decide what of the
+            environment and the command line is redacted (docs/security.md).
 
     Returns:
         A flat dict of JSON scalars (tables are JSON text), the machine agent's attributes without ``pg:``.
     """
     plan = _plan(settings if settings is not None else _default_settings())
-    key = (plan.types, plan.deny, plan.allow)
+    key = (plan.types, plan.redactor)
     cached = _machine_cache.get(key)
     if cached is not None:
         return cached
@@ -885,12 +880,12 @@ def _read_machine(plan: _Plan) -> dict[str, Any]:
     info["platform_processor"] = cpu["cpu_brand"]
     info.update(cpu)
     info.update(_linux_resources() if _LINUX else _psutil_resources())
-    pairs, _ = _process_pairs(None, plan.deny)
+    pairs, _ = _process_pairs(None, plan.redactor)
     info.update((k[3:], v) for k, v in pairs)
     if "gpu" in plan.types:
         sampler = _get_sampler(plan.interval_s)
         info.update((k[3:], v) for k, v in sampler.gpu.read())
-    info["environment"] = _json(redact_environment(os.environ, plan.deny, plan.allow))
+    info["environment"] = _json(plan.redactor.environment(os.environ))
     return info
 
 
@@ -1074,60 +1069,3 @@ def _linux_nic_addresses() -> dict[str, list[dict[str, Any]]]:
             ptp = sys_value(name, "broadcast") if flags & _IFF_POINTOPOINT else None
             addresses.setdefault(name, []).append(entry("AF_PACKET", mac, None, broadcast, ptp))
     return {name: addresses[name] for name in sorted(addresses)}
-
-
-# --- redaction ------------------------------------------------------------------------------------------------------
-
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
-
-
-def _secret_name(name: str, deny: Sequence[str]) -> bool:
-    upper = name.upper()
-    return any(word and word in upper for word in deny)
-
-
-def _mask_urls(value: str) -> str:
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", value) if "://" in value else value
-
-
-def redact_environment(
-    environ: Mapping[str, str], deny: Sequence[str], allow: Iterable[str] = ()
-) -> dict[str, str]:
-    """The environment with secret-looking values replaced by ``[REDACTED]``.
-
-    Args:
-        environ: variables to show.
-        deny: name fragments (case-insensitive): a variable whose name contains one is redacted.
-        allow: exact names never redacted.
-
-    Returns:
-        A new dict; passwords inside URLs (``scheme://user:password@host``) are masked in every other value.
-    """
-    deny = tuple(word.upper() for word in deny)
-    allowed = frozenset(allow)
-    return {
-        name: value if name in allowed else (REDACTED if _secret_name(name, deny) else _mask_urls(value))
-        for name, value in environ.items()
-    }
-
-
-def redact_command_line(argv: Sequence[str], deny: Sequence[str]) -> list[str]:
-    """A command line with the values of secret-named options (``--token X``, ``--api-key=X``) redacted."""
-    deny = tuple(word.upper() for word in deny)
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next and not arg.startswith("-"):
-            out.append(REDACTED)
-            hide_next = False
-            continue
-        hide_next = False
-        if arg.startswith("-"):
-            name, sep, _value = arg.partition("=")
-            if _secret_name(name.lstrip("-"), deny):
-                if sep:
-                    out.append(f"{name}={REDACTED}")
-                    continue
-                hide_next = True
-        out.append(_mask_urls(arg))
-    return out

@@ -20,9 +20,11 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from capture import wire
+from capture import _redaction, wire
+from capture._redaction import Redactor
 
 __all__ = ["MAX_JSON_CHARS", "FileRef", "file", "file_attrs", "file_entity_id", "model_attrs", "value_attrs"]
 
@@ -33,6 +35,8 @@ _MAX_ITEMS = 64
 _SAMPLE_ITEMS = 8
 _MAX_INT = 2**63 - 1
 _HASH_CHUNK = 1 << 20
+_HEAD_WINDOW = 1024
+"""Characters of a long string scrubbed before its 256-character head is cut from them."""
 
 
 class FileRef(str):
@@ -149,10 +153,17 @@ def _is_json_scalar(value: Any) -> bool:
     return value is None or type(value) in (bool, int, str) or (type(value) is float and math.isfinite(value))
 
 
-def _jsonable(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe version of a small structure, or raise ``ValueError`` if it is not small or not safe."""
+def _jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
+    """A JSON-safe, redacted version of a small structure, or raise ``ValueError`` if it is not small or not safe.
+
+    Redaction rides on this one walk (docs/security.md): a value under a secret-named key becomes a marker, text is
+    scanned for credentials; nothing of a structure is walked twice.
+    """
+    kind = type(value)
+    if kind is str:
+        return redactor.scrub(value)
     if _is_json_scalar(value):
-        if type(value) is int and not -_MAX_INT <= value <= _MAX_INT:
+        if kind is int and not -_MAX_INT <= value <= _MAX_INT:
             return str(value)
         return value
     if depth > 4:
@@ -160,11 +171,19 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         if len(value) > _MAX_ITEMS:
             raise ValueError("too long")
-        return [_jsonable(item, depth + 1) for item in value]
+        return [_jsonable(item, redactor, depth + 1) for item in value]
     if isinstance(value, dict):
         if len(value) > _MAX_ITEMS:
             raise ValueError("too long")
-        return {str(key): _jsonable(item, depth + 1) for key, item in value.items()}
+        if redactor.is_environment(value):
+            return redactor.marker(value, "environment")
+        secret_name = redactor.secret_name
+        return {
+            str(key): redactor.marker(item, str(key))
+            if type(key) is str and secret_name(key)
+            else _jsonable(item, redactor, depth + 1)
+            for key, item in value.items()
+        }
     raise ValueError("not JSON")
 
 
@@ -182,16 +201,19 @@ def _as_mapping(value: Any) -> dict[str, Any] | None:
     return None
 
 
-def _summarise_sequence(value: Any) -> list[tuple[str, Any]]:
+def _summarise_sequence(value: Any, redactor: Redactor) -> list[tuple[str, Any]]:
     length = len(value)
     attrs: list[tuple[str, Any]] = [("pg:length", length)]
     if isinstance(value, dict):
         sample = list(value.items())[:_SAMPLE_ITEMS]
-        head = [[str(k), v] for k, v in sample]
+        secret_name = redactor.secret_name
+        head = [
+            [str(k), redactor.marker(v, k) if type(k) is str and secret_name(k) else v] for k, v in sample
+        ]
     else:
         head = list(value[:_SAMPLE_ITEMS]) if isinstance(value, list | tuple) else []
     try:
-        head_json = json.dumps(_jsonable(head), separators=(",", ":"))
+        head_json = json.dumps(_jsonable(head, redactor), separators=(",", ":"))
     except (ValueError, TypeError):
         head_json = json.dumps([_placeholder(item) for item in head])
     attrs.append(("pg:head", head_json[:MAX_JSON_CHARS]))
@@ -202,8 +224,11 @@ def _summarise_sequence(value: Any) -> list[tuple[str, Any]]:
     return attrs
 
 
-def value_attrs(value: Any) -> list[tuple[str, Any]]:
-    """PROV attributes describing ``value`` (``prov:value``, ``pg:python_type``, summaries...)."""
+def value_attrs(value: Any, redactor: Redactor | None = None) -> list[tuple[str, Any]]:
+    """PROV attributes describing ``value`` (``prov:value``, ``pg:python_type``, summaries...), secrets redacted
+    by ``redactor`` (default: the process's, `capture._redaction.active`)."""
+    if redactor is None:
+        redactor = _redaction.active()
     kind = type(value)
     attrs: list[tuple[str, Any]] = [("pg:python_type", kind.__qualname__)]
     if kind is bool or kind is int:
@@ -221,11 +246,11 @@ def value_attrs(value: Any) -> list[tuple[str, Any]]:
         return attrs
     if kind is str:
         if len(value) <= MAX_JSON_CHARS:
-            attrs.append(("prov:value", value))
-        else:
+            attrs.append(("prov:value", redactor.scrub(value)))
+        else:  # the head is cut from a scrubbed window, so a secret across the cut is still found whole
             attrs += [
                 ("pg:length", len(value)),
-                ("pg:head", value[:256]),
+                ("pg:head", redactor.scrub(value[:_HEAD_WINDOW])[:256]),
                 ("pg:fingerprint", _fingerprint(value)),
             ]
         return attrs
@@ -247,26 +272,29 @@ def value_attrs(value: Any) -> list[tuple[str, Any]]:
         if device is not None:
             attrs.append(("pg:device", str(device)))
         return attrs
+    if isinstance(value, Mapping) and redactor.is_environment(value):  # recorded as redacted, never copied
+        attrs += [("pg:redacted", True), ("prov:value", redactor.marker(dict(value), "environment"))]
+        return attrs
     if isinstance(value, list | tuple | dict | set | frozenset):
         container = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
         try:
-            text = json.dumps(_jsonable(container), separators=(",", ":"))
+            text = json.dumps(_jsonable(container, redactor), separators=(",", ":"))
         except (ValueError, TypeError):
             text = None
         if text is not None and len(text) <= MAX_JSON_CHARS:
             attrs += [("pg:json", text), ("pg:length", len(value))]
         else:
-            attrs += _summarise_sequence(container)
+            attrs += _summarise_sequence(container, redactor)
         return attrs
     if getattr(value, "__provgraph_model__", False):
         return attrs + model_attrs(value)
     mapping = _as_mapping(value)
     if mapping is not None:
         try:
-            text = json.dumps(_jsonable(mapping), separators=(",", ":"))
+            text = json.dumps(_jsonable(mapping, redactor), separators=(",", ":"))
         except (ValueError, TypeError):
             safe = {
-                str(k): v if _is_json_scalar(v) else _placeholder(v)
+                str(k): redactor.redact(v, str(k)) if _is_json_scalar(v) else _placeholder(v)
                 for k, v in list(mapping.items())[:_MAX_ITEMS]
             }
             text = json.dumps(safe, separators=(",", ":"), default=str)

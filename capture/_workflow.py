@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from capture import _context, _ids, wire
 from capture._context import ACTIVE_RUNS, CURRENT, STATE, Context, Run
 from capture._handoff import announce_run, emit, flush_light
-from capture._records import run_attrs
+from capture._records import error_text, run_attrs
 from capture.settings import Settings
 
 __all__ = ["Workflow", "current_run_id", "flush", "workflow"]
@@ -170,7 +170,7 @@ class Workflow:
         if self.emit_workflow_record:
             attrs = run_attrs(self._run, self.subtype, self.args, status)
             if error:
-                attrs.append(("pg:error", error[:2000]))
+                attrs.append(("pg:error", error_text(error)))
             formal = {
                 "startTime": _ids.iso_from_ns(self._start_ns),
                 "endTime": _ids.iso_from_ns(time.time_ns()),

@@ -182,24 +182,27 @@ class Settings:
         "PROVGRAPH_TELEMETRY_INTERVAL_MS",
         "Period of the telemetry sampler (system-wide and expensive readings), milliseconds.",
     )
-    redact_env_deny: list[str] = _setting(
-        [
-            "KEY",
-            "TOKEN",
-            "SECRET",
-            "PASSWORD",
-            "PASSWD",
-            "CREDENTIAL",
-            "AUTH",
-            "PRIVATE",
-            "SESSION",
-            "COOKIE",
-        ],
+    # --- secrets (docs/security.md) ----------------------------------------------------------------------------
+    redact_deny: list[str] = _setting(
+        [],
         "PROVGRAPH_REDACT_DENY",
-        "Environment variable names containing any of these (case-insensitive) are redacted.",
+        "Extra secret name words (e.g. pin,x_custom), added to the built-in list of docs/security.md.",
     )
-    redact_env_allow: list[str] = _setting(
-        [], "PROVGRAPH_REDACT_ALLOW", "Environment variable names never redacted (exact match)."
+    redact_allow: list[str] = _setting(
+        [],
+        "PROVGRAPH_REDACT_ALLOW",
+        "Names never redacted by name (exact, any case); their values are still scanned.",
+    )
+    redact_scan_values: bool = _setting(
+        True,
+        "PROVGRAPH_REDACT_SCAN_VALUES",
+        "Scan text for credential formats and for the values of secret environment variables.",
+    )
+    redact_salt: str = _setting(
+        "",
+        "PROVGRAPH_REDACT_SALT",
+        "Key of the hash in redaction markers; empty: random per process.",
+        secret=True,
     )
 
     # --- services (provgraph services up) ---------------------------------------------------------------------

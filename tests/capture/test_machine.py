@@ -10,12 +10,8 @@ import pytest
 
 from capture import _telemetry, wire
 from capture._agents import machine_agent_record
-from capture._telemetry import (
-    REDACTED,
-    machine_info,
-    redact_command_line,
-    redact_environment,
-)
+from capture._redaction import REDACTED, Redactor
+from capture._telemetry import machine_info
 from capture.settings import Settings
 
 MACHINE_KEYS = {
@@ -56,18 +52,27 @@ def test_machine_off_keeps_only_the_host(fresh_cache):
     assert set(machine_info(Settings(telemetry=["cpu"]))) == {"host_id", "hostname"}
 
 
+def _redacted(value: str, name: str) -> bool:
+    return value.startswith(f"{REDACTED}:{name} len=")
+
+
 def test_secret_named_variables_are_redacted(fresh_cache, monkeypatch):
     monkeypatch.setenv("PROVGRAPH_TEST_SECRET_TOKEN", "hunter2")
     monkeypatch.setenv("MY_API_KEY", "hunter2")
     monkeypatch.setenv("DB_PASSWORD", "hunter2")
+    monkeypatch.setenv("PGPASS", "hunter2")
+    monkeypatch.setenv("MY_CREDS", "hunter2")
     monkeypatch.setenv("DATABASE_URL", "postgres://app:hunter2@db.example:5432/x")
     monkeypatch.setenv("PROVGRAPH_TEST_PLAIN", "visible-value")
+    monkeypatch.setenv("PROVGRAPH_TEST_SESSION_ID", "sess-42")
     info = machine_info(Settings(telemetry=["machine"]))
     environment = json.loads(info["environment"])
-    assert environment["PROVGRAPH_TEST_SECRET_TOKEN"] == REDACTED
-    assert environment["MY_API_KEY"] == REDACTED and environment["DB_PASSWORD"] == REDACTED
-    assert environment["DATABASE_URL"] == f"postgres://app:{REDACTED}@db.example:5432/x"
+    for name in ("PROVGRAPH_TEST_SECRET_TOKEN", "MY_API_KEY", "DB_PASSWORD", "PGPASS", "MY_CREDS"):
+        assert _redacted(environment[name], name), name
+    assert environment["DATABASE_URL"].startswith("postgres://app:[REDACTED:")
+    assert environment["DATABASE_URL"].endswith("]@db.example:5432/x")
     assert environment["PROVGRAPH_TEST_PLAIN"] == "visible-value"
+    assert environment["PROVGRAPH_TEST_SESSION_ID"] == "sess-42"
     record = machine_agent_record(Settings(telemetry=["machine"]))
     assert "hunter2" not in json.dumps(record)
 
@@ -76,25 +81,27 @@ def test_allow_and_deny_lists_are_settings(fresh_cache, monkeypatch):
     monkeypatch.setenv("PROVGRAPH_TEST_SECRET_TOKEN", "hunter2")
     monkeypatch.setenv("PROVGRAPH_TEST_COLOUR", "blue")
     settings = Settings(
-        telemetry=["machine"], redact_env_allow=["PROVGRAPH_TEST_SECRET_TOKEN"], redact_env_deny=["colour"]
+        telemetry=["machine"], redact_allow=["PROVGRAPH_TEST_SECRET_TOKEN"], redact_deny=["colour"]
     )
     environment = json.loads(machine_info(settings)["environment"])
     assert environment["PROVGRAPH_TEST_SECRET_TOKEN"] == "hunter2"  # explicitly allowed
-    assert environment["PROVGRAPH_TEST_COLOUR"] == REDACTED
+    assert _redacted(environment["PROVGRAPH_TEST_COLOUR"], "PROVGRAPH_TEST_COLOUR")
 
 
-def test_redact_environment_is_case_insensitive():
-    shown = redact_environment({"github_token": "x", "HOME": "/root"}, ["TOKEN"])
-    assert shown == {"github_token": REDACTED, "HOME": "/root"}
+def test_environment_names_are_case_insensitive():
+    shown = Redactor().environment({"github_token": "x", "HOME": "/root"})
+    assert _redacted(shown["github_token"], "github_token") and shown["HOME"] == "/root"
 
 
-def test_redact_command_line():
-    deny = Settings().redact_env_deny
+def test_command_line_is_redacted(fresh_cache, monkeypatch):
     argv = ["train.py", "--api-key=abc", "--token", "xyz", "--epochs", "3", "--verbose", "redis://u:pw@h/0"]
-    assert redact_command_line(argv, deny) == [
-        "train.py", f"--api-key={REDACTED}", "--token", REDACTED, "--epochs", "3", "--verbose",
-        f"redis://u:{REDACTED}@h/0",
-    ]  # fmt: skip
+    monkeypatch.setattr(_telemetry, "_constants", None)
+    monkeypatch.setattr(_telemetry, "_command_line", lambda: argv)
+    info = machine_info(Settings(telemetry=["machine"]))
+    shown = json.loads(info["process_cmd_line"])
+    assert shown[0] == "train.py" and shown[2] == "--token" and shown[4:7] == ["--epochs", "3", "--verbose"]
+    assert _redacted(shown[1].split("=", 1)[1], "api-key") and _redacted(shown[3], "token")
+    assert shown[7].startswith("redis://u:[REDACTED:url-password")
 
 
 def test_agent_record_is_a_machine_agent(fresh_cache):

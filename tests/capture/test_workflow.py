@@ -141,4 +141,4 @@ def test_secret_workflow_arguments_are_redacted(memory_emitter):
     with capture.Workflow("w", args={"lr": 0.1, "db_password": "hunter2"}) as run:
         pass
     text = str(memory_emitter.records(run.id))
-    assert "hunter2" not in text and "[REDACTED]" in text and "0.1" in text
+    assert "hunter2" not in text and "[REDACTED:db_password len=7" in text and "0.1" in text
