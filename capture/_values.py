@@ -35,6 +35,8 @@ _MAX_ITEMS = 64
 _SAMPLE_ITEMS = 8
 _MAX_INT = 2**63 - 1
 _HASH_CHUNK = 1 << 20
+_MIN_SCANNED_KEY = 16
+"""Dict keys this long are scanned for credentials too (shorter ones hold no known format)."""
 _HEAD_WINDOW = 1024
 """Characters of a long string scrubbed before its 256-character head is cut from them."""
 
@@ -179,12 +181,17 @@ def _jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
             return redactor.marker(value, "environment")
         secret_name = redactor.secret_name
         return {
-            str(key): redactor.marker(item, str(key))
+            _key_text(key, redactor): redactor.marker(item, str(key))
             if type(key) is str and secret_name(key)
             else _jsonable(item, redactor, depth + 1)
             for key, item in value.items()
         }
     raise ValueError("not JSON")
+
+
+def _key_text(key: Any, redactor: Redactor) -> str:
+    text = str(key)
+    return redactor.scrub(text) if len(text) >= _MIN_SCANNED_KEY else text
 
 
 def _as_mapping(value: Any) -> dict[str, Any] | None:

@@ -434,3 +434,76 @@ def test_active_redactor_follows_settings():
         assert scrub(ValueError("plain")) == "plain"
     finally:
         configure(None)
+
+
+# --- in records (the walk that describes values) --------------------------------------------------------------------
+
+
+def test_value_description_redacts_in_the_same_walk(redactor):
+    from capture._values import value_attrs
+
+    def text_of(value):
+        return repr(value_attrs(value, redactor))
+
+    nested = {"a": {"b": {"c": {"password": "pw-deep-1", "n": 1}}}, "note": f"see {GITHUB}"}
+    assert "pw-deep-1" not in text_of(nested) and GITHUB not in text_of(nested)
+    assert "[REDACTED:password len=9" in text_of(nested)
+    big = {f"k{i}": i for i in range(100)} | {"api_key": "key-in-a-big-dict"}
+    assert "key-in-a-big-dict" not in text_of(dict(reversed(list(big.items()))))  # summarised head
+    long_text = "x " * 125 + GITHUB + " y" * 1500
+    assert "ghp_" not in text_of(long_text), "a secret across the head's cut is found whole"
+    assert text_of(DbConfig("h", "pw-dc-2", {})).count("pw-dc-2") == 0
+    assert text_of({"x": 1, "y": [1, 2]}) == repr(
+        value_attrs({"x": 1, "y": [1, 2]}, Redactor(scan_values=False))
+    )
+
+
+def test_environment_passed_to_a_task_is_one_marker():
+    from capture._values import value_attrs
+
+    attrs = dict(value_attrs(dict(os.environ), Redactor()))
+    assert attrs["pg:redacted"] is True and attrs["prov:value"].startswith(
+        "[REDACTED:environment dict items="
+    )
+    assert "pg:json" not in attrs
+
+
+def test_tasks_record_no_secret(memory_emitter, monkeypatch):
+    import capture
+
+    monkeypatch.setenv("MY_TEST_PASSWORD", "env-secret-value-77")
+    active().refresh_environment()
+
+    @capture.task(output_names="token", custom_metadata={"api_key": "meta-secret-1"}, tags=[f"t {SLACK}"])
+    def work(dsn, options, note, **kwargs):
+        raise_it = options["fail"]
+        if raise_it:
+            raise ValueError(f"failed with env-secret-value-77 and {JWT}")
+        return "issued-token-2"
+
+    with capture.Workflow("w", args={"db": "postgres://u:wf-pw-3@h/db", "epochs": 3}) as run:
+        work(
+            "postgres://u:dsn-pw-4@h/db",
+            {"fail": False, "creds": {"password": "opt-pw-5"}},
+            GITHUB,
+            pw="kw-6",
+        )
+        try:
+            work("x", {"fail": True}, "n")
+        except ValueError:
+            pass
+    text = repr(memory_emitter.records(run.id))
+    for secret in (
+        "meta-secret-1",
+        SLACK,
+        "env-secret-value-77",
+        JWT,
+        "issued-token-2",
+        "wf-pw-3",
+        "dsn-pw-4",
+        "opt-pw-5",
+        GITHUB,
+        "kw-6",
+    ):
+        assert secret not in text, secret
+    assert "'epochs': 3" in text or '"epochs":3' in text
