@@ -5,6 +5,7 @@
 | `capture.adapters.files` | files created/modified/deleted in watched folders (`capture.watch`) | ``watchdog`` |
 | `capture.adapters.dask` | every task of a Dask graph, its worker, timing, status and data dependencies | ``distributed`` |
 | `capture.adapters.mlflow` | MLflow runs: params, metrics, tags, artifacts, logged models | ``mlflow`` |
+| `capture.adapters.tensorboard` | scalars and histogram summaries from TensorBoard event files | ``tensorboard`` |
 
 Each module imports its library when it is used, never at ``import capture`` or ``import capture.adapters``.
 """

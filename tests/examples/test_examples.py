@@ -425,3 +425,17 @@ def test_mlflow_tracking(example_graph, any_backend):
         id=task["id"],
     )
     assert artifact["path"] == "summary.txt" and sorted(artifact["params"]) == ["epochs", "lr"]
+
+
+@pytest.mark.adapters
+def test_tensorboard_logs(example_graph, any_backend):
+    (run,) = example_graph("tensorboard_logs.py")
+    rows = any_backend.read(
+        "MATCH (m:Metric)-[:wasGeneratedBy]->(:Task {name: 'fit'})-[:wasStartedBy]->(:WorkflowRun {id: $run}) "
+        "RETURN m.metric AS metric, m.kind AS kind, collect(m.step) AS steps ORDER BY metric",
+        {"run": run},
+    )
+    assert [(r["metric"], r["kind"], sorted(r["steps"])) for r in rows] == [
+        ("loss", "scalar", [0, 1, 2, 3]),
+        ("weight", "histogram", [0, 1, 2, 3]),
+    ]
