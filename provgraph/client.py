@@ -34,6 +34,7 @@ from provgraph.errors import ConfigurationError, QueryError, UnknownId
 from provgraph.graph import open_backend
 from provgraph.graph.backend import GraphBackend
 from provgraph.graph.cypher import QueryFile, catalogue, load
+from provgraph.prov.importer import ImportResult
 from provgraph.tail import TailEvent
 from provgraph.tokens import StepUsage, TokenTotals, step_usage, token_totals
 
@@ -847,8 +848,8 @@ class Client:
             everything=everything,
         )
 
-    def import_document(self, source: str | os.PathLike[str], fmt: str | None = None) -> Any:
-        """Import a PROV file into the graph through the loader's write path; returns an `ImportResult`."""
+    def import_document(self, source: str | os.PathLike[str], fmt: str | None = None) -> ImportResult:
+        """Import a PROV file into the graph through the loader's write path."""
         from provgraph.prov.importer import import_document
 
         return import_document(self.backend, source, fmt)

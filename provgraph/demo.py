@@ -136,7 +136,7 @@ def run_workflows(work_dir: Path, epochs: int, settings: Settings) -> dict[str, 
 # --- the demo ---------------------------------------------------------------------------------------------------
 
 
-class DemoResult(dict):
+class DemoResult(dict[str, Any]):
     """What the demo did: run ids, record and message counts, export paths (a dict, for printing as JSON)."""
 
 
@@ -214,7 +214,7 @@ def run_demo(
             raise ConfigurationError(
                 f"no records reached {stream}: capture could not send them (run with --verbose to see why)"
             )
-        messages = [wire.decode_message(fields[wire.FIELD.encode()]) for _, fields in entries]
+        messages = [wire.decode_message(fields[wire.FIELD.encode()]) for _, fields in entries if fields]
 
         backend = open_backend(settings)
         backend.ensure_schema()

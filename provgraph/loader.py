@@ -393,10 +393,11 @@ def _record_rows(
     if bundle is None:
         names, bundle_uri = doc_names, ""
     else:
-        names = bundle_names.get(bundle)
-        if names is None:  # a bundle with no bundle record in this message: the message's namespaces
+        found = bundle_names.get(bundle)
+        if found is None:  # a bundle with no bundle record in this message: the message's namespaces
             bundle_uris[bundle] = doc_names.uri(bundle)
-            names = bundle_names[bundle] = _Names(doc_names._prefixes)
+            found = bundle_names[bundle] = _Names(doc_names._prefixes)
+        names = found
         bundle_uri = bundle_uris[bundle]
     sk = wire.statement_key(doc, record)
     attrs = record.get("a", ())
@@ -443,7 +444,7 @@ def _record_rows(
     references = REFERENCE_KINDS[kind]
     subject_formal = wire.SUBJECT[kind]
     ends: list[tuple[str | None, str, str | None]] = []  # (formal name, key, implied label)
-    for name, label in references.items():
+    for name, implied_label in references.items():
         qname = formal.get(name)
         if qname is None:
             if name == subject_formal:
@@ -453,7 +454,7 @@ def _record_rows(
             ref_key = doc_names.uri(qname)
         else:
             ref_key = _node_key(names.uri(qname), bundle_uri)
-        ends.append((name, ref_key, label))
+        ends.append((name, ref_key, implied_label))
     source_formal, source_key, source_label = ends[0]
     target_formal, target_key, target_label = ends[1] if len(ends) > 1 else (None, source_key, None)
     props = _convenience(attrs, names, _RELATION_RESERVED)
@@ -465,9 +466,9 @@ def _record_rows(
     if target_formal is not None:
         props["to_formal"] = target_formal
     rows.relations[kind].append({"source": source_key, "target": target_key, "sk": sk, "props": props})
-    for formal_name, ref_key, label in ends:
+    for formal_name, ref_key, implied_label in ends:
         qname = formal.get(formal_name) if formal_name else None
-        rows.references[label or ELEMENT_LABEL].setdefault(
+        rows.references[implied_label or ELEMENT_LABEL].setdefault(
             ref_key, _reference_props(ref_key, qname, bundle_uri)
         )
 
@@ -489,7 +490,7 @@ def batch_statements(backend: GraphBackend, batch: Batch) -> list[Statement]:
     if batch.documents:
         statements.append((backend.render("loader/merge_documents"), {"ids": sorted(batch.documents)}))
     if batch.namespaces:
-        rows = [{"key": key, "props": props} for key, props in batch.namespaces.items()]
+        rows: list[dict[str, Any]] = [{"key": key, "props": props} for key, props in batch.namespaces.items()]
         statements.append((backend.render("loader/merge_namespaces"), {"rows": rows}))
     declared: dict[str, set[str]] = defaultdict(set)
     for (label, subtype), group_rows in sorted(batch.elements.items()):

@@ -35,7 +35,7 @@ import datetime as _dt
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -264,7 +264,7 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return None
 
 
-def _peak_details(samples: list[Mapping[str, Any]]) -> dict[str, Any]:
+def _peak_details(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     def peak(name: str) -> Any:
         values = [s[name] for s in samples if isinstance(s.get(name), int | float)]
         return max(values) if values else None

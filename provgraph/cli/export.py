@@ -178,8 +178,8 @@ def _roundtrip(args: argparse.Namespace) -> int:
             documents.append((str(path), read_document(path, args.input_format)))
         except ExportError as exc:
             unreadable[str(path)] = str(exc)
-    for path, reason in unreadable.items():
-        print(f"{path}: not read: {reason}", file=sys.stderr)
+    for name, reason in unreadable.items():
+        print(f"{name}: not read: {reason}", file=sys.stderr)
     with open_backend(_settings(args)) as backend:
         backend.ensure_schema()
         prefix = f"pgid:roundtrip_{uuid.uuid4().hex[:12]}_"

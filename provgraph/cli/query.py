@@ -177,7 +177,7 @@ def _query(args: argparse.Namespace) -> int:
     from provgraph.graph.cypher import catalogue, cypher_dir, load
 
     if args.list:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for query in catalogue():
             purpose = query.header.splitlines()[0] if query.header else ""
             purpose = purpose.split(":", 1)[1].strip() if purpose.startswith(query.name + ":") else purpose
@@ -193,8 +193,8 @@ def _query(args: argparse.Namespace) -> int:
         else:
             widths = max(len(r["name"]) for r in rows)
             for row in rows:
-                params = " ".join(f"${p}" for p in row["parameters"])
-                print(f"{row['name'].ljust(widths)}  {row['answers']}\n{'':{widths}}  params: {params}")
+                names = " ".join(f"${p}" for p in row["parameters"])
+                print(f"{row['name'].ljust(widths)}  {row['answers']}\n{'':{widths}}  params: {names}")
         return 0
     if not args.name:
         raise ConfigurationError("provgraph query needs a query NAME (or --list)")

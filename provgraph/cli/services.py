@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
     verbs = services.add_subparsers(dest="services_command", metavar="VERB", required=True)
 
     def add(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        parser = verbs.add_parser(name, help=help_text, description=help_text)
+        parser: argparse.ArgumentParser = verbs.add_parser(name, help=help_text, description=help_text)
         parser.add_argument(
             "--only",
             action="append",

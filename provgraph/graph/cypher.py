@@ -75,7 +75,8 @@ def load(name: str, dialect: str = "neo4j") -> QueryFile:
     for path in candidates:
         if path.is_file():
             raw = path.read_text()
-            header_lines, body_lines = [], []
+            header_lines: list[str] = []
+            body_lines: list[str] = []
             for line in raw.splitlines():
                 if not body_lines and line.lstrip().startswith("//"):
                     header_lines.append(line.lstrip()[2:].strip())
@@ -170,6 +171,7 @@ def as_one_query(statements: Sequence[tuple[str, dict[str, Any]]]) -> tuple[str,
         unknown = set(_PARAMETER.findall(body)) - set(values)
         if unknown:
             raise QueryError(f"statement {index} uses parameters it was not given: {sorted(unknown)}", None)
-        parts.append("CALL () {\n" + _PARAMETER.sub(lambda m, i=index: f"$s{i}_{m.group(1)}", body) + "\n}")
+        renamed = _PARAMETER.sub(rf"$s{index}_\g<1>", body)  # $name -> $s<index>_name
+        parts.append("CALL () {\n" + renamed + "\n}")
         params.update({f"s{index}_{name}": value for name, value in values.items()})
     return "\n".join(parts), params

@@ -20,7 +20,7 @@ import contextlib
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from capture.settings import Settings
 from provgraph.errors import ConfigurationError, QueryError, StoreUnavailable
@@ -29,6 +29,17 @@ from provgraph.graph.cypher import load
 from provgraph.services.embedded import STORE_CLIENT_NAME, EmbeddedServer
 
 __all__ = ["GRAPH_KEY", "FalkorBackend", "encode_parameters"]
+
+
+class _RedisConnection(Protocol):
+    """What this backend uses of a redis-py client (redis-py does not type ``execute_command``)."""
+
+    def execute_command(self, *args: Any) -> Any: ...
+    def ping(self) -> Any: ...
+    def exists(self, *names: str) -> Any: ...
+    def bgrewriteaof(self) -> Any: ...
+    def close(self) -> None: ...
+
 
 GRAPH_KEY = "provgraph"
 """The Redis key of the graph inside the embedded server."""
@@ -195,7 +206,7 @@ class FalkorBackend(GraphBackend):
         self.timeout_ms = max(1, int(settings.query_timeout_s * 1000))
         # redis-py's default socket timeout is too short for graph work: allow the server-side timeout plus slack
         try:
-            self.client = redis.Redis.from_url(
+            self.client: _RedisConnection = redis.Redis.from_url(
                 url,
                 socket_timeout=max(120.0, settings.query_timeout_s * 4),
                 socket_connect_timeout=10,

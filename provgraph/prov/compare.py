@@ -46,9 +46,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def _bundle_uri(bundle: ProvBundle) -> str:
+    """A named bundle's URI (a document's bundles always have an identifier)."""
+    assert bundle.identifier is not None
+    return str(bundle.identifier.uri)
+
+
 def _bundle_ids(document: ProvDocument) -> set[str]:
     # by URI: the same bundle may be written with another prefix (e.g. PROV-XML re-prefixes names)
-    return {bundle.identifier.uri for bundle in document.bundles}
+    return {_bundle_uri(bundle) for bundle in document.bundles}
 
 
 def same_document(a: ProvDocument, b: ProvDocument) -> bool:
@@ -79,8 +85,8 @@ def differences(a: ProvDocument, b: ProvDocument, *, limit: int = 20) -> list[st
         lines.extend(f"{where}+ {text}" for text in sorted(right - left))
 
     compare("", _record_texts(a), _record_texts(b))
-    a_bundles = {x.identifier.uri: x for x in a.bundles}
-    b_bundles = {x.identifier.uri: x for x in b.bundles}
+    a_bundles = {_bundle_uri(x): x for x in a.bundles}
+    b_bundles = {_bundle_uri(x): x for x in b.bundles}
     for name in sorted(set(a_bundles) | set(b_bundles)):
         if name not in b_bundles:
             lines.append(f"- bundle {name}")

@@ -20,6 +20,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -209,7 +210,7 @@ class DocumentBuilder:
             ) from exc
 
 
-class _Multi(list):
+class _Multi(list[Any]):
     """The values of a multi-valued attribute (a JSON array in PROV-JSON)."""
 
 
@@ -237,7 +238,9 @@ def records_to_document(namespaces: Mapping[str, str], records: Iterable[Mapping
 # --- serialisation ---------------------------------------------------------------------------------------------
 
 
-def serialize(document: ProvDocument, fmt: str, out: str | Path | IO[Any] | None = None) -> str | None:
+def serialize(
+    document: ProvDocument, fmt: str, out: str | os.PathLike[str] | IO[Any] | None = None
+) -> str | None:
     """Write ``document`` as ``fmt`` (one of `EXPORT_FORMATS`) to ``out`` (a path or a stream), or return it.
 
     Raises:
@@ -262,7 +265,7 @@ def serialize(document: ProvDocument, fmt: str, out: str | Path | IO[Any] | None
     if out is None:
         return text
     if hasattr(out, "write"):
-        out.write(text)  # type: ignore[union-attr]
+        out.write(text)
     else:
         Path(out).write_text(text, encoding="utf-8")
     return None
@@ -271,8 +274,11 @@ def serialize(document: ProvDocument, fmt: str, out: str | Path | IO[Any] | None
 # --- reading from the graph ------------------------------------------------------------------------------------
 
 
+_loads: Callable[[str | bytes], Any]
 try:  # orjson parses the stored JSON 2-3x faster than json
-    from orjson import loads as _loads
+    import orjson
+
+    _loads = orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
     _loads = json.loads
 
@@ -492,7 +498,7 @@ def export(
     backend: GraphBackend,
     *,
     fmt: str = "json",
-    out: str | Path | IO[Any] | None = None,
+    out: str | os.PathLike[str] | IO[Any] | None = None,
     doc: str | None = None,
     run: str | None = None,
     campaign: str | None = None,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ class ImportResult:
     format: str
 
 
-def format_from_path(path: str | Path) -> str:
+def format_from_path(path: str | os.PathLike[str]) -> str:
     """The provgraph format name for a file name (``.json``, ``.provn``, ``.xml``, ``.ttl``, ``.trig``, ``.jsonld``)."""
     suffix = Path(path).suffix.lower()
     try:
@@ -106,7 +107,7 @@ def _check_format(fmt: str) -> tuple[str, dict[str, str]]:
         raise ExportError(f"unknown PROV format {fmt!r}; use one of {', '.join(FORMATS)}") from None
 
 
-def read_document(source: str | Path | bytes, fmt: str | None = None) -> ProvDocument:
+def read_document(source: str | os.PathLike[str] | bytes, fmt: str | None = None) -> ProvDocument:
     """Parse a PROV document from a file path (or its bytes, with ``fmt``) with the ``prov`` library.
 
     Raises:
@@ -243,7 +244,7 @@ def default_doc_id(content: bytes) -> str:
 
 def import_document(
     target: GraphBackend | Settings,
-    source: str | Path | ProvDocument,
+    source: str | os.PathLike[str] | ProvDocument,
     fmt: str | None = None,
     *,
     doc: str | None = None,
@@ -269,7 +270,9 @@ def import_document(
     if isinstance(source, ProvDocument):
         document = source
         fmt = fmt or "json"
-        identity = document.serialize(format="json").encode()
+        text = document.serialize(format="json")
+        assert text is not None  # without a destination, prov returns the text
+        identity = text.encode()
     else:
         fmt = fmt or format_from_path(source)
         try:

@@ -153,6 +153,8 @@ class EmbeddedServer:
             state = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
+        if not isinstance(state, dict):
+            return None
         pid = state.get("pid")
         if not isinstance(pid, int) or not _pid_alive(pid) or not _is_redis_server(pid):
             return None
@@ -161,7 +163,7 @@ class EmbeddedServer:
     def running(self) -> bool:
         """Whether a server for this data directory is alive and answers PING."""
         state = self.state()
-        return bool(state) and _ping(state["url"])
+        return state is not None and _ping(state["url"])
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

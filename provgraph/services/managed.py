@@ -584,7 +584,8 @@ class Services:
             f"{_MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
             "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
         ]  # fmt: skip
-        downloads, last_lines = 0, []
+        downloads = 0
+        last_lines: list[str] = []
         began = time.monotonic()
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as maven:  # noqa: S603
             assert maven.stdout is not None
