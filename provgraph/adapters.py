@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from capture import wire
 from provgraph.errors import ConfigurationError
 from provgraph.graph.backend import GraphBackend
 from provgraph.loader import load_messages
@@ -49,7 +50,7 @@ def import_mlflow(
     result = MlflowImport()
     docs: list[str] = []
     try:
-        current: list = []
+        current: list[wire.Message] = []
         for message in messages_for_runs(tracking_uri, experiments=experiments, run_ids=run_ids):
             if current and current[0].doc != message.doc:
                 _write(backend, current, result, docs, progress)
@@ -63,7 +64,13 @@ def import_mlflow(
     return result
 
 
-def _write(backend: GraphBackend, messages: list, result: MlflowImport, docs: list[str], progress) -> None:
+def _write(
+    backend: GraphBackend,
+    messages: list[wire.Message],
+    result: MlflowImport,
+    docs: list[str],
+    progress: Callable[[str, int], None] | None,
+) -> None:
     load_messages(backend, messages)
     count = sum(len(m.records) for m in messages)
     result.runs += 1

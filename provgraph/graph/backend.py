@@ -20,7 +20,7 @@ import abc
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from capture.settings import Settings
 from provgraph.errors import QueryError, StoreUnavailable
@@ -30,6 +30,13 @@ from provgraph.redaction import redact_url  # re-exported: the one URL format, f
 __all__ = ["GraphBackend", "Neo4jBackend", "Statement", "redact_url"]
 
 logger = logging.getLogger(__name__)
+
+_NOTIFICATION_SEVERITY: dict[str, Literal["OFF", "WARNING", "INFORMATION"]] = {
+    "off": "OFF",
+    "warning": "WARNING",
+    "information": "INFORMATION",
+}
+"""PROVGRAPH_NEO4J_NOTIFICATIONS (checked by Settings) as the driver's minimum severity."""
 
 Statement = tuple[str, dict[str, Any]]
 """A query text (rendered from a ``cypher/`` file) and its parameters."""
@@ -105,7 +112,9 @@ class Neo4jBackend(GraphBackend):
             # the server's notifications (deprecations, "property key does not exist" on a graph that has no
             # such value yet) reach the log only when asked for: PROVGRAPH_NEO4J_NOTIFICATIONS
             self.driver = neo4j.GraphDatabase.driver(
-                self.url, auth=auth, notifications_min_severity=settings.neo4j_notifications.upper()
+                self.url,
+                auth=auth,
+                notifications_min_severity=_NOTIFICATION_SEVERITY[settings.neo4j_notifications.lower()],
             )
             self.driver.verify_connectivity()
             self.combines_writes = server_version(self.driver.get_server_info().agent) >= (5, 23)
