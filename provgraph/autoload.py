@@ -167,7 +167,12 @@ def serve(settings: Settings, *, progress: Any = None) -> int:
         stopping = threading.Event()
 
         def stop(signum: int, _frame: Any) -> None:
-            say(f"{signal.Signals(signum).name}: finishing the batch in flight")
+            if (
+                stopping.is_set()
+            ):  # asked twice: stop now; what was read and not acknowledged loads again later
+                say(f"{signal.Signals(signum).name} again: aborting")
+                raise KeyboardInterrupt
+            say(f"{signal.Signals(signum).name}: finishing the batch in flight (again to abort at once)")
             stopping.set()
             if loader is not None:
                 loader.stop()

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from capture import wire
 from provgraph.graph.cypher import as_one_query
 from provgraph.graph.model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
+from provgraph.redaction import redact_url
 
 if TYPE_CHECKING:
     from provgraph.graph.backend import GraphBackend, Statement
@@ -73,6 +74,11 @@ GC_GENERATION0_THRESHOLD = 20_000
 """Allocations between young-generation garbage collections while loading (Python's default is 700). A batch
 is hundreds of thousands of small dicts and lists that live until its transaction commits; at the default, the
 collector walks them over and over and decoding takes twice as long (docs/loader.md)."""
+
+BOUNDED_RUN_GIVE_UP_S = 10.0
+"""How long a bounded run (``run(until_idle_s=...)``: ``load --once``, ``--until-idle``) keeps retrying a Redis or
+graph it has never reached (a wrong URL, a server not started) before it raises `StoreUnavailable`. An unbounded
+loader waits forever, and any loader that reached both once rides out later outages."""
 
 
 _gc_lock = threading.Lock()
@@ -753,6 +759,8 @@ class Loader:
         self.last_commit_at = 0.0
         """Wall-clock time (``time.time()``) of the last commit, 0 before the first."""
         self._waiting_for_graph = False
+        self._give_up_s: float | None = None
+        self._reached = False  # Redis and the graph answered once: a bounded run then rides out outages too
         self._started = time.monotonic()
         self._last_progress = time.monotonic()
         self._last_claim = 0.0
@@ -813,6 +821,8 @@ class Loader:
 
         from provgraph.errors import StoreUnavailable
 
+        # a bounded run (`load --once`, `--until-idle`) is a script's step: it gives up on an unreachable server
+        self._give_up_s = None if until_idle_s is None else BOUNDED_RUN_GIVE_UP_S
         self.backend.ensure_schema()
         self._retrying(self.ensure_group)
         idle_since = time.monotonic()
@@ -1163,14 +1173,16 @@ class Loader:
         delay = 0.1
         last_log = 0.0
         waited = False
+        first_failure: float | None = None
         while True:
             try:
                 result = call()
+                self._reached = True
                 # only the call that waited says the store is back: a Redis read succeeding in the reading thread
                 # says nothing about a graph write still retrying in a writer thread
                 if waited:
-                    logger.warning("store available again; loading resumes")
-                    self._note("store available again; loading resumes")
+                    logger.warning("Redis and the graph available again; loading resumes")
+                    self._note("Redis and the graph available again; loading resumes")
                     self._waiting_for_graph = False
                 return result
             except redis.exceptions.ResponseError as exc:
@@ -1197,10 +1209,27 @@ class Loader:
                     self._own_cursor = "0"
                 waited = self._waiting_for_graph = True
                 now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                what = "the graph" if isinstance(exc, StoreUnavailable) else "Redis"
+                if (
+                    not self._reached
+                    and self._give_up_s is not None
+                    and now - first_failure >= self._give_up_s
+                ):
+                    where = (
+                        f"Redis at {redact_url(str(self.settings.redis_url))}"
+                        if what == "Redis"
+                        else "the graph"
+                    )
+                    raise StoreUnavailable(
+                        f"gave up after {self._give_up_s:g} s: cannot reach {where} ({exc}); nothing was "
+                        "acknowledged, a later `provgraph load` takes it up",
+                        None,
+                    ) from exc
                 if now - last_log >= self.settings.loader_progress_interval_s:
                     last_log = now
-                    logger.warning("store unavailable, retrying (nothing acknowledged): %s", exc)
-                    self._note(f"store unavailable, retrying with back-off (nothing acknowledged): {exc}")
+                    logger.warning("%s unavailable, retrying (nothing acknowledged): %s", what, exc)
+                    self._note(f"{what} unavailable, retrying with back-off (nothing acknowledged): {exc}")
                 time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
                 delay = min(delay * 2, self.settings.loader_retry_max_s)
 

@@ -134,15 +134,16 @@ def _import(args: argparse.Namespace) -> int:
     if args.doc and len(args.files) > 1:
         raise ConfigurationError("--doc names one document; give one file with it")
     settings = _settings(args)
-    with open_backend(settings) as backend:
-        if not args.via_stream:
-            backend.ensure_schema()
+    if args.via_stream:  # the stream only: a loader (on the embedded default, the automatic one) loads it
         for path in args.files:
-            result = import_document(
-                backend, path, args.format, doc=args.doc, via_stream=args.via_stream, settings=settings
-            )
-            where = "queued on the stream" if args.via_stream else "stored"
-            print(f"{path}: {result.records} records {where} as document {result.doc}")
+            result = import_document(settings, path, args.format, doc=args.doc, via_stream=True)
+            print(f"{path}: {result.records} records queued on the stream as document {result.doc}")
+        return 0
+    with open_backend(settings) as backend:
+        backend.ensure_schema()
+        for path in args.files:
+            result = import_document(backend, path, args.format, doc=args.doc, settings=settings)
+            print(f"{path}: {result.records} records stored as document {result.doc}")
     return 0
 
 

@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import time
@@ -64,11 +65,19 @@ def _load(args: argparse.Namespace) -> int:
     from provgraph.loader import Loader, persistence_warning
 
     settings = _settings(args)
+    # the loader's warnings are its progress lines here (--quiet: neither); its failure is the command's one line
+    logging.getLogger("provgraph.loader").setLevel(logging.ERROR)
     loader = Loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
 
+    signals: list[int] = []
+
     def stop(signum: int, _frame: Any) -> None:
+        signals.append(signum)
+        if len(signals) > 1:  # asked twice: stop now; what was read and not acknowledged loads again later
+            _stderr(f"{signal.Signals(signum).name} again: aborting (unacknowledged entries stay pending)")
+            raise KeyboardInterrupt
         if not args.quiet:
-            _stderr(f"{signal.Signals(signum).name}: finishing the batch in flight")
+            _stderr(f"{signal.Signals(signum).name}: finishing the batch in flight (again to abort at once)")
         loader.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -314,7 +314,12 @@ def _append_to_stream(
         raise ExportError("importing via the stream needs settings (redis_url, stream)")
     import redis
 
-    client = redis.Redis.from_url(settings.redis_url)
+    from capture._embedded_url import embedded_redis_url, reach_embedded_server
+
+    url = settings.redis_url
+    if url == "embedded":  # the embedded server's stream; its automatic loader loads what this appends
+        url = reach_embedded_server(settings) if settings.embedded_autoload else embedded_redis_url(settings)
+    client = redis.Redis.from_url(url)
     try:
         pipe = client.pipeline(transaction=False)
         for message in messages:

@@ -517,7 +517,7 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
     thread.start()
     try:
         deadline = time.monotonic() + 30
-        while not any("store unavailable" in note for note in notes) and time.monotonic() < deadline:
+        while not any("the graph unavailable" in note for note in notes) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(1.0)
         group = redis_client.xinfo_groups(stream)[0]
@@ -537,7 +537,7 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
     assert done["stats"].records == mixed.records
     assert any("available again" in note for note in notes)
     assert (
-        sum("store unavailable" in note for note in notes) <= 4
+        sum("the graph unavailable" in note for note in notes) <= 4
     )  # logged once per interval, not per attempt
     _assert_exact(neo4j_backend, mixed)
     assert redis_client.xinfo_groups(stream)[0]["pending"] == 0

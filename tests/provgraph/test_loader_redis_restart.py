@@ -91,7 +91,7 @@ def test_redis_sigkilled_and_restarted_mid_run_loses_nothing(own_redis, neo4j_ba
         group = client.xinfo_groups(settings.stream)[0]
         assert group["pending"] == 0 and group["lag"] == 0
         assert client.xlen(settings.dead_letter_stream) == 0
-        assert any("store unavailable" in note for note in notes)
+        assert any("Redis unavailable" in note for note in notes)
     finally:
         client.close()
         _cleanup(neo4j_backend, mixed, None)
