@@ -180,18 +180,17 @@ def _jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
         if redactor.is_environment(value):
             return redactor.marker(value, "environment")
         secret_name = redactor.secret_name
-        return {
-            _key_text(key, redactor): redactor.marker(item, str(key))
-            if type(key) is str and secret_name(key)
-            else _jsonable(item, redactor, depth + 1)
-            for key, item in value.items()
-        }
+        out = {}
+        for key, item in value.items():
+            text = key if type(key) is str else str(key)
+            if secret_name(text):
+                out[text] = redactor.marker(item, text)
+                continue
+            if len(text) >= _MIN_SCANNED_KEY:
+                text = redactor.scrub(text)
+            out[text] = _jsonable(item, redactor, depth + 1)
+        return out
     raise ValueError("not JSON")
-
-
-def _key_text(key: Any, redactor: Redactor) -> str:
-    text = str(key)
-    return redactor.scrub(text) if len(text) >= _MIN_SCANNED_KEY else text
 
 
 def _as_mapping(value: Any) -> dict[str, Any] | None:
@@ -279,7 +278,9 @@ def value_attrs(value: Any, redactor: Redactor | None = None) -> list[tuple[str,
         if device is not None:
             attrs.append(("pg:device", str(device)))
         return attrs
-    if isinstance(value, Mapping) and redactor.is_environment(value):  # recorded as redacted, never copied
+    if (kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping))) and (
+        redactor.is_environment(value)
+    ):  # the process environment (or most of it): recorded as redacted, never copied
         attrs += [("pg:redacted", True), ("prov:value", redactor.marker(dict(value), "environment"))]
         return attrs
     if isinstance(value, list | tuple | dict | set | frozenset):
