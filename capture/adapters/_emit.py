@@ -8,14 +8,20 @@ in capture's layers touches this module only.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from capture import _context, _handoff, _ids, _redaction, wire
+from capture._records import TaskSpec
+from capture._tasks import disabled_by_environment, wrap_function
 from capture._values import FileRef, file_attrs, file_entity_id
 
 __all__ = [
     "Position",
     "current_position",
+    "current_run",
+    "mint",
+    "task_wrapper",
     "emit",
     "enabled",
     "file_entity",
@@ -50,6 +56,36 @@ def current_position() -> Position:
     context = _context.CURRENT.get() or _handoff.default_context()
     run, parent = context
     return Position(run.id, run.id if parent is None else _ids.task_id(parent))
+
+
+def current_run() -> Any:
+    """The run object (its ``id`` and ``lineage``: the value-to-entity registry of the run) records go to now."""
+    context = _context.CURRENT.get() or _handoff.default_context()
+    return context[0]
+
+
+def mint(kind: str) -> str:
+    """A new unique id ``pgid:<kind>_<process prefix>_<n>``."""
+    return _ids.mint(kind)
+
+
+def task_wrapper(
+    function: Callable[..., Any],
+    name: str,
+    attrs: Sequence[tuple[str, Any]],
+    receiver_role: str | None = None,
+) -> Callable[..., Any] | None:
+    """``function`` recording each call as a task named ``name`` with ``attrs`` (capture's own task wrapper: nesting,
+    inputs, outputs, lineage); ``receiver_role`` records a method's first argument as an input of that name.
+    ``None`` when capture is disabled by the environment."""
+    if disabled_by_environment():
+        return None
+    spec = TaskSpec(function, name=name, attrs=attrs)
+    if receiver_role and spec.positional and spec.skip_first:
+        spec.positional = (receiver_role, *spec.positional[1:])
+        spec.skip_first = False
+        spec.fast_bind = spec.args_handler is None
+    return wrap_function(function, spec)
 
 
 def new_activity_id() -> str:

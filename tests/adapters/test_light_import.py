@@ -12,7 +12,7 @@ HEAVY = ("watchdog", "dask", "distributed", "mlflow", "torch", "tensorboard", "t
 
 def test_capture_and_its_adapter_modules_import_no_adapter_library():
     code = (
-        "import sys, capture, capture.adapters, capture.adapters.files, capture.adapters.mlflow, capture.adapters.tensorboard\n"
+        "import sys, capture, capture.adapters, capture.adapters.files, capture.adapters.mlflow, capture.adapters.tensorboard, capture.adapters.torch\n"
         "capture.watch\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
     )

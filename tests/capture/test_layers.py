@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"_tasks", "_custom", "_loops", "_workflow", "_llm"},
     {"_ai"},
     {"adapters._emit"},
-    {"adapters.files", "adapters.dask", "adapters.mlflow", "adapters.tensorboard"},
+    {"adapters.files", "adapters.dask", "adapters.mlflow", "adapters.tensorboard", "adapters.torch"},
 ]
 PACKAGE = Path(capture.__file__).parent
 

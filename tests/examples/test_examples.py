@@ -439,3 +439,27 @@ def test_tensorboard_logs(example_graph, any_backend):
         ("loss", "scalar", [0, 1, 2, 3]),
         ("weight", "histogram", [0, 1, 2, 3]),
     ]
+
+
+@pytest.mark.adapters
+def test_torch_layers(example_graph, any_backend):
+    (run,) = example_graph("torch_layers.py")
+    rows = any_backend.read(
+        "MATCH (t:Task {kind: 'module_forward'})-[:wasStartedBy*1..10]->(:WorkflowRun {id: $run}) "
+        "RETURN t.name AS name, count(DISTINCT t) AS n ORDER BY name",
+        {"run": run},
+    )
+    assert [(r["name"], r["n"]) for r in rows] == [
+        ("TinyNet.encoder", 6),
+        ("TinyNet.forward", 6),
+        ("TinyNet.head", 6),
+    ]  # 2 epochs x 3 batches
+    checkpoint = _one(
+        any_backend,
+        "MATCH (f:File)-[:wasGeneratedBy {role: 'checkpoint'}]->(:WorkflowRun {id: $run}) "
+        "MATCH (f)-[:wasDerivedFrom]->(m:Model)-[:hadMember]->(layer:Model) "
+        "RETURN m.parameters AS parameters, collect(layer.module_path) AS layers",
+        run=run,
+    )
+    assert checkpoint["parameters"] == 4 * 16 + 16 + 16 + 1
+    assert sorted(checkpoint["layers"]) == ["encoder", "head"]
