@@ -66,7 +66,7 @@ def software_agent_records(agent: object) -> tuple[str, list[dict[str, Any]]]:
     """The id of a user-named agent (an AI agent, a service) and its declaration (a ``prov:SoftwareAgent``)."""
     qualified = _ids.agent_id_from_user(agent)
     record = wire.element(
-        "agent", qualified, [("prov:type", _QN_SOFTWARE_AGENT), ("pg:agent_id", str(agent))]
+        "agent", qualified, [("prov:type", _QN_SOFTWARE_AGENT), ("pg:agent_id", _ids.given_text(agent))]
     )
     return qualified, [record]
 

@@ -11,12 +11,16 @@ This module sits below everything that records: it knows runs and switches, neve
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from capture import _ids
 from capture._emitter import get_emitter
 from capture._lineage import Lineage
 from capture.settings import Settings
@@ -28,7 +32,9 @@ __all__ = [
     "Context",
     "EmitterLike",
     "Run",
+    "InContext",
     "current_run",
+    "follow_work_into_threads_and_pools",
     "emitter",
     "forget_run",
     "resolve",
@@ -44,12 +50,13 @@ logger = logging.getLogger(__name__)
 class Run:
     """A workflow run as capture sees it: its id (the document of all its records) and its lineage registry."""
 
-    __slots__ = ("id", "name", "campaign", "lineage", "machine_declared", "__weakref__")
+    __slots__ = ("id", "name", "campaign", "given_id", "lineage", "machine_declared", "__weakref__")
 
     def __init__(self, run_id: str, name: str, campaign: str | None) -> None:
         self.id = run_id
         self.name = name
         self.campaign = campaign
+        self.given_id: str | None = None  # the workflow id the user gave, as text
         self.lineage = Lineage()
         self.machine_declared = False
 
@@ -122,14 +129,18 @@ def resolve(settings_object: Settings | None = None) -> bool:
         if not STATE.resolved:
             if STATE.settings is None:
                 try:
-                    STATE.settings = Settings.load()
+                    STATE.settings, ignored = Settings.load_trusted()
                 except Exception as exc:  # noqa: BLE001 - bad settings must not break the user's program
                     logger.error("provgraph capture is off: cannot load settings (%s)", exc)
                     STATE.on = False
                     STATE.resolved = True
                     return False
+                for line in ignored:  # recording goes on with the defaults for what cannot be used
+                    logger.warning("provgraph capture: setting ignored, its default used: %s", line)
             STATE.on = bool(STATE.settings.capture_enabled)
             STATE.resolved = True
+            if STATE.on:
+                follow_work_into_threads_and_pools()
             if STATE.on and STATE.emit is None:
                 try:
                     _create_emitter()
@@ -172,6 +183,94 @@ def set_enabled(on: bool, settings_object: Settings | None = None) -> None:
             STATE.settings = settings_object
         STATE.on = bool(on)
         STATE.resolved = True
+        if STATE.on:
+            follow_work_into_threads_and_pools()
+
+
+# --- context follows the work ----------------------------------------------------------------------------------
+#
+# A new thread starts with an empty context, and a pool's worker runs what it is given in its own. Once capture is
+# on, three standard entry points carry the current position along (docs/capture.md, "Context follows the work"):
+# `threading.Thread.start` (the thread runs in the position of the code that started it),
+# `ThreadPoolExecutor.submit` (each call runs in a copy of the submitter's context) and `ProcessPoolExecutor.submit`
+# (the call is wrapped with the run id and the parent task id, which travel to the worker). A multiprocessing
+# `Pool` forks its workers when it is created, so they hold the position of that moment.
+
+_followed = False
+
+
+class InContext:
+    """A callable sent to a process pool with the submitter's run and parent task: the worker runs it there."""
+
+    __slots__ = ("function", "run_id", "run_name", "parent")
+
+    def __init__(self, function: Callable[..., Any], run_id: str, run_name: str, parent: str | None) -> None:
+        self.function = function
+        self.run_id = run_id
+        self.run_name = run_name
+        self.parent = parent
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.function, self.run_id, self.run_name, self.parent)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.function, self.run_id, self.run_name, self.parent = state
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        token = CURRENT.set((run_for_id(self.run_id, name=self.run_name), self.parent))
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            CURRENT.reset(token)
+
+
+def follow_work_into_threads_and_pools() -> None:
+    """Make threads, thread pools and process pools started from now on carry the current run and task (once)."""
+    global _followed
+    if _followed:
+        return
+    _followed = True
+    import concurrent.futures.process as process_pools  # stdlib; loaded when capture turns on, not at import
+    import concurrent.futures.thread as thread_pools
+
+    thread_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        position = CURRENT.get()
+        if position is not None:
+            body = self.run
+
+            def run_in_position() -> None:
+                CURRENT.set(position)  # the new thread's own context: nothing leaks back
+                body()
+
+            self.run = run_in_position  # type: ignore[method-assign]
+        thread_start(self)
+
+    thread_submit = thread_pools.ThreadPoolExecutor.submit
+
+    def submit_to_thread(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if CURRENT.get() is None:
+            return thread_submit(self, fn, *args, **kwargs)
+        return thread_submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    process_submit = process_pools.ProcessPoolExecutor.submit
+
+    def submit_to_process(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        position = CURRENT.get()
+        if position is None:
+            return process_submit(self, fn, *args, **kwargs)
+        run, parent = position
+        wrapped = InContext(fn, run.id, run.name, None if parent is None else _ids.task_id(parent))
+        return process_submit(self, wrapped, *args, **kwargs)
+
+    for owner, name, replacement in (
+        (threading.Thread, "start", start),
+        (thread_pools.ThreadPoolExecutor, "submit", submit_to_thread),
+        (process_pools.ProcessPoolExecutor, "submit", submit_to_process),
+    ):
+        functools.update_wrapper(replacement, getattr(owner, name))
+        setattr(owner, name, replacement)
 
 
 def current_run() -> Run | None:
@@ -183,6 +282,8 @@ def current_run() -> Run | None:
 def _after_fork_in_child() -> None:
     STATE.lock = threading.RLock()
     ACTIVE_RUNS.clear()  # the parent's workflows are not running in the child
+    if STATE.emitter is not None:
+        STATE.emit = STATE.emitter.emit  # a forked emitter delivers each item before emit returns
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -36,7 +36,8 @@ class CustomTask:
         agent_id: the agent responsible (a ``prov:SoftwareAgent`` the task ``wasAssociatedWith``).
         tags, custom_metadata: as for `capture.task`.
         telemetry: record telemetry at construction and at `end`.
-        parent_task: id (or object with ``.id``) of the parent task (default: the current task or run).
+        parent_task: the parent task: a task object or the id of a task capture made (default: the current task or
+            run); anything else raises `ValueError` here.
         started_at: start time (epoch seconds or datetime; default: now).
     """
 
@@ -67,6 +68,7 @@ class CustomTask:
         self.tags = (tags,) if isinstance(tags, str) else tuple(tags or ())
         self.custom_metadata = custom_metadata
         self.ended = False
+        given_parent = _ids.known_task(parent_task) if parent_task is not None else None
         self.enabled = STATE.on or (not STATE.resolved and resolve())
         self._token: Any = None
         self.number = next(COUNTER)
@@ -79,7 +81,7 @@ class CustomTask:
             return
         context = CURRENT.get() or default_context()
         self.run = context[0]
-        self.parent = getattr(parent_task, "id", parent_task) if parent_task is not None else context[1]
+        self.parent = given_parent if given_parent is not None else context[1]
         if telemetry:
             self._sampler = new_task_telemetry()
             self._started = telemetry_phase(self._sampler, "start")

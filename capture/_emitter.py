@@ -105,6 +105,8 @@ class Emitter:
         )
         self._log = _RateLimitedLog(interval_s=30.0, log=logger)
         self._fresh_state()
+        if _in_child_process():
+            self._deliver_each_item()
         _LIVE.add(self)
 
     # --- state ---------------------------------------------------------------------------------------------------
@@ -153,6 +155,18 @@ class Emitter:
         if self._dead_letters is not None:
             self._dead_letters.forget()
         self._fresh_state()
+        self._deliver_each_item()
+
+    def _deliver_each_item(self) -> None:
+        """In a child process, every emitted item is delivered before `emit` returns: a pool worker's task ends
+        with its records sent, so a pool that is terminated (``with multiprocessing.Pool() as pool`` does at its
+        exit) or a child killed loses nothing that finished. The parent process keeps the cheap, batched path."""
+        self.emit = self._emit_and_deliver  # type: ignore[method-assign]
+
+    def _emit_and_deliver(self, doc: str, item: Any) -> None:
+        Emitter.emit(self, doc, item)
+        if threading.current_thread() is not self._worker:
+            self.flush(self.settings.stop_timeout_s)
 
     def _check_pid(self) -> None:
         if self._pid != os.getpid():
@@ -578,6 +592,16 @@ class Emitter:
                 stats["items_failed"],
             )
         logger.info("provgraph emitter stopped: %s", stats)
+
+
+def _in_child_process() -> bool:
+    """Whether this process is a multiprocessing child (any start method); forked children are told by the fork
+    hook instead."""
+    mp = sys.modules.get("multiprocessing")
+    try:
+        return mp is not None and mp.parent_process() is not None
+    except Exception:  # noqa: BLE001 - a multiprocessing without parent_process: not a child we know of
+        return False
 
 
 # --- the process emitter -------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from capture._lazy import guard
+
 __all__ = ["GpuReader", "visible_selection"]
 
 logger = logging.getLogger(__name__)
@@ -260,7 +262,8 @@ class GpuReader:
             return None, "no NVIDIA driver (/dev/nvidiactl)"
         try:
             if nvml is None:
-                import pynvml  # type: ignore[import-untyped, import-not-found, unused-ignore]  # only for GPU telemetry
+                with guard():  # fork-safe: never half-imported in a child (capture._lazy)
+                    import pynvml  # type: ignore[import-untyped, import-not-found, unused-ignore]  # only for GPU telemetry
 
                 nvml = pynvml
             nvml.nvmlInit()
@@ -284,7 +287,7 @@ class GpuReader:
 
             try:
                 # Without a usable ROCm, importing amdsmi prints to stdout and raises KeyError.
-                with contextlib.redirect_stdout(io.StringIO()):
+                with guard(), contextlib.redirect_stdout(io.StringIO()):  # fork-safe (capture._lazy)
                     import amdsmi as amd_module  # type: ignore[import-not-found]
                 amdsmi = amd_module
             except Exception as exc:  # noqa: BLE001

@@ -8,16 +8,22 @@ later, on the emitter thread, by `task_id`.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
 import time
+from urllib.parse import quote, unquote_to_bytes
 
 __all__ = [
     "COUNTER",
     "agent_id_from_user",
     "campaign_id_from_user",
+    "decode_local",
+    "encode_local",
+    "given_text",
     "iso_from_ns",
+    "known_task",
     "mint",
     "person_id",
     "process_agent_id",
@@ -80,39 +86,110 @@ def iso_from_ns(epoch_ns: int) -> str:
 
 
 # --- ids from names users give ----------------------------------------------------------------------------------
+#
+# Any text a user gives as a run, campaign or agent id becomes a qualified name in provgraph's id namespace by a
+# reversible encoding (docs/capture.md, "Identifiers"): the UTF-8 bytes of every character other than ASCII letters,
+# digits, "_" and "-" are written as %XX (upper-case hex), so distinct texts give distinct ids and `decode_local`
+# gives the text back. Two kinds of text are kept as they are: a full absolute URI given on purpose
+# (``https://...``, ``urn:...``, no spaces) and an id capture itself made (``pgid:run_...``, passed on so another
+# process records into the same run).
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_KEEP_LOCAL = re.compile(r"[A-Za-z0-9_-](?:[A-Za-z0-9_.-]|%[0-9A-F]{2})*(?<!\.)")
+_URI = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|urn:)[^\s<>\"{}|\\^`\x00-\x1f\x7f]+")
+_BUILT_IN_PREFIXES = ("prov:", "xsd:", "pg:", "pgid:")
+MAX_ENCODED_BYTES = 900
+"""Longest encoded local part kept whole; a longer one keeps its first part and a hash of the whole text (the text
+itself stays in an attribute). Ids are at most ``wire.MAX_ID_BYTES`` (1,024) bytes."""
 
 
-def _local(text: str) -> str:
-    return _UNSAFE.sub("_", text)
+def encode_local(text: str) -> str:
+    """The reversible local-part encoding of ``text`` (see above); lone surrogates are encoded too."""
+    encoded = quote(text.encode("utf-8", "surrogatepass"), safe="").replace(".", "%2E").replace("~", "%7E")
+    if len(encoded) > MAX_ENCODED_BYTES:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        head = encoded[: MAX_ENCODED_BYTES - 40]
+        head = head[: head.rfind("%")] if "%" in head[-2:] else head  # never cut an escape in two
+        encoded = f"{head}--sha256-{digest}"
+    return encoded
+
+
+def decode_local(local: str) -> str:
+    """The text `encode_local` encoded (for texts up to `MAX_ENCODED_BYTES` once encoded)."""
+    return unquote_to_bytes(local).decode("utf-8", "surrogatepass")
 
 
 def _user_id(kind: str, given: object) -> str:
     text = str(given)
-    return text if ":" in text else f"pgid:{kind}_{_local(text)}"
+    if text.startswith("pgid:") and _KEEP_LOCAL.fullmatch(text, 5) and len(text) <= MAX_ENCODED_BYTES:
+        return text  # an id capture made: the same run, campaign or agent
+    if _URI.fullmatch(text) and not text.startswith(_BUILT_IN_PREFIXES) and len(text.encode()) <= 1024:
+        return text
+    return f"pgid:{kind}_{encode_local(text)}"
+
+
+def given_text(given: object) -> str:
+    """The text a user gave, as an attribute value can hold it (a lone surrogate is shown as ``\\udxxx``)."""
+    return str(given).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run_id_from_user(workflow_id: object) -> str:
-    """The run id of a user-given workflow id: a qualified name as is, else ``pgid:run_<id>``."""
+    """The run id of a user-given workflow id."""
     return _user_id("run", workflow_id)
 
 
 def campaign_id_from_user(campaign_id: object) -> str:
-    """The campaign activity id of a user-given campaign id: a qualified name as is, else ``pgid:campaign_<id>``."""
+    """The campaign activity id of a user-given campaign id."""
     return _user_id("campaign", campaign_id)
 
 
 def agent_id_from_user(agent: object) -> str:
-    """The agent id of a user-named agent: a qualified name as is, else ``pgid:agent_<name>``."""
+    """The agent id of a user-named agent."""
     return _user_id("agent", agent)
 
 
 def person_id(login: str) -> str:
     """The id of the person agent of a login name."""
-    return f"pgid:person_{_local(login)}"
+    return f"pgid:person_{encode_local(login)}"
 
 
 def process_agent_id(host: str, pid: int) -> str:
     """The id of this process's software agent (unique: the process prefix changes in a forked child)."""
-    return f"pgid:process_{_local(host)}_{pid}_{_prefix}"
+    return f"pgid:process_{encode_local(host)}_{pid}_{_prefix}"
+
+
+# --- task ids users pass back -----------------------------------------------------------------------------------
+
+_TASK_ID = re.compile(r"pgid:task_([0-9a-f]{12})_([0-9]+)")
+
+
+def known_task(parent: object) -> int | str:
+    """The counter value or id of a task given as a parent (a task object, or the id of a task capture made);
+    `ValueError` for anything else, so a wrong parent fails where it is given."""
+    if isinstance(parent, bool):
+        raise ValueError(f"parent_task must be a task or a task id, not {parent!r}")
+    if isinstance(parent, int):
+        if 0 < parent < _next_number():
+            return parent
+        raise ValueError(f"parent_task {parent!r} is not a task counter of this process")
+    identifier = parent if isinstance(parent, str) else getattr(parent, "id", None)
+    if identifier is None and not isinstance(parent, str):
+        raise ValueError(
+            f"parent_task must be a task (an object with an .id, such as a CustomTask or a started Loop) or a "
+            f"task id such as 'pgid:task_3fa1c2d4e5f6_7', not {type(parent).__name__}"
+        )
+    match = _TASK_ID.fullmatch(str(identifier))
+    if match is None:
+        raise ValueError(
+            f"parent_task {identifier!r} is not the id of a task capture made (ids look like "
+            f"'pgid:task_3fa1c2d4e5f6_7'; pass the task object or its .id)"
+        )
+    prefix, number = match.group(1), int(match.group(2))
+    if any(prefix == known for _, known in _prefix_history) and number >= _next_number():
+        raise ValueError(f"parent_task {identifier!r}: no such task has started in this process")
+    return str(identifier)
+
+
+def _next_number() -> int:
+    # The counter's next value without taking it (itertools.count pickles as (count, (next,))).
+    state = COUNTER.__reduce__()
+    return int(state[1][0])

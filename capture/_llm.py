@@ -259,7 +259,7 @@ def record_llm_call(
         start_ns = epoch_ns(started_at) if started_at is not None else end_ns
         context = CURRENT.get() or default_context()
         run = context[0]
-        parent = getattr(parent_task, "id", parent_task) if parent_task is not None else context[1]
+        parent = _ids.known_task(parent_task) if parent_task is not None else context[1]
         number = next(_ids.COUNTER)
         status = "ERROR" if error is not None else "FINISHED"
         label = name or f"llm:{chosen.model or 'unknown'}"

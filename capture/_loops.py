@@ -21,17 +21,6 @@ from capture._telemetry import new_task_telemetry, telemetry_phase
 __all__ = ["BatchedLoop", "Loop"]
 
 
-def _parent_of(parent_task: Any) -> Any:
-    if parent_task is None:
-        return None
-    if isinstance(parent_task, str | int):
-        return parent_task
-    identifier = getattr(parent_task, "id", None)
-    if identifier is None:
-        raise TypeError("parent_task must be a task id (str) or an object with an .id (e.g. a CustomTask)")
-    return identifier
-
-
 def _length_of(items: Any, items_length: int | None) -> int | None:
     if items_length is not None:
         return int(items_length)
@@ -48,7 +37,8 @@ class Loop:
         items: an iterable, an iterator, or an ``int`` (``range(items)``).
         loop_name: name of the loop activity.
         item_name: role under which each item is recorded as the iteration's input.
-        parent_task: id (or object with ``.id``) of the task the loop belongs to (default: the current task or run).
+        parent_task: the task the loop belongs to: a task object (a `CustomTask`, a started `Loop`) or the id of a task
+            capture made (default: the current task or run); anything else raises `ValueError` here.
         items_length: length of an iterator without ``len()`` (recorded; never needed).
         telemetry: record telemetry at the start and end of each iteration.
 
@@ -73,7 +63,7 @@ class Loop:
         self.items = range(items) if isinstance(items, int) else items
         self.loop_name = loop_name
         self.item_name = item_name
-        self.parent = _parent_of(parent_task)
+        self.parent = _ids.known_task(parent_task) if parent_task is not None else None
         self.length = _length_of(self.items, items_length)
         self.telemetry = telemetry
         self._values: Any = None

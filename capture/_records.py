@@ -476,6 +476,8 @@ def run_attrs(run: Run, subtype: str | None, args: Any, status: str | None) -> l
     if args is not None:
         # names and values redacted at any depth (docs/security.md)
         attrs.append(("pg:args", safe_json(_redaction.active(_STATE.settings).redact(args))))
+    if run.given_id is not None:
+        attrs.append(("pg:workflow_id", run.given_id))
     if run.campaign:
         attrs.append(("pg:campaign", run.campaign))
     if status:
@@ -499,7 +501,9 @@ def run_records(
         campaign = _ids.campaign_id_from_user(campaign_id)
         records.append(
             wire.element(
-                "activity", campaign, [("prov:type", QN_CAMPAIGN), ("pg:campaign_id", str(campaign_id))]
+                "activity",
+                campaign,
+                [("prov:type", QN_CAMPAIGN), ("pg:campaign_id", _ids.given_text(campaign_id))],
             )
         )
         records.append(wire.relation("wasInfluencedBy", influencee=run.id, influencer=campaign))

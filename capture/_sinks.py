@@ -27,6 +27,7 @@ from typing import Any
 
 from capture import wire
 from capture._embedded_url import CAPTURE_CLIENT_NAME, embedded_redis_url, reach_embedded_server
+from capture._lazy import guard
 from capture._redaction import redact_url, scrub
 from capture._retry import Backoff, retry_call
 
@@ -299,9 +300,10 @@ class RedisStreamSink(Sink):
         if self._pid != os.getpid():
             self.after_fork()
         if self._client is None:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
+            with guard():  # fork-safe: never half-imported in a child (capture._lazy)
+                import redis
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
 
             options: dict[str, Any] = {}
             if self.url != "embedded":
@@ -322,7 +324,8 @@ class RedisStreamSink(Sink):
         return self._client
 
     def _transient(self) -> tuple[type[BaseException], ...]:
-        import redis
+        with guard():  # fork-safe: never half-imported in a child (capture._lazy)
+            import redis
 
         return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 

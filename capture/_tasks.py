@@ -30,6 +30,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _failed_to_bind(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python refusing the call's arguments: a TypeError raised by the call itself, before the
+    function's first line ran (its traceback ends in the wrapper's frame). A function implemented in C has no
+    frame of its own, so its own TypeErrors look the same and are not recorded either."""
+    trace = exc.__traceback__
+    return type(exc) is TypeError and trace is not None and trace.tb_next is None
+
+
 def error_text(exc: BaseException) -> str:
     """One line naming an exception: ``ValueError: bad input``."""
     return f"{type(exc).__name__}: {exc}"
@@ -51,7 +59,10 @@ def _make_spec(function: Callable[..., Any], options: dict[str, Any]) -> TaskSpe
     workflow_id = options.pop("workflow_id", None)
     run_override = None
     if workflow_id:
-        run_override = _context.run_for_id(_ids.run_id_from_user(workflow_id), name=str(workflow_id))
+        run_override = _context.run_for_id(
+            _ids.run_id_from_user(workflow_id), name=_ids.given_text(workflow_id)
+        )
+        run_override.given_id = _ids.given_text(workflow_id)
     return TaskSpec(function, run_override=run_override, **options)
 
 
@@ -96,6 +107,8 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
             except BaseException as exc:
                 end_ns = now()
                 reset_context(token)
+                if _failed_to_bind(exc):
+                    raise  # Python's own TypeError, as without capture; nothing happened to record
                 telemetry = (started, telemetry_phase(sampler, "end")) if sampler else None
                 emit(
                     context[0].id,
@@ -149,6 +162,8 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
             except BaseException as exc:
                 end_ns = now()
                 reset_context(token)
+                if _failed_to_bind(exc):
+                    raise  # Python's own TypeError, as without capture; nothing happened to record
                 telemetry = (started, telemetry_phase(sampler, "end"))
                 emit(
                     context[0].id,
@@ -200,6 +215,8 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
         except BaseException as exc:
             end_ns = now()
             reset_context(token)
+            if _failed_to_bind(exc):
+                raise  # Python's own TypeError, as without capture; nothing happened to record
             emit(
                 context[0].id,
                 new_item(
@@ -366,7 +383,8 @@ def light_task(
                 try:
                     result = await async_target(*args, **kwargs)
                 except BaseException as exc:
-                    append((spec, context, args, kwargs, start_ns, now(), None, error_text(exc)))
+                    if not _failed_to_bind(exc):
+                        append((spec, context, args, kwargs, start_ns, now(), None, error_text(exc)))
                     raise
                 append((spec, context, args, kwargs, start_ns, now(), result, None))
                 if len(queue) >= handover:
@@ -385,7 +403,8 @@ def light_task(
             try:
                 result = target(*args, **kwargs)
             except BaseException as exc:
-                append((spec, context, args, kwargs, start_ns, now(), None, error_text(exc)))
+                if not _failed_to_bind(exc):
+                    append((spec, context, args, kwargs, start_ns, now(), None, error_text(exc)))
                 raise
             append((spec, context, args, kwargs, start_ns, now(), result, None))
             if len(queue) >= handover:

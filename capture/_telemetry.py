@@ -46,6 +46,7 @@ from typing import Any
 
 from capture import _context, _redaction
 from capture._gpu import GpuReader
+from capture._lazy import guard
 from capture._redaction import Redactor
 
 __all__ = [
@@ -313,7 +314,8 @@ def _linux_process(files: _ProcFiles) -> list[tuple[str, Any]]:
 
 
 def _psutil_process() -> list[tuple[str, Any]]:
-    import psutil
+    with guard():  # fork-safe: never half-imported in a child (capture._lazy)
+        import psutil
 
     process = psutil.Process()
     pairs: list[tuple[str, Any]] = []
@@ -445,7 +447,8 @@ class _Sampler:
             self.thread_cpu_s += time.thread_time() - started
 
     def _take(self, types: set[str]) -> _Sample:
-        import psutil  # lazily: in the sampler (or the first task), never at `import capture`
+        with guard():  # fork-safe: never half-imported in a child (capture._lazy)
+            import psutil  # lazily: in the sampler (or the first task), never at `import capture`
 
         parts: dict[str, tuple[tuple[str, Any], ...]] = {}
         readers: dict[str, Callable[..., list[tuple[str, Any]]]] = {
@@ -891,7 +894,8 @@ def _read_machine(plan: _Plan) -> dict[str, Any]:
 
 def _psutil_resources() -> dict[str, Any]:
     """Memory, swap, disk usage, NIC addresses and descriptors through psutil (platforms other than Linux)."""
-    import psutil
+    with guard():  # fork-safe: never half-imported in a child (capture._lazy)
+        import psutil
 
     info: dict[str, Any] = {}
     info.update((k[3:], v) for k, v in _bytes_pairs("memory_virtual", psutil.virtual_memory()))

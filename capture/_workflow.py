@@ -121,6 +121,7 @@ class Workflow:
         self.stop_timeout_s = stop_timeout_s
         self._settings = settings
         self._id = _ids.run_id_from_user(workflow_id) if workflow_id else _ids.mint("run")
+        self._given_id = _ids.given_text(workflow_id) if workflow_id else None
         self._run: Run | None = None
         self._token: Token[Context | None] | None = None
         self._start_ns = 0
@@ -143,6 +144,7 @@ class Workflow:
         self._run = _context.run_for_id(self._id, name=self.name, campaign=campaign)
         self._run.name = self.name
         self._run.campaign = campaign
+        self._run.given_id = self._given_id
         self._start_ns = time.time_ns()
         if self.emit_workflow_record:
             announce_run(self._run, self.subtype, self.args, self.campaign_id, self._start_ns)

@@ -233,31 +233,91 @@ class Settings:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-        """Resolve settings: explicit ``overrides``, then environment, then the settings file, then defaults."""
-        file_values = _read_settings_file(path)
-        values: dict[str, Any] = {}
+        """Resolve settings: explicit ``overrides``, then environment, then the settings file, then defaults.
+
+        Raises `SettingsError` on the first value that cannot be used (see `load_trusted` for the forgiving form).
+        """
+        settings, _ignored = cls._resolve(path, overrides, strict=True)
+        return settings
+
+    @classmethod
+    def load_trusted(
+        cls, path: str | os.PathLike[str] | None = None, **overrides: Any
+    ) -> tuple[Settings, list[str]]:
+        """Like `load`, but a value that cannot be used (an unknown name, a typo'd value, a file that is not YAML)
+        is left out, its default used instead; returns the settings and one line per thing ignored.
+
+        capture loads its settings this way: a broken settings file never turns recording off.
+        """
+        return cls._resolve(path, overrides, strict=False)
+
+    @classmethod
+    def _resolve(
+        cls, path: str | os.PathLike[str] | None, overrides: dict[str, Any], strict: bool
+    ) -> tuple[Settings, list[str]]:
+        ignored: list[str] = []
+
+        def refuse(error: SettingsError) -> None:
+            if strict:
+                raise error
+            ignored.append(str(error))
+
         known = {f.name: f for f in fields(cls)}
-        for name in file_values:
-            if name not in known:
-                raise SettingsError(f"unknown setting {name!r} in the settings file; see docs/environment.md")
-        for name, f in known.items():
-            if name in overrides and overrides[name] is not None:
-                values[name] = overrides[name]
-                continue
-            env = f.metadata["env"]
-            raw = os.environ.get(env)
-            if raw is not None and raw != "":
-                values[name] = _parse(f, raw, env)
-            elif file_values.get(name) is not None:  # `name:` with no value in YAML means "the default"
-                values[name] = _parse(f, file_values[name], "the settings file")
         unknown = set(overrides) - set(known)
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        try:
+            file_values = _read_settings_file(path)
+        except SettingsError as exc:
+            refuse(exc)
+            file_values = {}
+        for name in file_values:
+            if name not in known:
+                refuse(
+                    SettingsError(f"unknown setting {name!r} in the settings file; see docs/environment.md")
+                )
+        values: dict[str, Any] = {}
+        given: set[str] = set()  # explicit overrides: never dropped
+        for name, f in known.items():
+            if name in overrides and overrides[name] is not None:
+                values[name] = overrides[name]
+                given.add(name)
+                continue
+            env = f.metadata["env"]
+            raw = os.environ.get(env)
+            try:
+                if raw is not None and raw != "":
+                    values[name] = _parse(f, raw, env)
+                elif file_values.get(name) is not None:  # `name:` with no value in YAML means "the default"
+                    values[name] = _parse(f, file_values[name], "the settings file")
+            except SettingsError as exc:
+                refuse(exc)
         if os.environ.get("PROVGRAPH_DISABLED", "").lower() in {"1", "true", "yes", "on"}:
             values["capture_enabled"] = False
+            given.add("capture_enabled")
         settings = cls(**values)
-        settings.validate()
-        return settings
+        try:
+            settings.validate()
+        except SettingsError as exc:
+            if strict:
+                raise
+            # Leave out the one environment or file value that makes them unusable, else all of them.
+            for name in sorted(set(values) - given):
+                trial = {k: v for k, v in values.items() if k != name}
+                try:
+                    candidate = cls(**trial)
+                    candidate.validate()
+                except SettingsError:
+                    continue
+                ignored.append(f"{exc} (the default {getattr(candidate, name)!r} is used for {name})")
+                return candidate, ignored
+            fallback = cls(**{k: v for k, v in values.items() if k in given})
+            fallback.validate()
+            ignored.append(
+                f"{exc} (the defaults are used for every setting from the environment and the file)"
+            )
+            return fallback, ignored
+        return settings, ignored
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed."""

@@ -239,11 +239,16 @@ def _lexical(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
+ALWAYS_LISTS = frozenset({wire.NAMESPACES["pg"] + "tags"})
+"""Attributes stored as a list even with one value (``tags=["only"]`` reads back as ``["only"]``)."""
+
+
 def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozenset[str]) -> dict[str, Any]:
     """Convenience properties of a record's attributes (docs/graph-model.md): one per attribute name, a list for
     a multi-valued one (lexical strings when its values' types differ), ``prov:type`` values under ``types``."""
     collected: dict[str, list[Any]] = {}
     types: list[str] = []
+    lists: set[str] = set()
     for name, value in attrs:
         namespace, prefix, local = names.split(name)
         if namespace + local == PROV_TYPE:
@@ -252,10 +257,12 @@ def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozen
         prop = property_name(namespace, prefix, local) if prefix else (local or name)
         if prop in reserved or prop.startswith("_"):
             prop = f"{prefix or 'default'}:{local}" if local else name
+        if namespace + local in ALWAYS_LISTS:
+            lists.add(prop)
         collected.setdefault(prop, []).append(_plain(value))
     props: dict[str, Any] = {}
     for prop, values in collected.items():
-        if len(values) == 1:
+        if len(values) == 1 and prop not in lists:
             props[prop] = values[0]
         elif len({type(v) for v in values}) == 1:
             props[prop] = values

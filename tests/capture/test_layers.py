@@ -14,7 +14,8 @@ import capture
 # Bottom first. A module may import modules of earlier layers only (not its own layer).
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"settings", "_ids", "_retry", "_gpu", "_lineage", "wire", "_redaction"},
+    {"settings", "_ids", "_retry", "_lineage", "wire", "_redaction", "_lazy"},
+    {"_gpu"},
     {"_embedded_url"},
     {"_sinks"},
     {"_spill"},

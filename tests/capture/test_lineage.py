@@ -117,7 +117,7 @@ def test_registry_is_bounded_and_weak_where_possible(monkeypatch):
     lineage = Lineage()
     for i in range(50):
         lineage.register_output(10_000 + i, (f"e{i}",))
-    assert len(lineage) == 10
+    assert len(lineage) == 20  # each scalar output by identity and by value, each table bounded
     assert lineage.lookup(10_049) == ("e49",) and lineage.lookup(10_000) is None
 
     class Thing:
@@ -159,3 +159,61 @@ def test_objects_kept_alive_are_bounded_separately(monkeypatch):
     assert lineage.lookup(lists[-1]) == ("l19",)
     assert lineage.lookup(lists[0]) is None
     assert len(lineage._strong) == 5 and len(lineage._by_identity) == 5
+
+
+def test_equal_outputs_of_a_sweep_link_each_input_to_its_own_output(memory_emitter):
+    """Two settings score the same: the best model's lineage names only its own parameter."""
+
+    @capture.task(output_names="accuracy")
+    def evaluate(c):
+        return round(0.9 + 0.07222 + c * 0, 5)  # equal values, two different float objects
+
+    @capture.task(output_names="best")
+    def save_best(accuracy):
+        return "model.pkl"
+
+    with capture.Workflow() as run:
+        acc_a = evaluate(0.1)
+        acc_b = evaluate(1.0)
+        assert acc_a == acc_b and acc_a is not acc_b
+        save_best(acc_a)
+    records = memory_emitter.records(run.id)
+    generated = _generated(records)
+    tasks = {r["id"]: attr(r, "pg:name") for r in of_kind(records, "activity")}
+    evaluations = [a for a, n in tasks.items() if n.endswith("evaluate")]
+    saved = [e for a, e in _used(records) if tasks[a].endswith("save_best")]
+    assert len(saved) == 1 and generated[saved[0]] == evaluations[0]  # C=0.1's output, not C=1.0's
+
+
+def test_an_equal_copy_of_one_of_two_equal_outputs_links_to_neither(memory_emitter):
+    @capture.task(output_names="score")
+    def score(seed):
+        return float("0.5") + seed * 0
+
+    @capture.task
+    def report(score):
+        return None
+
+    with capture.Workflow() as run:
+        score(1)
+        score(2)
+        report(float("0.5"))  # equal to both, the object of neither: a new entity, not a guess
+    records = memory_emitter.records(run.id)
+    generated = _generated(records)
+    tasks = {r["id"]: attr(r, "pg:name") for r in of_kind(records, "activity")}
+    reported = [e for a, e in _used(records) if tasks[a].endswith("report")]
+    assert len(reported) == 1 and reported[0] not in generated
+
+
+def test_registry_identity_first_then_unique_value():
+    lineage = Lineage()
+    a, b = float("1.5"), float("1.5")
+    lineage.register_output(a, ("e:a",))
+    assert lineage.lookup(a) == ("e:a",)
+    assert lineage.lookup(float("1.5")) == ("e:a",)  # one equal output: that one
+    lineage.register_output(b, ("e:b",))
+    assert lineage.lookup(a) == ("e:a",) and lineage.lookup(b) == ("e:b",)
+    assert lineage.lookup(float("1.5")) is None  # two equal outputs: no guess
+    lineage.register_output(7, ("e:7",))
+    lineage.register_output(7, ("e:7b",))  # the same cached small int generated twice
+    assert lineage.lookup(7) is None

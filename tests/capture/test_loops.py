@@ -116,3 +116,25 @@ def test_telemetry_loop_without_module_still_records_iterations(memory_emitter):
         for _ in capture.Loop(3, telemetry=True):
             pass
     assert len(_iterations(memory_emitter.records(run.id))) == 3
+
+
+def test_a_parent_is_checked_where_it_is_given(memory_emitter):
+    with pytest.raises(ValueError, match="mock_task123"):
+        capture.Loop(range(2), parent_task="mock_task123")
+    with pytest.raises(ValueError, match="not the id of a task"):
+        capture.CustomTask("x", parent_task="proj:task1")
+    with pytest.raises(ValueError, match="a task"):
+        capture.BatchedLoop(range(2), parent_task=object())
+    with capture.Workflow() as run:
+        with capture.CustomTask("parent") as parent:
+            pass
+        loop = capture.Loop(range(2), parent_task=parent.id)  # the id of a task capture made
+        assert list(loop) == [0, 1]
+        with pytest.raises(ValueError, match="no such task"):
+            capture.Loop(range(1), parent_task=parent.id.rsplit("_", 1)[0] + "_999999999")
+    starts = [
+        r
+        for r in memory_emitter.records(run.id)
+        if r["k"] == "wasStartedBy" and r["f"]["activity"] == loop.id
+    ]
+    assert starts[0]["f"]["starter"] == parent.id

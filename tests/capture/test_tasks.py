@@ -306,3 +306,43 @@ def test_async_light_task(memory_emitter):
     with capture.Workflow() as run:
         assert asyncio.run(fast(1)) == 2
     assert len(task_activities(memory_emitter.records(run.id))) == 1
+
+
+def test_a_call_that_fails_to_bind_raises_typeerror_and_records_nothing(memory_emitter):
+    @capture.task
+    def f(x, y):
+        return x + y
+
+    @capture.light_task
+    def g(x):
+        return x
+
+    @capture.task
+    def inside(x):
+        raise TypeError("raised by the function itself")
+
+    with capture.Workflow() as run:
+        with pytest.raises(TypeError):
+            f(3, x=4)
+        with pytest.raises(TypeError):
+            g()
+        with pytest.raises(TypeError, match="itself"):
+            inside(1)
+    tasks = task_activities(memory_emitter.records(run.id))
+    assert [attr(t, "pg:name").rsplit(".", 1)[-1] for t in tasks] == ["inside"]  # only the real failure
+
+
+def test_tags_are_repeated_attributes_even_for_one_tag(memory_emitter):
+    @capture.task(tags=["only"])
+    def one():
+        return None
+
+    @capture.task(tags="single")
+    def text():
+        return None
+
+    with capture.Workflow() as run:
+        one()
+        text()
+    tags = [[v for k, v in t["a"] if k == "pg:tags"] for t in task_activities(memory_emitter.records(run.id))]
+    assert tags == [["only"], ["single"]]
