@@ -44,6 +44,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -81,7 +82,11 @@ __all__ = [
     "lang_string",
     "qualified_name",
     "relation",
+    "STATEMENT_KEY_SCHEME",
+    "resolve_name",
+    "resolver",
     "statement_key",
+    "statement_key_v1",
     "typed_literal",
     "decode_message_partial",
     "validate_document_id",
@@ -544,12 +549,154 @@ def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFa
     return _message(raw, valid), faults
 
 
-def statement_key(doc: str, record: Mapping[str, Any]) -> str:
-    """A stable key for one record of one document: equal records of a document get equal keys.
+STATEMENT_KEY_SCHEME = 2
+"""Version of `statement_key`'s definition. Scheme 1 (`statement_key_v1`) hashed the record as spelled; scheme 2
+hashes what it means (resolved URIs, attributes in canonical order), and its keys start with ``2-`` so the two
+can never be confused in one graph (docs/wire-format.md, "Statement keys")."""
 
-    The loader MERGEs on it, so a redelivered message adds nothing; two identical records in one document
-    collapse into one, as they do in ``prov``'s own document comparison.
+
+def resolver(namespaces: Mapping[str, str] | None = None) -> Callable[[str], str]:
+    """A function resolving qualified names to URIs against the built-in namespaces and ``namespaces`` (later
+    wins), by the rules of docs/wire-format.md; raises `WireFormatError` for a name that does not resolve."""
+    prefixes = {**NAMESPACES, **(namespaces or {})}
+    cache: dict[str, str] = {}
+
+    def resolve(qname: str) -> str:
+        uri = cache.get(qname)
+        if uri is None:
+            uri = cache[qname] = resolve_name(qname, prefixes)
+        return uri
+
+    return resolve
+
+
+def resolve_name(qname: str, prefixes: Mapping[str, str]) -> str:
+    """The URI of ``qname`` given a prefix map: ``prefix:local`` -> namespace + local; a name without a colon uses
+    the ``default`` namespace; a full URI (``scheme://...``, ``urn:...``) stays as it is."""
+    prefix, sep, local = qname.partition(":")
+    if not sep:
+        namespace = prefixes.get("default")
+        if namespace is None:
+            raise WireFormatError(f"{qname!r} has no prefix and the message declares no 'default' namespace")
+        return namespace + qname
+    if prefix != "default" and prefix in prefixes:
+        return prefixes[prefix] + local
+    if _FULL_URI.match(qname):
+        return qname
+    raise WireFormatError(f"unknown prefix {prefix!r} in {qname!r} (declare it in the message's 'ns')")
+
+
+_FULL_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://|urn:)")
+_QNAME_VALUE_TYPES = frozenset({"prov:QUALIFIED_NAME", "xsd:QName"})
+
+
+def statement_key(
+    doc: str,
+    record: Mapping[str, Any],
+    namespaces: Mapping[str, str] | None = None,
+    *,
+    resolve: Callable[[str], str] | None = None,
+) -> str:
+    """A stable key for one statement of one document (scheme 2): equal statements get equal keys, however they
+    were spelled.
+
+    The key hashes the record's meaning: its kind; its id, bundle and element references as URIs (resolved with
+    ``resolve``, or against the built-in namespaces and ``namespaces``); its attributes as (name URI, value)
+    pairs in a canonical order, with qualified-name values and datatypes resolved too. So the same statement
+    written with other prefixes, or with its attributes in another order, gets the same key. A name that does not
+    resolve is kept as written. The loader MERGEs on the key: a redelivered message adds nothing, and two equal
+    statements of a document are stored once.
     """
+    if resolve is None:
+        resolve = resolver(namespaces)
+
+    def uri(qname: Any) -> Any:
+        if type(qname) is not str:
+            return _plain_text(qname)
+        try:
+            return resolve(qname)
+        except WireFormatError:
+            return "?" + qname  # unresolvable: as written, marked so it can never equal a URI
+
+    formal = record.get("f") or {}
+    formals = sorted(
+        (
+            [_plain_text(name), _plain_text(value) if name in TIME_FORMALS else uri(value)]
+            for name, value in (formal.items() if isinstance(formal, dict) else ())
+        ),
+        key=lambda pair: str(pair[0]),
+    )
+    attrs = []
+    raw_attrs = record.get("a") or ()
+    for pair in raw_attrs if isinstance(raw_attrs, list) else ():
+        if type(pair) is not list or len(pair) != 2:
+            attrs.append(["?", _canonical_value(pair, uri)])
+            continue
+        attrs.append([uri(pair[0]), _canonical_value(pair[1], uri)])
+    if len(attrs) > 1:
+        attrs.sort(key=_attr_order)
+    canonical = [
+        STATEMENT_KEY_SCHEME,
+        _plain_text(doc),
+        _plain_text(record.get("k")),
+        uri(record.get("id")),
+        uri(record.get("b")),
+        formals,
+        attrs,
+    ]
+    try:
+        data = _orjson.dumps(canonical) if _orjson is not None else None
+    except (TypeError, ValueError):  # beyond 64-bit integers in a shape the format does not allow, say
+        data = None
+    if data is None:
+        data = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False, default=repr).encode(
+            "utf-8", "surrogatepass"
+        )
+    return "2-" + hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _canonical_value(value: Any, uri: Callable[[Any], Any]) -> Any:
+    """An attribute value as canonical JSON can hold it identically from orjson and json: strings as themselves,
+    everything else as a tagged list of strings (floats by ``repr``, so both serializers agree)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return ["b", "true" if value else "false"]
+    if kind is int:
+        return ["i", str(value)]
+    if kind is float:
+        return ["f", repr(value)]
+    if kind is dict:
+        lexical = _plain_text(value.get("$"))
+        if "lang" in value:
+            return ["l", lexical, _plain_text(value.get("lang"))]
+        datatype = value.get("type")
+        if datatype in _QNAME_VALUE_TYPES:
+            return ["q", uri(lexical)]
+        return ["t", lexical, uri(datatype)]
+    return ["?", repr(value)[:10_000]]
+
+
+def _plain_text(value: Any) -> Any:
+    """A string or None as itself; anything else (in a shape the format does not allow) tagged by its repr, so
+    the canonical JSON never holds a number the two serializers would write differently."""
+    if value is None or type(value) is str:
+        return value
+    return ["?", repr(value)[:10_000]]
+
+
+def _attr_order(pair: list[Any]) -> tuple[str, str]:
+    name, value = pair
+    if type(value) is str:
+        return (str(name), "s" + value)
+    return (str(name), repr(value))
+
+
+def statement_key_v1(doc: str, record: Mapping[str, Any]) -> str:
+    """Scheme 1 of the statement key, kept to recognise keys of graphs loaded before scheme 2: a 128-bit BLAKE2b
+    of the canonical JSON of ``[doc, record]`` as spelled (so the same statement under other prefixes or another
+    attribute order got another key)."""
     canonical = _canonical_fast(doc, record) if _orjson is not None else None
     if canonical is None:
         canonical = json.dumps(

@@ -412,7 +412,7 @@ def _record_rows(
             found = bundle_names[bundle] = _Names(doc_names._prefixes)
         names = found
         bundle_uri = bundle_uris[bundle]
-    sk = wire.statement_key(doc, record)
+    sk = wire.statement_key(doc, record, resolve=names.uri)
     attrs = record.get("a", ())
     formal = record.get("f", {})
     if kind in KIND_LABELS:

@@ -219,8 +219,77 @@ def test_statement_keys_are_the_wire_statement_keys():
     record = wire.element("entity", "ex:e", attrs=[["ex:v", 1]])
     batch = message_rows(wire.Message(doc="d", records=[record], namespaces={"ex": "https://a.example/"}))
     row = batch.elements[("Entity", "Entity")][0]
-    assert row["sk"] == wire.statement_key("d", record)
+    assert row["sk"] == wire.statement_key("d", record, {"ex": "https://a.example/"})
+    assert row["sk"].startswith("2-")
     assert json.loads(row["decl"]) == {"doc": "d", "sk": row["sk"], "r": record}
+
+
+def test_statement_keys_follow_meaning_not_spelling():
+    """Two prefixes for one URI, attributes in another order, qualified-name values under other prefixes: one
+    statement, one key. Another URI, another value or another document: another key."""
+    one = wire.element(
+        "entity",
+        "ex:e",
+        attrs=[["ex:v", 1], ["ex:t", "a"], ["ex:t", "b"], ["prov:type", wire.qualified_name("ex:K")]],
+    )
+    two = wire.element(
+        "entity",
+        "y:e",
+        attrs=[["prov:type", wire.qualified_name("y:K")], ["y:t", "b"], ["y:v", 1], ["y:t", "a"]],
+    )
+    assert wire.statement_key("d", one, {"ex": "https://a.example/"}) == wire.statement_key(
+        "d", two, {"y": "https://a.example/"}
+    )
+    assert wire.statement_key("d", one, {"ex": "https://a.example/"}) != wire.statement_key(
+        "d", one, {"ex": "https://b.example/"}
+    )
+    assert wire.statement_key("d", one, {"ex": "https://a.example/"}) != wire.statement_key(
+        "d2", one, {"ex": "https://a.example/"}
+    )
+    used = wire.relation("used", activity="ex:a", entity="ex:e", time="2026-01-01T00:00:00Z")
+    used_y = wire.relation("used", activity="y:a", entity="y:e", time="2026-01-01T00:00:00Z")
+    assert wire.statement_key("d", used, {"ex": "https://a.example/"}) == wire.statement_key(
+        "d", used_y, {"y": "https://a.example/"}
+    )
+    assert wire.statement_key("d", wire.element("entity", "ex:e", attrs=[["ex:v", 1]]), {"ex": "u:"}) != (
+        wire.statement_key("d", wire.element("entity", "ex:e", attrs=[["ex:v", "1"]]), {"ex": "u:"})
+    )
+
+
+def test_one_documents_records_under_two_prefixes_give_one_statement_each(neo4j_backend, unique):
+    """Two messages of one document bind different prefixes to one URI: each statement is stored once."""
+    ns = f"https://example.org/prefixes/{unique}/"
+    doc = f"ex:doc-{unique}"
+
+    def records(p: str) -> list[dict]:
+        return [
+            wire.element("entity", f"{p}:e", attrs=[[f"{p}:size", 3], ["prov:label", "e"]]),
+            wire.element("activity", f"{p}:a", formal={"startTime": "2026-01-01T00:00:00Z"}),
+            wire.relation("used", activity=f"{p}:a", entity=f"{p}:e", attrs=[["prov:role", "in"]]),
+        ]
+
+    first = wire.Message(doc=doc, records=records("ex"), namespaces={"ex": ns})
+    second = wire.Message(doc=doc, records=records("other")[::-1], namespaces={"other": ns})
+    try:
+        load_messages(neo4j_backend, [first])
+        load_messages(neo4j_backend, [second])
+        rows = neo4j_backend.read(
+            "MATCH (n:Element) WHERE n.key STARTS WITH $ns RETURN n.key AS key, size(n._decl) AS decls",
+            {"ns": ns},
+        )
+        assert sorted((row["key"][len(ns) :], row["decls"]) for row in rows) == [("a", 1), ("e", 1)]
+        used = neo4j_backend.read(
+            "MATCH (a:Element {key: $a})-[r:used]->() RETURN count(r) AS n", {"a": ns + "a"}
+        )
+        assert used[0]["n"] == 1
+    finally:
+        neo4j_backend.write(
+            [
+                ("MATCH (n:Element) WHERE n.key STARTS WITH $ns DETACH DELETE n", {"ns": ns}),
+                ("MATCH (n:Namespace {doc: $doc}) DETACH DELETE n", {"doc": doc}),
+                ("MATCH (n:Document {id: $doc}) DETACH DELETE n", {"doc": doc}),
+            ]
+        )
 
 
 def test_batches_merge():
