@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "provgraph.cli.browser",
     "provgraph.cli.tokens",
     "provgraph.cli.tail",
+    "provgraph.cli.purge",
 ]
 
 

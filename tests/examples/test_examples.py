@@ -463,3 +463,17 @@ def test_torch_layers(example_graph, any_backend):
     )
     assert checkpoint["parameters"] == 4 * 16 + 16 + 16 + 1
     assert sorted(checkpoint["layers"]) == ["encoder", "head"]
+
+
+def test_retention(example_graph, any_backend):
+    monday, tuesday = example_graph("retention.py", load=False)  # it loads and purges by itself
+    rows = any_backend.read(
+        "MATCH (t:Task)-[:wasStartedBy]->(r:WorkflowRun) WHERE r.id IN $runs "
+        "OPTIONAL MATCH (o:Entity)-[:wasGeneratedBy]->(t) WHERE NOT o:Telemetry "
+        "OPTIONAL MATCH (m:Telemetry)-[:wasGeneratedBy]->(t) "
+        "RETURN r.id AS run, o.value IS NULL AS value_dropped, o.payload_purged AS purged, count(m) AS telemetry",
+        {"runs": [monday, tuesday]},
+    )
+    by_run = {row["run"]: row for row in rows}
+    assert by_run[monday]["value_dropped"] and by_run[monday]["purged"] and by_run[monday]["telemetry"] == 0
+    assert not by_run[tuesday]["value_dropped"] and by_run[tuesday]["telemetry"] == 2
