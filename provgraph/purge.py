@@ -245,14 +245,10 @@ def purge(
             say(f"[{index}/{len(items)}] archived {item.doc} to {path}")
     docs = [item.doc for item in items]
     nodes = _scan(backend, docs)
-    stray = (
-        {}
-        if keep_lineage
-        else {
-            row["doc"]: {k for k in row["undeclared"] if k}
-            for row in backend.read(backend.render("purge/stray_relationships"), {"docs": docs}, tag="purge")
-        }
-    )
+    stray: dict[str, tuple[int, set[str]]] = {}
+    if not keep_lineage:
+        for row in backend.read(backend.render("purge/stray_relationships"), {"docs": docs}, tag="purge"):
+            stray[row["doc"]] = (row["relationships"], {k for k in row["undeclared"] if k})
     for index, item in enumerate(items, 1):
         prefix = f"[{index}/{len(items)}] {item.doc}"
         keys = sorted(row["key"] for row in nodes[item.doc])

@@ -174,3 +174,27 @@ def test_purge_command(any_backend, graph, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert captured.out.splitlines()[-1].startswith("purged 1 document(s)") and "[1/1]" in captured.err
     assert _one(any_backend, "MATCH (d:Document {id: $doc}) RETURN count(d) AS n", doc=docs["p"])["n"] == 0
+
+
+def test_a_document_of_relations_only_leaves_nothing_behind(any_backend, graph):
+    """A document that only relates elements others declared (and one nobody declared) purges cleanly."""
+    from capture import wire
+    from provgraph.loader import load_messages
+
+    g = graph
+    doc = f"pgid:doc_x_{g.token}"
+    ghost = f"pgid:ghost_{g.token}"
+    records = [
+        wire.relation("wasDerivedFrom", generatedEntity=g.id("b.summary"), usedEntity=g.id("a.model")),
+        wire.relation("used", activity=ghost, entity=g.id("b.summary")),
+    ]
+    load_messages(any_backend, [wire.Message(doc, records)])
+    before = _exports(any_backend, [_docs(g)["a"], _docs(g)["b"]])
+    assert _one(any_backend, "MATCH (n:Element {id: $id}) RETURN n.declared AS d", id=ghost)["d"] is False
+    (dry,) = plan(any_backend, select(any_backend, docs=[doc]))
+    assert (dry.nodes_alone, dry.relationships, dry.elements) == (0, 2, ())
+    result = purge(any_backend, select(any_backend, docs=[doc]))
+    assert result.relationships_deleted == 2 and result.nodes_deleted == 0
+    assert _one(any_backend, "MATCH (n:Element {id: $id}) RETURN count(n) AS n", id=ghost)["n"] == 0
+    assert _one(any_backend, "MATCH ()-[r]->() WHERE r.doc = $doc RETURN count(r) AS n", doc=doc)["n"] == 0
+    assert _exports(any_backend, [_docs(g)["a"], _docs(g)["b"]]) == before
