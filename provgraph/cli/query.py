@@ -11,6 +11,7 @@ Examples::
     provgraph runs --workflow train
     provgraph find --path model.pkl                               # ids of files, values, tasks by what they are
     provgraph lineage --file out/model.pkl                        # the file entity with this file's content
+    provgraph show pgid:run_1234                                  # a run's tasks, files and values with ids
     provgraph diff pgid:run_1 pgid:run_2
 """
 
@@ -92,6 +93,19 @@ def register(subparsers: Any) -> None:
     find.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     _add_output(find)
     find.set_defaults(func=_find)
+
+    show = subparsers.add_parser(
+        "show",
+        help="one run: its tasks, and the files and values it used and generated, with their ids",
+        description=(
+            "A run's summary, its task tree, then the files and values its tasks used or generated, each with "
+            "the id to ask lineage, impact or entity_runs with."
+        ),
+    )
+    show.add_argument("run", metavar="RUN", help="the run's id or URI (`provgraph runs` lists them)")
+    show.add_argument("--limit", type=int, default=1000, help="at most this many rows per section")
+    _add_output(show)
+    show.set_defaults(func=_show)
 
     runs = subparsers.add_parser(
         "runs", help="list workflow runs with task counts", description="Workflow runs, newest first."
@@ -226,6 +240,35 @@ def _find(args: argparse.Namespace) -> int:
     _print(found, args, ["kind", "name", "role", "value", "path", "runs", "id"])
     if not args.json:
         print(_count(found, "element"), file=sys.stderr)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        elements = client.find(run=args.run, limit=args.limit)
+        tasks = client.task_tree(args.run, limit=args.limit)
+    summary = [e for e in elements if e.id == args.run or e.key == args.run]
+    files = [e for e in elements if e.kind == "File"]
+    values = [e for e in elements if "Entity" in e.labels and e.kind != "File"]
+    if args.json:
+        print(
+            json.dumps(
+                plain({"run": summary, "tasks": tasks, "files": files, "values": values}),
+                indent=2,
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+        return 0
+    for title, rows, columns in (
+        ("run", summary, ["kind", "name", "runs", "id"]),
+        ("tasks", tasks, ["depth", "name", "status", "duration_s", "id"]),
+        ("files", files, ["name", "path", "id"]),
+        ("values", values, ["role", "value", "kind", "id"]),
+    ):
+        print(f"== {title}")
+        _print(rows, args, columns)
+        print()
     return 0
 
 

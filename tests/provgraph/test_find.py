@@ -172,3 +172,19 @@ def test_find_command_lists_ids(capsys, cli_env, known_graph):  # noqa: F811
     assert "(1 element)" in err
     code, out, _ = _run(capsys, "find", "--role", "threshold", "--run", g.id("run.a"), "--json")
     assert [row["value"] for row in json.loads(out)] == [0.5]
+
+
+def test_show_lists_a_runs_tasks_files_and_values_with_ids(capsys, cli_env, known_graph):  # noqa: F811
+    g = known_graph
+    code, out, err = _run(capsys, "show", g.id("run.a"))
+    assert code == 0, err
+    sections = out.split("== ")
+    assert [s.split("\n", 1)[0] for s in sections[1:]] == ["run", "tasks", "files", "values"]
+    assert g.id("run.a") in sections[1] and g.id("a.train") in sections[2]
+    assert g.id("file") in sections[3] and "/data/dataset.csv" in sections[3]
+    assert g.id("a.threshold") in sections[4] and g.id("file") not in sections[4]
+    code, out, _ = _run(capsys, "show", g.id("run.a"), "--json")
+    shown = json.loads(out)
+    assert [f["id"] for f in shown["files"]] == [g.id("file")]
+    code, _, err = _run(capsys, "show", g.id("run.a") + "x")
+    assert code == 1 and "is not in the graph" in err
