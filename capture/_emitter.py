@@ -132,6 +132,8 @@ class Emitter:
         self._next_probe = 0.0
         self._backoff = Backoff(*_PROBE_BACKOFF, floor_s=0.05)
         self._dead_letters: Any = None
+        self._warned_docs: set[str] = set()
+        self._extra_messages: list[tuple[bytes, int]] = []  # the second halves of messages split for size
         self._orphans_checked = False
         self._stats = {
             "items": 0,
@@ -398,14 +400,33 @@ class Emitter:
                 if payload is not None:
                     messages.append(payload[0])
                     counts.append(payload[1])
+                while self._extra_messages:
+                    extra = self._extra_messages.pop()
+                    messages.append(extra[0])
+                    counts.append(extra[1])
         for start in range(0, len(messages), _PIPELINE_MESSAGES):
             self._deliver(
                 messages[start : start + _PIPELINE_MESSAGES], sum(counts[start : start + _PIPELINE_MESSAGES])
             )
 
     def _encode(self, doc: str, records: list[dict[str, Any]]) -> tuple[bytes, int] | None:
+        if not all(map(_within_limits, records)):
+            records = [record for record in records if self._storable(doc, record)]
+            if not records:
+                return None
         try:
-            return wire.encode_message(doc, records), len(records)
+            payload = wire.encode_message(doc, records)
+            if len(payload) <= wire.MAX_MESSAGE_BYTES:
+                return payload, len(records)
+            if len(records) > 1:  # too big as one message: the caller's batch is split in two
+                half = len(records) // 2
+                first, second = self._encode(doc, records[:half]), self._encode(doc, records[half:])
+                if first is not None and second is not None:
+                    self._extra_messages.append(second)
+                    return first
+                return first or second
+            self._dead_letter(doc, records[0], f"one record of {len(payload)} bytes, over the message limit")
+            return None
         except wire.WireFormatError:
             pass
         # One record cannot be encoded: keep the others, dead-letter the culprits with the reason.
@@ -420,8 +441,26 @@ class Emitter:
             return None
         return wire.encode_message(doc, good), len(good)
 
+    def _storable(self, doc: str, record: dict[str, Any]) -> bool:
+        """The full wire check of a record the quick one doubted; a refused record is dead-lettered."""
+        try:
+            wire.validate_record(record)
+        except wire.WireFormatError as exc:
+            self._dead_letter(doc, record, exc.reason)
+            return False
+        return True
+
     def _dead_letter(self, doc: str, record: Any, reason: str) -> None:
         self._stats["records_dead_lettered"] += 1
+        if doc not in self._warned_docs:  # once per workflow: what was refused, from which call
+            self._warned_docs.add(doc)
+            logger.warning(
+                "provgraph capture: a record of %s from %s is refused by the wire format (%s) and is not sent; "
+                "the rest of the run is sent (docs/wire-format.md, 'Limits')",
+                doc,
+                _call_of(record),
+                reason,
+            )
         try:
             if self._dead_letters is None:
                 self._dead_letters = _LineFile(
@@ -592,6 +631,50 @@ class Emitter:
                 stats["items_failed"],
             )
         logger.info("provgraph emitter stopped: %s", stats)
+
+
+def _within_limits(record: dict[str, Any]) -> bool:
+    """A quick check of the wire limits capture's records can break (ids and attribute names too long, too many
+    attributes, a value of a type the format has no place for); `wire.validate_record` decides when it fails."""
+    ident = record.get("id")
+    if ident is not None and (type(ident) is not str or not ident or len(ident) > _SHORT_ID):
+        return False
+    formal = record.get("f")
+    if formal:
+        for value in formal.values():
+            if type(value) is not str or not value or len(value) > _SHORT_ID:
+                return False
+    attrs = record.get("a")
+    if attrs:
+        if len(attrs) > wire.MAX_ATTRIBUTES:
+            return False
+        for pair in attrs:
+            if len(pair[0]) > _SHORT_NAME:
+                return False
+            kind = type(pair[1])
+            if kind is str or kind is int or kind is bool:
+                continue
+            if kind is float:
+                if pair[1] - pair[1] != 0.0:  # NaN or an infinity
+                    return False
+                continue
+            if kind is not dict:
+                return False
+    return True
+
+
+_SHORT_ID = wire.MAX_ID_BYTES // 4  # characters of at most 4 UTF-8 bytes each: surely within the byte limit
+_SHORT_NAME = wire.MAX_ATTRIBUTE_NAME_BYTES // 4
+
+
+def _call_of(record: Any) -> str:
+    """The call a record came from, for a warning: its activity's name, else its id."""
+    if isinstance(record, dict):
+        for name, value in record.get("a", ()):
+            if name == "pg:name" and isinstance(value, str):
+                return repr(value[:200])
+        return repr(str(record.get("id") or record.get("f") or record.get("k"))[:200])
+    return "an item"
 
 
 def _in_child_process() -> bool:

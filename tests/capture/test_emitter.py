@@ -121,7 +121,7 @@ def test_emit_never_raises_and_bad_items_are_counted_or_dead_lettered(tmp_path, 
     assert (
         entry["doc"] == "pgid:run_x"
         and "pgid:bad" in entry["record"]
-        and "not JSON serializable" in entry["reason"]
+        and "unsupported value type object" in entry["reason"]  # the wire format's own reason
     )
     assert "could not describe an item" in caplog.text
 
@@ -391,3 +391,20 @@ def test_shutdown_with_a_stuck_sender_writes_what_is_left_to_a_spill_file(tmp_pa
     # it finds unlocked: every record exactly once.
     assert wait_for(lambda: len(sink.records()) == 100, 10)
     assert sorted(int(r["id"][6:]) for r in sink.records()) == list(range(100))
+
+
+def test_a_record_the_store_would_refuse_is_dead_lettered_once_with_a_warning_naming_the_call(
+    tmp_path, caplog
+):
+    sink = InMemorySink()
+    emitter = Emitter(settings_for(tmp_path), sink=sink)
+    too_long = {"k": "activity", "id": "pgid:" + "x" * 2000, "a": [["pg:name", "train_step"]]}
+    bad_name = {"k": "entity", "id": "pgid:e9", "a": [["pg:" + "n" * 300, 1]]}
+    with caplog.at_level(logging.WARNING):
+        emitter.emit("pgid:run_w", [entity(1), too_long, entity(2), bad_name, entity(3)])
+        assert emitter.flush(10)
+    emitter.shutdown(5)
+    assert [r["id"] for r in sink.records()] == ["pgid:e1", "pgid:e2", "pgid:e3"]
+    assert emitter.stats()["records_dead_lettered"] == 2
+    warnings = [r for r in caplog.records if "refused by the wire format" in r.getMessage()]
+    assert len(warnings) == 1 and "'train_step'" in warnings[0].getMessage()  # once per run, naming the call
