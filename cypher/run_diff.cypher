@@ -1,57 +1,145 @@
-// run_diff: what changed between two runs of the same workflow: activities added, removed, or given other inputs.
+// run_diff: the steps of two runs with what each did (its name, place in the task tree, inputs, outputs and
+// parameters): what `Client.diff` / `provgraph diff` pairs and compares (provgraph/diff.py).
 //
 // Parameters:
-//   $run_a  the earlier (baseline) run: qualified name (`id`) or full URI (`key`)
+//   $run_a  the earlier (baseline) run: `id` or `key` of a run activity or bundle, or a document's id
 //   $run_b  the later run: `id` or `key`
-//   $limit  at most this many rows
+//   $limit  at most this many steps (over both runs)
 //
-// Definition. The activities of a run are those reaching it through wasStartedBy edges (at most 20 levels: a
-// fixed bound). Within a run, an activity's ordinal is its position among the run's activities of the same name,
-// ordered by startTime, then id (0 = the first "train", 1 = the second ...). Activities of the two runs are
-// matched on (name, ordinal). An activity's inputs are its used edges, each as the pair {role, value}: role is
-// the usage's prov:role (else the entity's role, else ""); value is the entity's `value`, else its `sha256`
-// (files: same content, same value), else its `fingerprint`, else its id. Inputs are compared as sets.
-//   added    (name, ordinal) only in $run_b
-//   removed  (name, ordinal) only in $run_a
-//   changed  in both, with different input sets; removed_inputs / added_inputs list the pairs only in a / b
-// Activities with equal inputs are not returned.
+// Runs and steps follow the rule in docs/graph-model.md ("Runs and steps", the same in every run query): a run
+// is a run activity (capture's WorkflowRun, or an activity that others point to with wasStartedBy or
+// wasInformedBy, that points to none itself and neither used nor generated an entity), whose steps reach it
+// through such edges (at most 20 levels); or a bundle, or a document, for its activities that belong to no run
+// activity. Three branches, one per kind of run: only the branch matching a run yields its rows.
 //
-// Returns one row per difference, ordered by name then ordinal: change, name, ordinal, activity_a (id or
-//   null), activity_b (id or null), removed_inputs, added_inputs (lists of {role, value}).
-MATCH (run_a:Element)
-WHERE run_a.key = $run_a OR run_a.id = $run_a
-MATCH (run_b:Element)
-WHERE run_b.key = $run_b OR run_b.id = $run_b
-CALL (run_a, run_b) {
-  UNWIND [[0, run_a], [1, run_b]] AS side_run
-  WITH side_run[0] AS side, side_run[1] AS run
-  MATCH (activity:Activity)-[:wasStartedBy*1..20]->(run)
-  WITH DISTINCT side, activity
-  ORDER BY activity.startTime, activity.id
-  WITH side, activity.name AS name, collect(activity) AS same_name
-  UNWIND range(0, size(same_name) - 1) AS ordinal
-  WITH side, name, ordinal, same_name[ordinal] AS activity
-  RETURN collect({side: side, name: name, ordinal: ordinal, id: activity.id,
-                  inputs: [(activity)-[usage:used]->(input) |
-                           {role: coalesce(usage.role, input.role, ''),
-                            value: coalesce(input.value, input.sha256, input.fingerprint, input.id)}]}) AS rows
-}
-WITH [row IN rows WHERE row.side = 0] AS side_a, [row IN rows WHERE row.side = 1] AS side_b
-UNWIND side_a + side_b AS row
-WITH DISTINCT side_a, side_b, row.name AS name, row.ordinal AS ordinal
-WITH name, ordinal,
-     head([row IN side_a WHERE row.name = name AND row.ordinal = ordinal]) AS a,
-     head([row IN side_b WHERE row.name = name AND row.ordinal = ordinal]) AS b
-WITH name, ordinal, a, b,
-     CASE WHEN a IS NULL THEN [] ELSE [input IN a.inputs WHERE b IS NULL OR NOT input IN b.inputs] END AS removed_inputs,
-     CASE WHEN b IS NULL THEN [] ELSE [input IN b.inputs WHERE a IS NULL OR NOT input IN a.inputs] END AS added_inputs
-WITH name, ordinal, a, b, removed_inputs, added_inputs,
-     CASE
-       WHEN a IS NULL THEN 'added'
-       WHEN b IS NULL THEN 'removed'
-       WHEN size(removed_inputs) > 0 OR size(added_inputs) > 0 THEN 'changed'
-     END AS change
-WHERE change IS NOT NULL
-RETURN change, name, ordinal, a.id AS activity_a, b.id AS activity_b, removed_inputs, added_inputs
-ORDER BY name, ordinal
+// A step's inputs are its used edges and its outputs its wasGeneratedBy edges (telemetry left out), each as
+// {role, key, id, content}: role is the prov:role of the usage or generation (else the entity's role, else "");
+// content is the entity's `value`, else its `sha256` (files), else its `fingerprint`, else its `json` (capture's
+// lists and maps), else null (nothing to compare but its identity). Parameters are the step's own attributes outside the pg: and prov: namespaces
+// (`prefix:local` properties), as [name, value] pairs.
+//
+// Returns one row per step, by side (0 = $run_a, 1 = $run_b), then start: side, id, key, name (name, else
+//   label), depth, parent (id), startTime, status, parameters, inputs, outputs.
+UNWIND [[0, $run_a], [1, $run_b]] AS side_ref
+MATCH (run:Element)
+WHERE (run.key = side_ref[1] OR run.id = side_ref[1]) AND run:Activity
+WITH side_ref[0] AS side, run
+MATCH path = (step:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(run)
+WITH side, run, step, path
+ORDER BY length(path)
+WITH side, run, step, head(collect(path)) AS path
+WITH side, step, length(path) AS depth, nodes(path)[1].id AS parent
+WITH DISTINCT side, step, depth, parent
+ORDER BY side, step.startTime, step.id
 LIMIT $limit
+RETURN side,
+       step.id AS id,
+       step.key AS key,
+       coalesce(step.name, step.label) AS name,
+       depth,
+       parent,
+       step.startTime AS startTime,
+       step.status AS status,
+       [attribute IN keys(step) WHERE attribute CONTAINS ':' | [attribute, step[attribute]]] AS parameters,
+       [(step)-[usage:used]->(input) |
+        {role: coalesce(usage.role, input.role, ''), key: input.key, id: input.id,
+         content: coalesce(input.value, input.sha256, input.fingerprint, input.json)}] AS inputs,
+       [(output)-[generation:wasGeneratedBy]->(step) WHERE NOT output:Telemetry |
+        {role: coalesce(generation.role, output.role, ''), key: output.key, id: output.id,
+         content: coalesce(output.value, output.sha256, output.fingerprint, output.json)}] AS outputs
+UNION
+// bundle runs: their loose steps
+UNWIND [[0, $run_a], [1, $run_b]] AS side_ref
+MATCH (run:Element)
+WHERE (run.key = side_ref[1] OR run.id = side_ref[1]) AND run:Bundle
+WITH side_ref[0] AS side, run
+MATCH (root:Activity)
+WHERE root.bundle = run.key
+  AND NOT root:Campaign
+    AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+    AND NOT (root:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+             AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (root)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(root)))
+OPTIONAL MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
+WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)
+             AND NOT (loose)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (loose)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(loose)))
+OPTIONAL MATCH (loose)-[:wasStartedBy|wasInformedBy*1..20]->(owner:Activity)
+WHERE (owner:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(owner)
+           AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (owner)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(owner)))
+WITH side, run, loose, count(owner) AS owners
+WITH side, loose AS step, 1 AS depth, run.id AS parent, owners
+WHERE step IS NOT NULL AND owners = 0
+WITH DISTINCT side, step, depth, parent
+ORDER BY side, step.startTime, step.id
+LIMIT $limit
+RETURN side,
+       step.id AS id,
+       step.key AS key,
+       coalesce(step.name, step.label) AS name,
+       depth,
+       parent,
+       step.startTime AS startTime,
+       step.status AS status,
+       [attribute IN keys(step) WHERE attribute CONTAINS ':' | [attribute, step[attribute]]] AS parameters,
+       [(step)-[usage:used]->(input) |
+        {role: coalesce(usage.role, input.role, ''), key: input.key, id: input.id,
+         content: coalesce(input.value, input.sha256, input.fingerprint, input.json)}] AS inputs,
+       [(output)-[generation:wasGeneratedBy]->(step) WHERE NOT output:Telemetry |
+        {role: coalesce(generation.role, output.role, ''), key: output.key, id: output.id,
+         content: coalesce(output.value, output.sha256, output.fingerprint, output.json)}] AS outputs
+UNION
+// document runs: their loose steps outside bundles
+UNWIND [[0, $run_a], [1, $run_b]] AS side_ref
+MATCH (run:Document)
+WHERE run.id = side_ref[1]
+WITH side_ref[0] AS side, run
+MATCH (root:Activity)
+WHERE root.bundle = '' AND run.id IN root.docs
+  AND NOT root:Campaign
+    AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+    AND NOT (root:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+             AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (root)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(root)))
+OPTIONAL MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
+WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)
+             AND NOT (loose)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (loose)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(loose)))
+OPTIONAL MATCH (loose)-[:wasStartedBy|wasInformedBy*1..20]->(owner:Activity)
+WHERE (owner:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(owner)
+           AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (owner)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(owner)))
+WITH side, run, loose, count(owner) AS owners
+WITH side, loose AS step, 1 AS depth, run.id AS parent, owners
+WHERE step IS NOT NULL AND owners = 0
+WITH DISTINCT side, step, depth, parent
+ORDER BY side, step.startTime, step.id
+LIMIT $limit
+RETURN side,
+       step.id AS id,
+       step.key AS key,
+       coalesce(step.name, step.label) AS name,
+       depth,
+       parent,
+       step.startTime AS startTime,
+       step.status AS status,
+       [attribute IN keys(step) WHERE attribute CONTAINS ':' | [attribute, step[attribute]]] AS parameters,
+       [(step)-[usage:used]->(input) |
+        {role: coalesce(usage.role, input.role, ''), key: input.key, id: input.id,
+         content: coalesce(input.value, input.sha256, input.fingerprint, input.json)}] AS inputs,
+       [(output)-[generation:wasGeneratedBy]->(step) WHERE NOT output:Telemetry |
+        {role: coalesce(generation.role, output.role, ''), key: output.key, id: output.id,
+         content: coalesce(output.value, output.sha256, output.fingerprint, output.json)}] AS outputs

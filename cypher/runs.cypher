@@ -18,25 +18,39 @@
 // Capture writes status FINISHED or ERROR; other values (or none) count in `other`.
 //
 // Returns one row per run: id, key (a document's id), kind (activity, bundle or document), workflow (its name
-//   or label), startTime, endTime (the run's own; a bundle's or document's: the earliest start of its loose roots, the latest end of its steps), status (the
-//   run's own, if recorded), tasks, finished, failed, other (counts of its steps by status).
-// run activities
-OPTIONAL MATCH (candidate:Activity)
-WHERE (candidate:WorkflowRun
-       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(candidate)
-           AND NOT (candidate)-[:wasStartedBy|wasInformedBy]->(:Activity)
-           AND NOT (candidate)-[:used]->()
-           AND NOT ()-[:wasGeneratedBy]->(candidate)))
-WITH collect({run: candidate, start: candidate.startTime}) AS activity_runs
-// loose roots, and the bundles and documents that hold them
-OPTIONAL MATCH (root:Activity)
-WHERE NOT root:Campaign
-  AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
-  AND NOT (root:WorkflowRun
-       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
-           AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
-           AND NOT (root)-[:used]->()
-           AND NOT ()-[:wasGeneratedBy]->(root)))
+//   or label), startTime, endTime (the run's own; for a bundle or document the earliest start of its loose
+//   roots and the latest end of its steps), status (the run's own, if recorded), tasks, finished, failed,
+//   other (counts of its steps by status).
+// run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
+// links each to its parent, so only the other activities are looked at (a label check before any pattern)
+// run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
+// links each to its parent, so only the other activities are looked at (a label check before any pattern)
+// run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
+// links each to its parent, so only the other activities are looked at (a label check before any pattern)
+// run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
+// links each to its parent, so only the other activities are looked at (a label check before any pattern)
+OPTIONAL MATCH (activity:Activity)
+WHERE NOT activity:Task AND NOT activity:Loop
+WITH collect(activity) AS others
+UNWIND others + [null] AS candidate
+WITH others, candidate
+WHERE candidate IS NULL OR (candidate:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(candidate)
+             AND NOT (candidate)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (candidate)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(candidate)))
+WITH others, collect({run: candidate, start: candidate.startTime}) AS activity_runs
+WITH others, [entry IN activity_runs WHERE entry.run IS NOT NULL] AS activity_runs
+UNWIND others + [null] AS root
+WITH activity_runs, root
+WHERE root IS NULL
+   OR (NOT root:Campaign
+     AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+     AND NOT (root:WorkflowRun
+          OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+              AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+              AND NOT (root)-[:used]->()
+              AND NOT ()-[:wasGeneratedBy]->(root))))
 WITH activity_runs, collect(root) AS roots
 WITH activity_runs, roots,
      [root IN roots WHERE root.bundle <> '' | {container: root.bundle, start: root.startTime}] AS bundle_roots,

@@ -17,8 +17,9 @@
 // Returns one row per (entity, other run): entity (id), entity_key, name (name, path, label, role or id),
 //   labels, relation (used or wasGeneratedBy, in this run), other_run (id), other_workflow (its name or label),
 //   other_relation (used or wasGeneratedBy, in the other run).
-MATCH (run:Activity)
-WHERE run.key = $run OR run.id = $run
+MATCH (run:Element)
+WHERE (run.key = $run OR run.id = $run) AND run:Activity
+WITH run
 OPTIONAL MATCH path = (step:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(run)
 WITH run, step, path
 ORDER BY length(path)
@@ -62,8 +63,9 @@ RETURN entity.id AS entity,
        other_relation
 UNION
 // a bundle: its loose steps (from its loose roots down, reaching no run activity)
-MATCH (run:Bundle)
-WHERE run.key = $run OR run.id = $run
+MATCH (run:Element)
+WHERE (run.key = $run OR run.id = $run) AND run:Bundle
+WITH run
 MATCH (root:Activity)
 WHERE root.bundle = run.key
   AND NOT root:Campaign
@@ -128,6 +130,7 @@ UNION
 // a document: its loose steps outside bundles
 MATCH (run:Document)
 WHERE run.id = $run
+WITH run
 MATCH (root:Activity)
 WHERE root.bundle = '' AND run.id IN root.docs
   AND NOT root:Campaign

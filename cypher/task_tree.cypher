@@ -18,8 +18,9 @@
 //
 // Returns one row per step, in start order: depth (1 = directly in the run), id, key, name (name, else label),
 //   labels, status, startTime, endTime, duration_s, error, parent (id of the activity, bundle or document above).
-MATCH (run:Activity)
-WHERE run.key = $run OR run.id = $run
+MATCH (run:Element)
+WHERE (run.key = $run OR run.id = $run) AND run:Activity
+WITH run
 MATCH path = (step:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(run)
 WITH run, step, path
 ORDER BY length(path)
@@ -41,8 +42,9 @@ RETURN depth,
        parent
 UNION
 // a bundle: its loose steps (from its loose roots down, reaching no run activity)
-MATCH (run:Bundle)
-WHERE run.key = $run OR run.id = $run
+MATCH (run:Element)
+WHERE (run.key = $run OR run.id = $run) AND run:Bundle
+WITH run
 MATCH (root:Activity)
 WHERE root.bundle = run.key
   AND NOT root:Campaign
@@ -85,6 +87,7 @@ UNION
 // a document: its loose steps outside bundles
 MATCH (run:Document)
 WHERE run.id = $run
+WITH run
 MATCH (root:Activity)
 WHERE root.bundle = '' AND run.id IN root.docs
   AND NOT root:Campaign

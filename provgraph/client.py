@@ -30,6 +30,7 @@ from typing import IO, Any, TypeVar
 
 from capture.settings import Settings, SettingsError
 from provgraph.autoload import catch_up
+from provgraph.diff import ActivityChange, InputValue, ParameterChange, RunDiff, compare_runs
 from provgraph.errors import ConfigurationError, QueryError, UnknownId
 from provgraph.graph import open_backend
 from provgraph.graph.backend import GraphBackend
@@ -52,6 +53,7 @@ __all__ = [
     "Found",
     "InputValue",
     "LineageStep",
+    "ParameterChange",
     "Product",
     "QueryParameter",
     "ResourcePeak",
@@ -75,6 +77,8 @@ MAX_DEPTH = 30
 DEFAULT_DEPTH = 10
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 1000
+DIFF_LIMIT = 20_000
+"""At most this many steps of two runs together in `Client.diff` (a diff is never partial: more is an error)."""
 
 
 # --- result objects ---------------------------------------------------------------------------------------------
@@ -188,48 +192,6 @@ class Product:
     labels: tuple[str, ...]
     value: Any
     role: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class InputValue:
-    """An input as `Client.diff` compares it: the usage's role and the entity's value."""
-
-    role: str
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityChange:
-    """An activity added, removed or given other inputs between two runs (see ``cypher/run_diff.cypher``)."""
-
-    change: str
-    name: str | None
-    ordinal: int
-    activity_a: str | None
-    activity_b: str | None
-    removed_inputs: tuple[InputValue, ...]
-    added_inputs: tuple[InputValue, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RunDiff:
-    """The differences between two runs; activities with equal inputs are not listed."""
-
-    run_a: str
-    run_b: str
-    changes: tuple[ActivityChange, ...]
-
-    @property
-    def added(self) -> tuple[ActivityChange, ...]:
-        return tuple(c for c in self.changes if c.change == "added")
-
-    @property
-    def removed(self) -> tuple[ActivityChange, ...]:
-        return tuple(c for c in self.changes if c.change == "removed")
-
-    @property
-    def changed(self) -> tuple[ActivityChange, ...]:
-        return tuple(c for c in self.changes if c.change == "changed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -684,22 +646,27 @@ class Client:
         self.run_summary(run)
         return [_build(TaskNode, row, _TIMES) for row in self.run("task_tree", run=run, limit=limit)]
 
-    def diff(self, run_a: str, run_b: str, limit: int = DEFAULT_LIMIT) -> RunDiff:
-        """Activities added, removed or given other inputs from ``run_a`` to ``run_b``."""
-        changes = []
-        for row in self.run("run_diff", run_a=run_a, run_b=run_b, limit=limit):
-            changes.append(
-                ActivityChange(
-                    change=row["change"],
-                    name=row["name"],
-                    ordinal=row["ordinal"],
-                    activity_a=row["activity_a"],
-                    activity_b=row["activity_b"],
-                    removed_inputs=_inputs(row["removed_inputs"]),
-                    added_inputs=_inputs(row["added_inputs"]),
-                )
+    def diff(self, run_a: str, run_b: str, limit: int = DIFF_LIMIT) -> RunDiff:
+        """What changed from ``run_a`` to ``run_b``: steps paired by what they did, causes and consequences.
+
+        Steps pair by their place in the task tree and their inputs, never by start order alone; a change is a
+        cause where a parameter or an outside input differs, a consequence where only inputs from changed steps
+        do (`provgraph.diff` explains the rules).
+
+        Raises:
+            QueryError: either id is not a run, or the two runs have more than ``limit`` steps together (the
+                answer would be partial).
+        """
+        self.run_summary(run_a)
+        self.run_summary(run_b)
+        rows = self.run("run_diff", run_a=run_a, run_b=run_b, limit=min(limit + 1, MAX_LIMIT))
+        if len(rows) > limit:
+            raise QueryError(
+                f"runs {run_a!r} and {run_b!r} have more than {limit} steps together; pass a higher limit "
+                "(the diff would otherwise be partial)",
+                "run_diff",
             )
-        return RunDiff(run_a, run_b, tuple(changes))
+        return compare_runs(run_a, run_b, rows)
 
     def failed_tasks(self, run: str | None = None, limit: int = DEFAULT_LIMIT) -> list[FailedTask]:
         """Tasks that ended in an error (of one run, or all), newest first, with their inputs."""
@@ -876,8 +843,3 @@ def _kind_label(kind: str) -> str:
         choices = sorted(set(_KINDS) | {lb.lower() for lb in LABELS})
         raise ConfigurationError(f"unknown kind {kind!r}; use one of {', '.join(choices)}")
     return label
-
-
-def _inputs(items: Iterable[Mapping[str, Any]]) -> tuple[InputValue, ...]:
-    values = [InputValue(item["role"], item["value"]) for item in items]
-    return tuple(sorted(values, key=lambda v: (v.role, repr(v.value))))

@@ -117,15 +117,21 @@ def register(subparsers: Any) -> None:
 
     diff = subparsers.add_parser(
         "diff",
-        help="activities added, removed or with other inputs between two runs",
+        help="steps added, removed or changed between two runs, causes told from consequences",
         description=(
-            "Compare two runs of a workflow: activities are matched by name and position among same-named "
-            "activities; inputs by role and value (see docs/queries.md)."
+            "Compare two runs: steps are paired by what they did (their place in the task tree and their "
+            "inputs), not by start order; each change is a cause (a parameter or an outside input differs) or a "
+            "consequence of changed steps upstream (see docs/queries.md)."
         ),
     )
     diff.add_argument("run_a", metavar="RUN_A", help="the baseline run (id or URI)")
     diff.add_argument("run_b", metavar="RUN_B", help="the run to compare with it")
-    diff.add_argument("--limit", type=int, default=1000, help="at most this many differences (default 1000)")
+    diff.add_argument(
+        "--limit",
+        type=int,
+        default=20_000,
+        help="at most this many steps in the two runs together (default 20000; more is an error, never a partial diff)",
+    )
     _add_output(diff)
     diff.set_defaults(func=_diff)
 
@@ -305,9 +311,14 @@ def _diff(args: argparse.Namespace) -> int:
     rows = [
         {
             "change": change.change,
+            "kind": "cause" if change.cause else "consequence",
             "activity": f"{change.name}#{change.ordinal}",
+            "parameters": [
+                f"{p.name}: {format_cell(p.value_a)} -> {format_cell(p.value_b)}" for p in change.parameters
+            ],
             "removed inputs": [f"{i.role}={format_cell(i.value)}" for i in change.removed_inputs],
             "added inputs": [f"{i.role}={format_cell(i.value)}" for i in change.added_inputs],
+            "because of": list(change.because),
             "in A": change.activity_a,
             "in B": change.activity_b,
         }
@@ -315,7 +326,8 @@ def _diff(args: argparse.Namespace) -> int:
     ]
     print(format_table(rows))
     print(
-        f"({len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed)",
+        f"({len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed; "
+        f"{len(diff.causes)} causes, {len(diff.consequences)} consequences)",
         file=sys.stderr,
     )
     return 0

@@ -42,7 +42,7 @@ def test_query_show_prints_the_cypher(capsys):
     code, out, _ = _run(capsys, "query", "run_diff", "--show")
     assert code == 0
     assert out.startswith("// run_diff: ")
-    assert "MATCH (run_a:Element)" in out
+    assert "UNWIND [[0, $run_a], [1, $run_b]] AS side_ref" in out
 
 
 def test_query_runs_a_named_query_as_table_and_json(capsys, known_graph):  # noqa: F811
@@ -69,8 +69,13 @@ def test_query_runs_a_named_query_as_table_and_json(capsys, known_graph):  # noq
         "--json",
     )
     rows = json.loads(out)
-    assert [(r["change"], r["name"]) for r in rows] == [("changed", "clean"), ("added", "epoch")]
-    assert rows[0]["added_inputs"] == [{"role": "threshold", "value": 0.7}]
+    assert [(r["side"], r["name"]) for r in rows] == [(0, "load"), (0, "clean")]
+    assert {
+        "role": "threshold",
+        "id": g.id("a.threshold"),
+        "key": g.key("a.threshold"),
+        "content": 0.5,
+    } in rows[1]["inputs"]
 
 
 def test_lineage_and_impact_commands(capsys, known_graph):  # noqa: F811
@@ -134,10 +139,18 @@ def test_runs_and_diff_commands(capsys, known_graph):  # noqa: F811
     code, out, err = _run(capsys, "diff", g.id("run.a"), g.id("run.b"))
     assert code == 0
     lines = out.splitlines()
-    assert lines[2].split()[:4] == ["changed", "clean#0", "threshold=0.5", "threshold=0.7"]
-    assert lines[3].split() == ["added", "epoch#2", g.id("b.epoch2")]
-    assert lines[4].split() == ["removed", "evaluate#0", "model=model-a", g.id("a.evaluate")]
-    assert "(2 added, 1 removed, 2 changed)" in err
+    assert lines[0].split()[:3] == ["change", "kind", "activity"]
+    assert lines[2].split()[:5] == ["changed", "cause", "clean#0", "threshold=0.5", "threshold=0.7"]
+    assert lines[3].split() == [
+        "removed",
+        "consequence",
+        "evaluate#0",
+        "model=model-a",
+        g.id("a.train"),
+        g.id("a.evaluate"),
+    ]
+    assert lines[6].split() == ["added", "consequence", "epoch#2", g.id("b.train"), g.id("b.epoch2")]
+    assert "(2 added, 1 removed, 2 changed; 1 causes, 4 consequences)" in err
     code, out, _ = _run(capsys, "diff", g.id("run.a"), g.id("run.b"), "--json")
     diff = json.loads(out)
     assert diff["run_a"] == g.id("run.a") and len(diff["changes"]) == 5

@@ -106,7 +106,7 @@ def test_typed_run_questions(client, known_graph):  # noqa: F811
     assert tree[0].start_time == "2026-03-01T10:02:00+00:00" and tree[0].duration_s == 3.0
 
     diff = client.diff(g.id("run.a"), g.id("run.b"))
-    assert [(c.name, c.ordinal) for c in diff.added] == [("epoch", 2), ("report", 0)]
+    assert [(c.name, c.ordinal) for c in diff.added] == [("report", 0), ("epoch", 2)]
     assert [(c.name, c.ordinal) for c in diff.removed] == [("evaluate", 0)]
     assert diff.changed[0] == ActivityChange(
         "changed",
@@ -116,7 +116,10 @@ def test_typed_run_questions(client, known_graph):  # noqa: F811
         g.id("b.clean"),
         (InputValue("threshold", 0.5),),
         (InputValue("threshold", 0.7),),
+        cause=True,
+        place="clean",
     )
+    assert [c.name for c in diff.causes] == ["clean"]
 
     failed = client.failed_tasks(g.id("run.a"))
     assert [(f.name, f.error, f.run) for f in failed] == [

@@ -111,14 +111,22 @@ def _cases(g: KnownGraph) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-# Lists whose order neither engine defines: a node's labels, and run_diff's inputs (a pattern comprehension,
-# documented as a set of inputs).
-_UNORDERED = {"labels", "removed_inputs", "added_inputs"}
+# Lists whose order neither engine defines: a node's labels, and run_diff's inputs, outputs and parameters (pattern
+# comprehensions and keys(), documented as sets).
+_UNORDERED = {"labels", "inputs", "outputs", "parameters"}
+
+
+def _order_key(item: Any) -> str:
+    """A sort key that does not depend on a map's key order (the engines return map keys in different orders)."""
+    return repr(sorted(item.items())) if isinstance(item, dict) else repr(item)
 
 
 def _normalised(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {k: sorted(v, key=repr) if k in _UNORDERED and isinstance(v, list) else v for k, v in row.items()}
+        {
+            k: sorted(v, key=_order_key) if k in _UNORDERED and isinstance(v, list) else v
+            for k, v in row.items()
+        }
         for row in rows
     ]
 

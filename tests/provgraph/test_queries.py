@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from _known_graph import build, delete, graph_backend, known_graph, load  # noqa: F401
 
-from provgraph.client import Client
-from provgraph.errors import UnknownId
+from provgraph.client import Client, InputValue
+from provgraph.errors import QueryError, UnknownId
 from provgraph.graph.cypher import catalogue
 
 
@@ -182,8 +182,13 @@ def test_runs_with_status_counts(client, known_graph):  # noqa: F811
     assert rows[1]["startTime"] == "2026-03-01T10:01:00+00:00"
     plot = client.run("runs", workflow=g.names["plot"], limit=10)
     assert _steps(plot, "id", "tasks", "failed") == [(g.id("run.p"), 1, 0)]
-    everything = client.run("runs", workflow=None, limit=100_000)
-    assert {g.id("run.a"), g.id("run.b"), g.id("run.p")} <= {row["id"] for row in everything}
+    # one run by id (every run of the shared test database would take long to count)
+    for short in ("run.a", "run.b", "run.p"):
+        (row,) = client.run("runs", workflow=None, run=g.id(short), limit=10)
+        assert (row["id"], row["key"], row["kind"]) == (g.id(short), g.key(short), "activity")
+    assert client.run("runs", workflow=None, run=g.id("a.model"), limit=10) == []
+    newest = client.run("runs", workflow=None, run=None, limit=3)
+    assert len(newest) == 3
 
 
 def test_shared_entities_cross_workflow_join(client, known_graph):  # noqa: F811
@@ -233,62 +238,49 @@ def test_campaign_products_exact(client, known_graph):  # noqa: F811
 def test_run_diff_exact(client, known_graph):  # noqa: F811
     g = known_graph
     rows = client.run("run_diff", run_a=g.id("run.a"), run_b=g.id("run.b"), limit=100)
-    assert rows == [
-        {
-            "change": "changed",
-            "name": "clean",
-            "ordinal": 0,
-            "activity_a": g.id("a.clean"),
-            "activity_b": g.id("b.clean"),
-            "removed_inputs": [{"role": "threshold", "value": 0.5}],
-            "added_inputs": [{"role": "threshold", "value": 0.7}],
-        },
-        {
-            "change": "added",
-            "name": "epoch",
-            "ordinal": 2,
-            "activity_a": None,
-            "activity_b": g.id("b.epoch2"),
-            "removed_inputs": [],
-            "added_inputs": [],
-        },
-        {
-            "change": "removed",
-            "name": "evaluate",
-            "ordinal": 0,
-            "activity_a": g.id("a.evaluate"),
-            "activity_b": None,
-            "removed_inputs": [{"role": "model", "value": "model-a"}],
-            "added_inputs": [],
-        },
-        {
-            "change": "added",
-            "name": "report",
-            "ordinal": 0,
-            "activity_a": None,
-            "activity_b": g.id("b.report"),
-            "removed_inputs": [],
-            "added_inputs": [{"role": "model", "value": "model-b"}],
-        },
-        {
-            "change": "changed",
-            "name": "train",
-            "ordinal": 0,
-            "activity_a": g.id("a.train"),
-            "activity_b": g.id("b.train"),
-            "removed_inputs": [{"role": "clean", "value": 90}],
-            "added_inputs": [{"role": "clean", "value": 80}],
-        },
+    by_id = {row["id"]: row for row in rows}
+    assert {row["side"] for row in rows} == {0, 1}
+    assert sorted(i for i, row in by_id.items() if row["side"] == 0) == sorted(
+        g.id(s) for s in ("a.load", "a.clean", "a.train", "a.epoch0", "a.epoch1", "a.evaluate")
+    )
+    clean = by_id[g.id("a.clean")]
+    assert (clean["name"], clean["depth"], clean["parent"]) == ("clean", 1, g.id("run.a"))
+    assert sorted((i["role"], i["content"]) for i in clean["inputs"]) == [("rows", 100), ("threshold", 0.5)]
+    assert [(o["role"], o["content"]) for o in clean["outputs"]] == [("clean", 90)]
+    assert by_id[g.id("a.epoch0")]["parent"] == g.id("a.train")
+
+    diff = client.diff(g.id("run.a"), g.id("run.b"))
+    assert [(c.change, c.place, c.ordinal, c.cause, c.activity_a, c.activity_b) for c in diff.changes] == [
+        ("changed", "clean", 0, True, g.id("a.clean"), g.id("b.clean")),
+        ("removed", "evaluate", 0, False, g.id("a.evaluate"), None),
+        ("added", "report", 0, False, None, g.id("b.report")),
+        ("changed", "train", 0, False, g.id("a.train"), g.id("b.train")),
+        ("added", "train/epoch", 2, False, None, g.id("b.epoch2")),
     ]
-    backwards = client.run("run_diff", run_a=g.id("run.b"), run_b=g.id("run.a"), limit=100)
-    assert _steps(backwards, "change", "name", "ordinal") == [
+    clean_change, evaluate, report, train, epoch = diff.changes
+    assert (clean_change.removed_inputs, clean_change.added_inputs) == (
+        (InputValue("threshold", 0.5),),
+        (InputValue("threshold", 0.7),),
+    )
+    assert (train.removed_inputs, train.added_inputs, train.because) == (
+        (InputValue("clean", 90),),
+        (InputValue("clean", 80),),
+        (g.id("b.clean"),),
+    )
+    assert evaluate.because == (g.id("a.train"),) and report.because == (g.id("b.train"),)
+    assert epoch.because == (g.id("b.train"),)
+    assert [c.name for c in diff.causes] == ["clean"]
+    backwards = client.diff(g.id("run.b"), g.id("run.a"))
+    assert [(c.change, c.place, c.ordinal) for c in backwards.changes] == [
         ("changed", "clean", 0),
-        ("removed", "epoch", 2),
         ("added", "evaluate", 0),
         ("removed", "report", 0),
         ("changed", "train", 0),
+        ("removed", "train/epoch", 2),
     ]
-    assert client.run("run_diff", run_a=g.id("run.a"), run_b=g.id("run.a"), limit=100) == []
+    assert client.diff(g.id("run.a"), g.id("run.a")).changes == ()
+    with pytest.raises(QueryError, match="is not a run"):
+        client.diff(g.id("run.a"), g.id("a.model"))
 
 
 def test_failed_tasks_with_inputs(client, known_graph):  # noqa: F811
@@ -361,8 +353,15 @@ def test_ids_and_names_full_of_cypher_are_just_data(graph_backend, known_graph):
         assert [row["workflow"] for row in runs] == [tricky.names["train"]] * 2
         lineage = client.run("lineage_upstream", ref=tricky.id("a.model"), depth=20, limit=100)
         assert len(lineage) == 7 and lineage[-1]["id"] == tricky.id("file")
-        diff = client.run("run_diff", run_a=tricky.id("run.a"), run_b=tricky.id("run.b"), limit=100)
-        assert [row["change"] for row in diff] == ["changed", "added", "removed", "added", "changed"]
+        diff = client.diff(tricky.id("run.a"), tricky.id("run.b"))
+        assert [change.change for change in diff.changes] == [
+            "changed",
+            "removed",
+            "added",
+            "changed",
+            "added",
+        ]
+        assert [change.cause for change in diff.changes] == [True, False, False, False, False]
         shared = client.run("shared_entities", run=tricky.id("run.a"), limit=100)
         assert [row["other_workflow"] for row in shared] == [tricky.names["train"], tricky.names["plot"]]
         since = client.run(
@@ -458,10 +457,10 @@ def test_queries_on_what_capture_really_writes(graph_backend, tmp_path):  # noqa
             (1, "clean", "FINISHED", run_1),
             (1, "evaluate", "FINISHED", run_1),
         ]
-        diff = client.run("run_diff", run_a=run_1, run_b=run_2, limit=10)
-        assert _steps(diff, "change", "name", "ordinal", "removed_inputs", "added_inputs") == [
-            ("changed", "clean", 0, [{"role": "threshold", "value": 1}], [{"role": "threshold", "value": 2}]),
-            ("changed", "evaluate", 0, [{"role": "clean", "value": 2}], [{"role": "clean", "value": 1}]),
+        diff = client.diff(run_1, run_2)
+        assert [(c.change, c.name, c.cause, c.removed_inputs, c.added_inputs) for c in diff.changes] == [
+            ("changed", "clean", True, (InputValue("threshold", 1),), (InputValue("threshold", 2),)),
+            ("changed", "evaluate", False, (InputValue("clean", 2),), (InputValue("clean", 1),)),
         ]
         shared = client.run("shared_entities", run=run_1, limit=10)
         assert _steps(shared, "name", "relation", "other_run", "other_workflow") == [

@@ -15,7 +15,8 @@ import pytest
 from _challenge import Challenge, delete, load
 from _known_graph import graph_backend  # noqa: F401
 
-from provgraph.client import Client
+from provgraph.client import Client, ParameterChange
+from provgraph.errors import QueryError
 
 STEPS = 15  # 4 align_warp, 4 reslice, softmean, 3 slicer, 3 convert
 
@@ -127,3 +128,44 @@ def test_shared_entities_and_entity_runs(client, challenge):
     )
     assert {row["activity_name"] for row in uses} == {"align_warp"}
     assert [row["run_start"] for row in uses][:1] == ["2026-03-02T08:00:00-06:00"]
+
+
+def test_diff_pairs_steps_by_what_they_did_and_names_the_parameter_as_the_cause(client, challenge):
+    diff = client.diff(challenge.key("run1"), challenge.key("run2"))
+    # the four align_warp steps start at the same instant and run 2 numbers them differently: paired by image
+    anatomy_of_run2 = {"a": 3, "b": 1, "c": 4, "d": 2}
+    expected_pairs = {
+        (f"ex:r1_aw_{letter}", f"ex:r2_aw_{l2}")
+        for letter, k in zip("abcd", (1, 2, 3, 4), strict=True)
+        for l2, k2 in anatomy_of_run2.items()
+        if k2 == k
+    }
+    assert expected_pairs <= set(diff.pairs)
+    assert {(f"ex:r1_reslice{k}", f"ex:r2_reslice{k}") for k in range(1, 5)} <= set(diff.pairs)
+    assert {(f"ex:r1_slicer_{d}", f"ex:r2_slicer_{d}") for d in "xyz"} <= set(diff.pairs)
+    assert not diff.added and not diff.removed
+    assert len(diff.changes) == STEPS
+    causes = diff.causes
+    assert sorted((c.activity_a, c.activity_b) for c in causes) == sorted(expected_pairs)
+    assert {c.parameters for c in causes} == {(ParameterChange("fpc:model", "12", "9"),)}
+    assert all(
+        not c.removed_inputs and not c.added_inputs for c in causes
+    )  # the same images: no false change
+    consequences = {c.activity_b: c for c in diff.consequences}
+    assert consequences["ex:r2_reslice1"].because == ("ex:r2_aw_b",)
+    assert set(consequences["ex:r2_softmean"].because) == {f"ex:r2_reslice{k}" for k in range(1, 5)}
+    assert consequences["ex:r2_convert_x"].because == ("ex:r2_slicer_x",)
+    assert client.diff(challenge.key("run1"), challenge.key("run1")).changes == ()
+
+
+def test_run_questions_refuse_what_is_not_a_run(client, challenge):
+    entity = challenge.key("anatomy1_img")
+    for question in (
+        lambda: client.task_tree(entity),
+        lambda: client.shared_entities(entity),
+        lambda: client.diff(challenge.key("run1"), entity),
+        lambda: client.diff(challenge.key("r1_softmean"), challenge.key("run2")),  # a step, not a run
+    ):
+        with pytest.raises(QueryError, match="is not a run"):
+            question()
+    assert client.run_summary(challenge.key("run1")).tasks == STEPS
