@@ -379,7 +379,7 @@ def compare_runs(run_a: str, run_b: str, rows: Sequence[Mapping[str, Any]]) -> R
     # a consequence depends on what changed upstream (or above, in the task tree), which may come later in pair
     # order: compare until the set of changed pairs is stable (bounded by the number of pairs)
     changed: set[int] = set()
-    changes: list[ActivityChange] = []
+    changes: list[tuple[int, ActivityChange]] = []
     for _ in range(len(pairs) + 1):
         changes = _changes(pairs, changed, a_steps, b_steps)
         now = {pairs_index for pairs_index, _change in changes}

@@ -123,7 +123,6 @@ def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # n
         "provenance_since",
         "task_tree",
         "run_diff",
-        "runs",
         "failed_tasks",
         "slowest_tasks",
         "peak_resources",
