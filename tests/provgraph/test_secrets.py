@@ -136,7 +136,7 @@ try:
         raise RuntimeError("cannot upload with " + S["github"] + " and " + os.environ["PGPASS"])
 except RuntimeError:
     pass
-capture.flush()
+print("flushed:", capture.flush(timeout_s=120))
 """
 
 
@@ -243,6 +243,7 @@ def zoo_run(backend_kind, any_settings, any_backend, any_redis, unique, tmp_path
         "PROVGRAPH_STREAM": stream,
         "PROVGRAPH_DEAD_LETTER_STREAM": f"{stream}:dead",
         "PROVGRAPH_CONSUMER_GROUP": f"loader-{unique}",
+        "PROVGRAPH_STOP_TIMEOUT_S": "120",  # a busy machine must not leave records in the spill file
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "PYTHONPATH": str(ROOT),
     }
@@ -265,6 +266,7 @@ def zoo_run(backend_kind, any_settings, any_backend, any_redis, unique, tmp_path
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     ids = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    assert ids.get("flushed") == "True", done.stdout[-2000:] + done.stderr[-3000:]
     raw_entries = any_redis.xrange(stream)
     assert raw_entries, "nothing reached the stream"
     cli_output = done.stdout + done.stderr
