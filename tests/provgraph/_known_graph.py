@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -329,21 +327,3 @@ def open_test_backend(kind: str, home: str | None = None) -> Any:
         return open_backend(settings)
     except StoreUnavailable as exc:
         pytest.fail(f"{exc}; run the tests with `bash .ci/test`")
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def graph_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A backend on a real graph server, shared by one test module (embedded: the session's one server)."""
-    home = str(request.getfixturevalue("embedded_server").home) if request.param == "embedded" else None
-    backend = open_test_backend(request.param, home)
-    yield backend
-    backend.close()
-
-
-@pytest.fixture(scope="module")
-def known_graph(graph_backend: Any) -> Iterator[KnownGraph]:
-    """The known graph, loaded once per module through the real loader, removed afterwards."""
-    graph = build(uuid.uuid4().hex[:12])
-    load(graph_backend, graph)
-    yield graph
-    delete(graph_backend, graph)

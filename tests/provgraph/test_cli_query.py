@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from _known_graph import graph_backend, known_graph  # noqa: F401
 
 from provgraph.cli.main import main
 from provgraph.cli.query import parse_param
@@ -14,7 +13,7 @@ from provgraph.tables import format_cell, format_table
 
 
 @pytest.fixture(autouse=True)
-def _graph_url(graph_backend, monkeypatch):  # noqa: F811
+def _graph_url(graph_backend, monkeypatch):
     """The command line reaches the same server as the fixtures, through the environment."""
     monkeypatch.setenv("PROVGRAPH_GRAPH_URL", graph_backend.settings.graph_url)
     monkeypatch.setenv("PROVGRAPH_HOME", graph_backend.settings.home)
@@ -45,7 +44,7 @@ def test_query_show_prints_the_cypher(capsys):
     assert "UNWIND [[0, $run_a], [1, $run_b]] AS side_ref" in out
 
 
-def test_query_runs_a_named_query_as_table_and_json(capsys, known_graph):  # noqa: F811
+def test_query_runs_a_named_query_as_table_and_json(capsys, known_graph):
     g = known_graph
     code, out, err = _run(capsys, "query", "task_tree", "--param", f"run={g.id('run.a')}")
     assert code == 0
@@ -78,7 +77,7 @@ def test_query_runs_a_named_query_as_table_and_json(capsys, known_graph):  # noq
     } in rows[1]["inputs"]
 
 
-def test_lineage_and_impact_commands(capsys, known_graph):  # noqa: F811
+def test_lineage_and_impact_commands(capsys, known_graph):
     g = known_graph
     code, out, err = _run(capsys, "lineage", g.id("a.model"), "--depth", "2", "--json")
     assert code == 0
@@ -103,7 +102,7 @@ def test_lineage_and_impact_commands(capsys, known_graph):  # noqa: F811
     assert "(5 elements within 10 relationships)" in err
 
 
-def test_runs_and_diff_commands(capsys, known_graph):  # noqa: F811
+def test_runs_and_diff_commands(capsys, known_graph):
     g = known_graph
     code, out, _ = _run(capsys, "runs", "--workflow", g.names["train"])
     assert code == 0
@@ -156,7 +155,7 @@ def test_runs_and_diff_commands(capsys, known_graph):  # noqa: F811
     assert diff["run_a"] == g.id("run.a") and len(diff["changes"]) == 5
 
 
-def test_errors_are_one_line_and_exit_non_zero(capsys, known_graph):  # noqa: F811
+def test_errors_are_one_line_and_exit_non_zero(capsys, known_graph):
     code, _, err = _run(capsys, "lineage", known_graph.id("a.model"), "--depth", "99")
     assert code == 1 and "depth must be a whole number from 1 to 30" in err
     code, _, err = _run(capsys, "query", "no_such_query")

@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any
 
 import pytest
-from _known_graph import graph_backend, known_graph  # noqa: F401
 
 from provgraph import Client
 from provgraph.client import (
@@ -25,11 +24,11 @@ from provgraph.graph.cypher import load
 
 
 @pytest.fixture(scope="module")
-def client(graph_backend: Any) -> Client:  # noqa: F811
+def client(graph_backend: Any) -> Client:
     return Client(backend=graph_backend)
 
 
-def test_lineage_returns_frozen_steps(client, known_graph):  # noqa: F811
+def test_lineage_returns_frozen_steps(client, known_graph):
     g = known_graph
     steps = client.lineage(g.id("a.model"), depth=1)
     assert steps == [
@@ -59,7 +58,7 @@ def test_lineage_returns_frozen_steps(client, known_graph):  # noqa: F811
     assert [s.id for s in client.impact(g.id("a.cleaned"), depth=1)] == [g.id("a.model"), g.id("a.train")]
 
 
-def test_default_depth_is_bounded(client, known_graph):  # noqa: F811
+def test_default_depth_is_bounded(client, known_graph):
     g = known_graph
     assert DEFAULT_DEPTH == 10 and MAX_DEPTH == 30
     assert client.lineage(g.id("a.model")) == client.lineage(g.id("a.model"), depth=DEFAULT_DEPTH)
@@ -72,7 +71,7 @@ def test_default_depth_is_bounded(client, known_graph):  # noqa: F811
         client.runs(limit=10**9)
 
 
-def test_typed_run_questions(client, known_graph):  # noqa: F811
+def test_typed_run_questions(client, known_graph):
     g = known_graph
     runs = client.runs(workflow=g.names["train"])
     assert runs == [
@@ -146,7 +145,7 @@ def test_typed_run_questions(client, known_graph):  # noqa: F811
     ]
 
 
-def test_typed_lineage_and_cross_workflow_questions(client, known_graph):  # noqa: F811
+def test_typed_lineage_and_cross_workflow_questions(client, known_graph):
     g = known_graph
     chain = client.derivation_chain(g.id("b.summary"), g.id("file"))
     assert [step.name for step in chain] == [
@@ -182,7 +181,7 @@ def test_typed_lineage_and_cross_workflow_questions(client, known_graph):  # noq
     ]
 
 
-def test_run_any_named_query_with_checked_parameters(client, known_graph):  # noqa: F811
+def test_run_any_named_query_with_checked_parameters(client, known_graph):
     g = known_graph
     rows = client.run("slowest_tasks", run=g.id("run.p"))
     assert [(row["name"], row["duration_s"]) for row in rows] == [("plot", 2.0)]
@@ -206,7 +205,7 @@ def test_query_parameters_come_from_the_header():
     assert [p.name for p in query_parameters(load("derivation_chain"))] == ["source", "target", "depth"]
 
 
-def test_cypher_escape_hatch_reads_with_parameters_and_refuses_writes(client, known_graph):  # noqa: F811
+def test_cypher_escape_hatch_reads_with_parameters_and_refuses_writes(client, known_graph):
     g = known_graph
     rows = client.cypher("MATCH (n:Element {id: $id}) RETURN n.name AS name", id=g.id("a.train"))
     assert rows == [{"name": "train"}]
@@ -215,7 +214,7 @@ def test_cypher_escape_hatch_reads_with_parameters_and_refuses_writes(client, kn
     assert client.cypher("MATCH (n:Element {key: $key}) RETURN n", key="pgid:probe_" + g.token) == []
 
 
-def test_client_opens_and_closes_its_own_connection(graph_backend, known_graph, monkeypatch):  # noqa: F811
+def test_client_opens_and_closes_its_own_connection(graph_backend, known_graph, monkeypatch):
     settings = graph_backend.settings  # the same server, through a connection the client opens itself
     with Client(settings) as own:
         assert [s.id for s in own.slowest_tasks(known_graph.id("run.p"))] == [known_graph.id("p.plot")]

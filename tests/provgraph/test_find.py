@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import pytest
-from _known_graph import build, delete, graph_backend, known_graph, load  # noqa: F401
 
 from provgraph.cli.main import main
 from provgraph.client import Client
@@ -19,12 +18,12 @@ from provgraph.errors import ConfigurationError, UnknownId
 
 
 @pytest.fixture(scope="module")
-def client(graph_backend: Any) -> Client:  # noqa: F811
+def client(graph_backend: Any) -> Client:
     return Client(backend=graph_backend)
 
 
 @pytest.fixture
-def cli_env(graph_backend, monkeypatch):  # noqa: F811
+def cli_env(graph_backend, monkeypatch):
     monkeypatch.setenv("PROVGRAPH_GRAPH_URL", graph_backend.settings.graph_url)
     monkeypatch.setenv("PROVGRAPH_HOME", graph_backend.settings.home)
     monkeypatch.delenv("PROVGRAPH_SETTINGS", raising=False)
@@ -36,7 +35,7 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_find_by_path_role_value_text_and_kind(client, known_graph):  # noqa: F811
+def test_find_by_path_role_value_text_and_kind(client, known_graph):
     g = known_graph
     files = client.find(path="dataset.csv", run=g.id("run.a"))
     assert [(f.kind, f.id, f.name, f.path) for f in files] == [
@@ -57,7 +56,7 @@ def test_find_by_path_role_value_text_and_kind(client, known_graph):  # noqa: F8
         client.find(kind="gadget")
 
 
-def test_file_ids_from_a_path_on_disk(client, known_graph, tmp_path):  # noqa: F811
+def test_file_ids_from_a_path_on_disk(client, known_graph, tmp_path):
     same = tmp_path / "model.pkl"
     same.write_bytes(b"weights of the model")
     with pytest.raises(UnknownId, match="content of .*model.pkl"):
@@ -77,7 +76,7 @@ def test_file_ids_from_a_path_on_disk(client, known_graph, tmp_path):  # noqa: F
     assert client.file_ids(same) == [known_graph.id("p.figure")]
 
 
-def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # noqa: F811
+def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):
     g = known_graph
     missing = g.id("run.a") + "x"  # one character off: a close match exists
     calls = {
@@ -139,7 +138,7 @@ def test_every_id_taking_method_refuses_an_unknown_id(client, known_graph):  # n
     client.run("task_tree", run=g.messages[0].doc)
 
 
-def test_cli_verbs_exit_non_zero_on_an_unknown_id(capsys, cli_env, known_graph):  # noqa: F811
+def test_cli_verbs_exit_non_zero_on_an_unknown_id(capsys, cli_env, known_graph):
     g = known_graph
     missing = "pgid:no_such_thing_" + g.token
     for argv in (
@@ -162,7 +161,7 @@ def test_cli_verbs_exit_non_zero_on_an_unknown_id(capsys, cli_env, known_graph):
     assert code == 1 and "needs an ID or --file PATH" in err
 
 
-def test_find_command_lists_ids(capsys, cli_env, known_graph):  # noqa: F811
+def test_find_command_lists_ids(capsys, cli_env, known_graph):
     g = known_graph
     code, out, err = _run(capsys, "find", "--path", "dataset.csv", "--run", g.id("run.p"))
     assert code == 0, err

@@ -81,6 +81,7 @@ def fresh_home(tmp_path):
     assert not left, f"processes left behind for {home}: {left}"
 
 
+@pytest.mark.services  # starts the embedded server
 def test_readme_quickstart_reaches_the_graph_with_no_command(fresh_home, tmp_path):
     env = first_run_env(fresh_home)
     script = tmp_path / "quickstart.py"
@@ -107,6 +108,7 @@ def test_readme_quickstart_reaches_the_graph_with_no_command(fresh_home, tmp_pat
     assert "automatic loader: running" in status.stdout
 
 
+@pytest.mark.services  # starts the embedded server
 def test_the_automatic_loader_stops_when_idle_and_concurrent_scripts_share_it(fresh_home, tmp_path):
     env = first_run_env(fresh_home, idle_s=1.0)
     script = tmp_path / "quickstart.py"

@@ -612,6 +612,7 @@ def test_graph_unavailable_acknowledges_nothing_and_loading_resumes(
     assert redis_client.xinfo_groups(stream)[0]["pending"] == 0
 
 
+@pytest.mark.services  # starts the embedded server
 def test_load_and_status_on_the_embedded_server(tmp_path, unique):
     """The default deployment: stream and graph both in the embedded server (FalkorDB), through the CLI."""
     import redis

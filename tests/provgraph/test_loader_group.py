@@ -133,6 +133,7 @@ def test_status_with_redis_down_is_one_line_and_fails(unique):
     assert "hunter2secret" not in result.stderr and "provgraph services up" in lines[0]
 
 
+@pytest.mark.services  # starts its own Redis
 @pytest.mark.parametrize("aof", [False, True])
 def test_status_warns_when_redis_keeps_no_append_only_file(tmp_path, unique, aof):
     from capture.settings import Settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _known_graph import build, delete, graph_backend, known_graph, load  # noqa: F401
+from _known_graph import build, delete, load
 
 from provgraph.client import Client, InputValue
 from provgraph.errors import QueryError, UnknownId
@@ -17,7 +17,7 @@ from provgraph.graph.cypher import catalogue
 
 
 @pytest.fixture(scope="module")
-def client(graph_backend: Any) -> Client:  # noqa: F811
+def client(graph_backend: Any) -> Client:
     return Client(backend=graph_backend)
 
 
@@ -51,7 +51,7 @@ def test_every_query_has_a_documented_header():
             assert f"${name}" in query.header, f"{query.name}: ${name} is not documented"
 
 
-def test_lineage_upstream_exact(client, known_graph):  # noqa: F811
+def test_lineage_upstream_exact(client, known_graph):
     g = known_graph
     rows = client.run("lineage_upstream", ref=g.id("a.model"), depth=20, limit=100)
     assert _steps(rows, "depth", "id", "relation", "via") == [
@@ -71,7 +71,7 @@ def test_lineage_upstream_exact(client, known_graph):  # noqa: F811
     assert by_id[g.id("a.train")]["key"] == g.key("a.train")
 
 
-def test_lineage_upstream_depth_limit_and_key(client, known_graph):  # noqa: F811
+def test_lineage_upstream_depth_limit_and_key(client, known_graph):
     g = known_graph
     shallow = client.run("lineage_upstream", ref=g.id("a.model"), depth=2, limit=100)
     assert [row["id"] for row in shallow] == [
@@ -91,7 +91,7 @@ def test_lineage_upstream_depth_limit_and_key(client, known_graph):  # noqa: F81
         client.run("lineage_upstream", ref="pgid:no_such_" + g.token, depth=5, limit=10)
 
 
-def test_impact_downstream_exact_and_leaves_out_telemetry(client, known_graph):  # noqa: F811
+def test_impact_downstream_exact_and_leaves_out_telemetry(client, known_graph):
     g = known_graph
     rows = client.run("impact_downstream", ref=g.id("file"), depth=2, limit=100)
     assert _steps(rows, "depth", "id", "relation") == sorted(
@@ -119,7 +119,7 @@ def test_impact_downstream_exact_and_leaves_out_telemetry(client, known_graph): 
     ]
 
 
-def test_derivation_chain_exact_either_order(client, known_graph):  # noqa: F811
+def test_derivation_chain_exact_either_order(client, known_graph):
     g = known_graph
     expected = [
         (0, g.id("a.model"), "wasGeneratedBy"),
@@ -138,7 +138,7 @@ def test_derivation_chain_exact_either_order(client, known_graph):  # noqa: F811
     assert client.run("derivation_chain", source=g.id("a.model"), target=g.id("b.model"), depth=30) == []
 
 
-def test_provenance_since_a_step(client, known_graph):  # noqa: F811
+def test_provenance_since_a_step(client, known_graph):
     g = known_graph
     rows = client.run("provenance_since", ref=g.id("a.model"), activity="clean", depth=30, limit=100)
     assert _steps(rows, "depth", "id", "cut") == [
@@ -154,7 +154,7 @@ def test_provenance_since_a_step(client, known_graph):  # noqa: F811
     assert not any(row["cut"] for row in no_cut)
 
 
-def test_task_tree_exact(client, known_graph):  # noqa: F811
+def test_task_tree_exact(client, known_graph):
     g = known_graph
     rows = client.run("task_tree", run=g.id("run.a"), limit=100)
     assert _steps(rows, "depth", "id", "name", "status", "parent") == [
@@ -172,7 +172,7 @@ def test_task_tree_exact(client, known_graph):  # noqa: F811
     assert len(client.run("task_tree", run=g.id("run.b"), limit=2)) == 2
 
 
-def test_runs_with_status_counts(client, known_graph):  # noqa: F811
+def test_runs_with_status_counts(client, known_graph):
     g = known_graph
     rows = client.run("runs", workflow=g.names["train"], limit=10)
     assert _steps(rows, "id", "workflow", "tasks", "finished", "failed", "other") == [
@@ -191,7 +191,7 @@ def test_runs_with_status_counts(client, known_graph):  # noqa: F811
     assert len(newest) == 3
 
 
-def test_shared_entities_cross_workflow_join(client, known_graph):  # noqa: F811
+def test_shared_entities_cross_workflow_join(client, known_graph):
     g = known_graph
     rows = client.run("shared_entities", run=g.id("run.a"), limit=100)
     assert _steps(rows, "entity", "relation", "other_run", "other_workflow", "other_relation") == [
@@ -206,7 +206,7 @@ def test_shared_entities_cross_workflow_join(client, known_graph):  # noqa: F811
     ]
 
 
-def test_entity_runs_exact(client, known_graph):  # noqa: F811
+def test_entity_runs_exact(client, known_graph):
     g = known_graph
     rows = client.run("entity_runs", ref=g.id("file"), limit=100)
     assert _steps(rows, "run", "workflow", "activity", "relation", "role") == [
@@ -221,7 +221,7 @@ def test_entity_runs_exact(client, known_graph):  # noqa: F811
     ]
 
 
-def test_campaign_products_exact(client, known_graph):  # noqa: F811
+def test_campaign_products_exact(client, known_graph):
     g = known_graph
     rows = client.run("campaign_products", campaign=g.id("campaign"), limit=100)
     assert _steps(rows, "run", "activity_name", "entity", "value", "role") == [
@@ -235,7 +235,7 @@ def test_campaign_products_exact(client, known_graph):  # noqa: F811
     ]
 
 
-def test_run_diff_exact(client, known_graph):  # noqa: F811
+def test_run_diff_exact(client, known_graph):
     g = known_graph
     rows = client.run("run_diff", run_a=g.id("run.a"), run_b=g.id("run.b"), limit=100)
     by_id = {row["id"]: row for row in rows}
@@ -283,7 +283,7 @@ def test_run_diff_exact(client, known_graph):  # noqa: F811
         client.diff(g.id("run.a"), g.id("a.model"))
 
 
-def test_failed_tasks_with_inputs(client, known_graph):  # noqa: F811
+def test_failed_tasks_with_inputs(client, known_graph):
     g = known_graph
     rows = client.run("failed_tasks", run=g.id("run.a"), limit=100)
     assert _steps(rows, "id", "name", "error", "run") == [
@@ -295,7 +295,7 @@ def test_failed_tasks_with_inputs(client, known_graph):  # noqa: F811
     assert g.id("a.evaluate") in {row["id"] for row in everywhere}
 
 
-def test_slowest_tasks(client, known_graph):  # noqa: F811
+def test_slowest_tasks(client, known_graph):
     g = known_graph
     rows = client.run("slowest_tasks", run=g.id("run.b"), limit=3)
     assert _steps(rows, "id", "duration_s", "run") == [
@@ -307,7 +307,7 @@ def test_slowest_tasks(client, known_graph):  # noqa: F811
     assert g.id("b.train") in {row["id"] for row in everywhere}
 
 
-def test_peak_resources_from_telemetry(client, known_graph):  # noqa: F811
+def test_peak_resources_from_telemetry(client, known_graph):
     g = known_graph
     rows = client.run("peak_resources", run=g.id("run.a"), limit=100)
     columns = ("id", "samples", "peak_rss_bytes", "peak_cpu_percent", "peak_gpu_memory_bytes")
@@ -323,7 +323,7 @@ def test_peak_resources_from_telemetry(client, known_graph):  # noqa: F811
     assert {row["run"] for row in rows} == {g.id("run.a")}
 
 
-def test_associations(client, known_graph):  # noqa: F811
+def test_associations(client, known_graph):
     g = known_graph
     rows = client.run("associations", ref=g.id("a.model"), limit=100)
     assert _steps(rows, "agent", "how", "activity", "on_behalf_of") == [
@@ -339,7 +339,7 @@ def test_associations(client, known_graph):  # noqa: F811
     ]
 
 
-def test_ids_and_names_full_of_cypher_are_just_data(graph_backend, known_graph):  # noqa: F811
+def test_ids_and_names_full_of_cypher_are_just_data(graph_backend, known_graph):
     """Quotes, braces, backticks and Cypher keywords in ids and names reach the server only as parameters."""
     client = Client(backend=graph_backend)
     token = "x'\"`{}})-[:used]->()DETACH_DELETE_n;MATCH(m)RETURN//$limit\\" + known_graph.token[:6]
@@ -412,7 +412,7 @@ for threshold in (1, 2):
 """
 
 
-def test_queries_on_what_capture_really_writes(graph_backend, tmp_path):  # noqa: F811
+def test_queries_on_what_capture_really_writes(graph_backend, tmp_path):
     """Two runs of a real captured workflow (file sink -> loader): runs, tree, diff, join, failures, lineage."""
     import os
     import subprocess

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from _bench_run import run_bench
 
 
+@pytest.mark.services  # the benchmark runs on Neo4j and the embedded server
 def test_query_latency_bench_small(tmp_path):
     args = ["--runs", "8", "--tasks", "12", "--files", "2", "--samples", "3", "--runs-per-batch", "4"]
     result, stdout = run_bench("query_latency.py", args, tmp_path)

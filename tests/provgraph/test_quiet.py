@@ -66,12 +66,14 @@ def _run_library(graph, which: str = "all", **env_changes: str) -> subprocess.Co
     )
 
 
+@pytest.mark.services  # loaded_graph: Neo4j
 def test_client_on_neo4j_writes_nothing_to_stderr_across_the_query_library(loaded_graph):
     ran = _run_library(loaded_graph)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith("ran ") and ran.stderr == ""
 
 
+@pytest.mark.services  # loaded_graph: Neo4j
 def test_notifications_come_back_when_asked_for(loaded_graph):
     # the known graph has no `fingerprint` property: the server says so when warnings are asked for
     ran = _run_library(loaded_graph, "diff", PROVGRAPH_NEO4J_NOTIFICATIONS="warning")

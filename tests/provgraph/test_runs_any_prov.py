@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from _challenge import Challenge, delete, load
-from _known_graph import graph_backend  # noqa: F401
 
 from provgraph.client import Client, ParameterChange
 from provgraph.errors import QueryError
@@ -22,14 +21,14 @@ STEPS = 15  # 4 align_warp, 4 reslice, softmean, 3 slicer, 3 convert
 
 
 @pytest.fixture(scope="module")
-def challenge(graph_backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Challenge]:  # noqa: F811
+def challenge(graph_backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Challenge]:
     copy = load(graph_backend, uuid.uuid4().hex[:12], tmp_path_factory.mktemp("challenge"))
     yield copy
     delete(graph_backend, copy)
 
 
 @pytest.fixture(scope="module")
-def client(graph_backend: Any) -> Client:  # noqa: F811
+def client(graph_backend: Any) -> Client:
     return Client(backend=graph_backend)
 
 

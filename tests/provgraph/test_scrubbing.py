@@ -27,6 +27,7 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.services  # the Neo4j driver's own error text
 @pytest.mark.parametrize("verb", [["status"], ["load", "--once", "--quiet"]])
 def test_graph_url_password_never_printed_even_from_the_driver(verb, unique):
     """The issue's case: the Neo4j driver repeats the URL (with its password) in its error text."""
