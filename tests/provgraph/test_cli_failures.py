@@ -75,6 +75,7 @@ def test_a_wrong_url_is_one_line(env):
     assert ran.returncode != 0 and "Redis" in _one_line(ran.stderr)
 
 
+@pytest.mark.services  # reaches Neo4j first
 def test_load_once_gives_up_on_an_unreachable_redis(env):
     started = time.monotonic()
     ran = subprocess.run(
@@ -104,6 +105,7 @@ def _wait_for(process: subprocess.Popen[str], text: str, timeout_s: float = 60) 
     raise AssertionError(f"no {text!r} in {''.join(seen)}")
 
 
+@pytest.mark.services  # a loader on the real servers
 def test_sigterm_ends_a_command_without_traceback(env):
     process = subprocess.Popen(
         [*PROVGRAPH, "tail"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -119,6 +121,7 @@ def test_sigterm_ends_a_command_without_traceback(env):
     assert process.returncode in (0, 143), (process.returncode, err)
 
 
+@pytest.mark.services  # a loader on the real servers
 def test_a_second_ctrl_c_aborts_the_graceful_stop(env):
     process = subprocess.Popen(
         [*PROVGRAPH, "load"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -136,6 +139,7 @@ def test_a_second_ctrl_c_aborts_the_graceful_stop(env):
     assert "Traceback" not in err, err
 
 
+@pytest.mark.services  # starts the embedded server
 def test_import_via_stream_on_the_embedded_default(env, tmp_path):
     env = {**env, "PROVGRAPH_GRAPH_URL": "embedded", "PROVGRAPH_REDIS_URL": "embedded"}
     env["PROVGRAPH_EMBEDDED_IDLE_S"] = "2"
