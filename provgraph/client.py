@@ -618,7 +618,28 @@ class Client:
         What a run is (a run activity, a bundle or a document) is in docs/graph-model.md, "Runs and steps".
         """
         rows = self.run("runs", workflow=workflow, run=None, limit=limit)
-        return [_build(RunSummary, row, _TIMES) for row in rows]
+        return self._with_producer_status([_build(RunSummary, row, _TIMES) for row in rows])
+
+    def _with_producer_status(self, runs: list[RunSummary]) -> list[RunSummary]:
+        """Runs with no end and no status get `RUNNING` or `ABANDONED` when their producer ran on this machine
+        (`provgraph.producers`)."""
+        import dataclasses
+
+        from provgraph.producers import producer_status
+
+        open_runs = [r for r in runs if r.kind == "activity" and not r.status and not r.end_time]
+        if not open_runs:
+            return runs
+        rows = self.backend.read(
+            self.backend.render("lookup/run_producers"), {"keys": [r.key for r in open_runs]}, tag="lookup"
+        )
+        producers = {row["key"]: (row["hostname"], row["pid"]) for row in rows}
+        result = []
+        for summary in runs:
+            producer = producers.get(summary.key) if summary in open_runs else None
+            status = producer_status(*producer, summary.start_time) if producer else None
+            result.append(dataclasses.replace(summary, status=status) if status else summary)
+        return result
 
     def run_summary(self, run: str) -> RunSummary:
         """The run ``run`` (id or key) with its step counts.
@@ -635,7 +656,7 @@ class Client:
                 '(runs are defined in docs/graph-model.md, "Runs and steps"; `provgraph runs` lists them)',
                 "runs",
             )
-        return _build(RunSummary, rows[0], _TIMES)
+        return self._with_producer_status([_build(RunSummary, rows[0], _TIMES)])[0]
 
     def task_tree(self, run: str, limit: int = DEFAULT_LIMIT) -> list[TaskNode]:
         """The steps of a run with their parents, in start order.
