@@ -158,7 +158,9 @@ class TaskSpec:
                 return [(str(k), v) for k, v in dict(handled).items()]
             except Exception as exc:  # noqa: BLE001 - fall back to the default binding
                 logger.warning(
-                    "args_handler of task %r failed (%s); recording the arguments as bound", self.name, exc
+                    "args_handler of task %r failed (%s); recording the arguments as bound",
+                    self.name,
+                    _redaction.scrub(exc),
                 )
         names = self.positional
         count = len(names)
@@ -455,7 +457,7 @@ class LightBatch:
                 )
                 records.extend(_task_records(item))
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
-                logger.error("provgraph capture could not describe a light task: %s", exc)
+                logger.error("provgraph capture could not describe a light task: %s", _redaction.scrub(exc))
         return records
 
     def __len__(self) -> int:

@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 SETTINGS_FILE_ENV = "PROVGRAPH_SETTINGS"
 
+# Settings that changed name: an old name gets a pointer to the new one instead of a bare "unknown setting".
+_RENAMED = {"redact_env_deny": "redact_deny", "redact_env_allow": "redact_allow"}
+
 
 class SettingsError(CaptureError, ValueError):
     """A setting has a value that cannot be used; the message names the setting and its source."""
@@ -265,7 +268,10 @@ class Settings:
         known = {f.name: f for f in fields(cls)}
         unknown = set(overrides) - set(known)
         if unknown:
-            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+            hints = "".join(
+                f" ({name} is now {_RENAMED[name]})" for name in sorted(unknown) if name in _RENAMED
+            )
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}{hints}")
         try:
             file_values = _read_settings_file(path)
         except SettingsError as exc:
@@ -273,8 +279,11 @@ class Settings:
             file_values = {}
         for name in file_values:
             if name not in known:
+                renamed = f" (now {_RENAMED[name]!r})" if name in _RENAMED else ""
                 refuse(
-                    SettingsError(f"unknown setting {name!r} in the settings file; see docs/environment.md")
+                    SettingsError(
+                        f"unknown setting {name!r}{renamed} in the settings file; see docs/environment.md"
+                    )
                 )
         values: dict[str, Any] = {}
         given: set[str] = set()  # explicit overrides: never dropped

@@ -507,3 +507,15 @@ def test_tasks_record_no_secret(memory_emitter, monkeypatch):
     ):
         assert secret not in text, secret
     assert "'epochs': 3" in text or '"epochs":3' in text
+
+
+def test_old_setting_names_point_to_the_new_ones(tmp_path):
+    from capture.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="redact_env_deny is now redact_deny"):
+        Settings.load(redact_env_deny=["x"])
+    settings_file = tmp_path / "settings.yaml"
+    settings_file.write_text("redact_env_allow: [HOME]\n")
+    with pytest.raises(SettingsError, match="now 'redact_allow'"):
+        Settings.load(settings_file)
+    assert Settings().redact_scan_values is True and Settings().redact_deny == []
