@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+import provgraph
 from capture.settings import SettingsError
 from provgraph.errors import ProvgraphError, ServiceError
 from provgraph.redaction import install_log_scrubbing, scrub, scrubbed_traceback
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Provenance store for Python workflows: W3C PROV in a graph you can query with Cypher.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what provgraph does (to stderr)")
+    parser.add_argument("--version", action="version", version=f"provgraph {provgraph.__version__}")
     parser.add_argument(
         "--settings",
         metavar="FILE",
