@@ -58,7 +58,7 @@ class Run:
         self.campaign = campaign
         self.given_id: str | None = None  # the workflow id the user gave, as text
         self.lineage = Lineage()
-        self.machine_declared = False
+        self.machine_declared = 0  # the pid of the process that declared the machine and its snapshot
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, name={self.name!r})"

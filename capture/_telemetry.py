@@ -55,6 +55,7 @@ __all__ = [
     "machine_id",
     "machine_info",
     "new_task_telemetry",
+    "process_facts",
     "start_sampler",
     "telemetry_phase",
     "telemetry_snapshot",
@@ -888,8 +889,22 @@ def _read_machine(plan: _Plan) -> dict[str, Any]:
     if "gpu" in plan.types:
         sampler = _get_sampler(plan.interval_s)
         info.update((k[3:], v) for k, v in sampler.gpu.read())
+        if not info.get("gpu_count"):
+            info["gpu_unavailable"] = sampler.gpu.note or "no GPU found"
+    else:
+        info["gpu_unavailable"] = "GPU telemetry is off (setting telemetry has no 'gpu')"
     info["environment"] = _json(plan.redactor.environment(os.environ))
     return info
+
+
+def process_facts(settings: Any = None) -> dict[str, Any]:
+    """What differs from process to process and run to run, read now (not cached): the process's readings and the
+    environment after redaction, named as in `machine_info`."""
+    plan = _plan(settings if settings is not None else _default_settings())
+    pairs, _ = _process_pairs(None, plan.redactor)
+    facts = {name[3:]: value for name, value in pairs}
+    facts["environment"] = _json(plan.redactor.environment(os.environ))
+    return facts
 
 
 def _psutil_resources() -> dict[str, Any]:

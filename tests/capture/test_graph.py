@@ -79,6 +79,15 @@ with capture.Workflow("telemetry") as run:
         train_step(i)
 print("run telemetry:", run.id)
 
+# --- two runs, two environments ---------------------------------------------------------------------------------
+import os
+
+for visible in ("0", "1"):
+    os.environ["CUDA_VISIBLE_DEVICES"] = visible
+    with capture.Workflow("environment") as run:
+        train_step(10)
+    print(f"run environment {visible}:", run.id)
+
 # --- many user-given ids ------------------------------------------------------------------------------------------
 for line in open(sys.argv[1], encoding="utf-8"):
     workflow_id, campaign_id = line.rstrip("\n").split("\t")
@@ -206,3 +215,26 @@ def test_a_thousand_random_unicode_ids_are_a_thousand_runs_with_their_text(loade
         "MATCH (c:Element) WHERE c.id IN $ids RETURN count(DISTINCT c.id) AS n", {"ids": sorted(campaigns)}
     )
     assert found[0]["n"] == len(campaigns)
+
+
+@pytest.mark.services
+@pytest.mark.embedded
+def test_two_runs_with_different_environments_show_their_own_values(loaded, captured):
+    import json
+
+    for visible in ("0", "1"):
+        run = captured["lines"][f"run environment {visible}"]
+        rows = loaded.read(
+            "MATCH (r:WorkflowRun)-[:used]->(s:Entity) WHERE r.id = $run AND 'pg:RunSnapshot' IN s.types "
+            "RETURN s.environment AS environment, s.gpu_unavailable AS why, s.process_pid AS pid",
+            {"run": run},
+        )
+        assert len(rows) == 1, rows
+        assert json.loads(rows[0]["environment"])["CUDA_VISIBLE_DEVICES"] == visible
+        assert rows[0]["why"] and rows[0]["pid"]
+    machines = loaded.read(
+        "MATCH (r:WorkflowRun)-[:wasAssociatedWith]->(m:Agent) WHERE r.id = $run AND 'pg:Machine' IN m.types "
+        "RETURN m.environment AS environment, m.host_id AS host",
+        {"run": captured["lines"]["run environment 0"]},
+    )
+    assert len(machines) == 1 and machines[0]["environment"] is None and machines[0]["host"]

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from capture import _telemetry, wire
-from capture._agents import machine_agent_record
+from capture._agents import is_host_fact, machine_agent_record, run_snapshot_records
 from capture._redaction import REDACTED, Redactor
 from capture._telemetry import machine_info
 from capture.settings import Settings
@@ -104,13 +104,39 @@ def test_command_line_is_redacted(fresh_cache, monkeypatch):
     assert shown[7].startswith("redis://u:[REDACTED:url-password")
 
 
-def test_agent_record_is_a_machine_agent(fresh_cache):
+def test_agent_record_is_a_machine_agent_with_the_host_facts_only(fresh_cache):
     record = machine_agent_record(Settings(telemetry=["machine"]))
     wire.validate_record(record)
     assert record["k"] == "agent" and record["id"] == f"pgid:machine_{_telemetry.machine_id()}"
     attrs = dict(map(tuple, record["a"]))
     assert attrs["prov:type"] == wire.qualified_name("pg:Machine")
-    assert {f"pg:{k}" for k in MACHINE_KEYS} <= set(attrs)
+    host = {k for k in MACHINE_KEYS if is_host_fact(k)}
+    assert {"host_id", "platform", "cpu_brand", "memory_virtual_total_bytes"} <= host
+    assert {f"pg:{k}" for k in host} <= set(attrs)
+    assert not {f"pg:{k}" for k in MACHINE_KEYS - host} & set(
+        attrs
+    )  # environment, pid, memory in use: per run
+
+
+def test_each_run_gets_its_own_snapshot_with_the_rest(fresh_cache, monkeypatch):
+    from capture._context import Run
+
+    settings = Settings(telemetry=["machine"])
+    monkeypatch.setenv("PROVGRAPH_TEST_SNAPSHOT", "first")
+    first = run_snapshot_records(Run("pgid:run_a", "a", None), "pgid:machine_x", settings)
+    monkeypatch.setenv("PROVGRAPH_TEST_SNAPSHOT", "second")
+    second = run_snapshot_records(Run("pgid:run_b", "b", None), "pgid:machine_x", settings)
+    for records, value in ((first, "first"), (second, "second")):
+        for index, record in enumerate(records):
+            wire.validate_record(record, index)
+        entity, used, attributed = records
+        attrs = dict(map(tuple, entity["a"]))
+        assert {f"pg:{k}" for k in MACHINE_KEYS if not is_host_fact(k)} <= set(attrs)
+        assert json.loads(attrs["pg:environment"])["PROVGRAPH_TEST_SNAPSHOT"] == value
+        assert attrs["pg:gpu_unavailable"]  # no GPU read: the snapshot says why
+        assert used["k"] == "used" and used["f"]["entity"] == entity["id"]
+        assert attributed["f"] == {"entity": entity["id"], "agent": "pgid:machine_x"}
+    assert first[0]["id"] != second[0]["id"]
 
 
 def test_machine_info_never_runs_py_cpuinfo():
