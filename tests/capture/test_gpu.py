@@ -256,7 +256,8 @@ def test_machine_info_lists_the_gpus(monkeypatch):
     info = _telemetry.machine_info(Settings(telemetry=["machine", "gpu"]))
     assert info["gpu_count"] == 3 and info["gpu_2_id"] == UUIDS[2] and info["gpu_0_name"] == "Fake H100"
     without = _telemetry.machine_info(Settings(telemetry=["machine"]))
-    assert not any(k.startswith("gpu_") for k in without)
+    assert [k for k in without if k.startswith("gpu_")] == ["gpu_unavailable"]  # no reading, and why
+    assert "off" in without["gpu_unavailable"]
 
 
 def test_no_nvidia_device_skips_the_pynvml_import(monkeypatch):
