@@ -14,8 +14,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _known_graph import graph_backend  # noqa: F401
-
 from provgraph.client import Client, InputValue
 
 POOL_WORKFLOW = """
@@ -59,7 +57,7 @@ for factor, order in ((2.0, (1.5, 2.5, 3.5)), (3.0, (3.5, 2.5, 1.5))):
 """
 
 
-def test_diff_of_captured_pool_runs_names_the_parameter_and_pairs_by_input(graph_backend, tmp_path):  # noqa: F811
+def test_diff_of_captured_pool_runs_names_the_parameter_and_pairs_by_input(graph_backend, tmp_path):
     from capture import read_buffer
     from provgraph.loader import load_messages
 

@@ -11,13 +11,11 @@ import json
 import uuid
 from typing import Any
 
-from _known_graph import graph_backend  # noqa: F401
-
 from provgraph.prov.export import PAGE_SIZE, export
 from provgraph.prov.importer import import_document
 
 
-def test_export_keeps_every_element_of_a_large_mixed_case_document(graph_backend: Any) -> None:  # noqa: F811
+def test_export_keeps_every_element_of_a_large_mixed_case_document(graph_backend: Any) -> None:
     from prov.model import ProvDocument
 
     token = uuid.uuid4().hex[:12]
