@@ -23,12 +23,6 @@
 //   other (counts of its steps by status).
 // run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
 // links each to its parent, so only the other activities are looked at (a label check before any pattern)
-// run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
-// links each to its parent, so only the other activities are looked at (a label check before any pattern)
-// run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
-// links each to its parent, so only the other activities are looked at (a label check before any pattern)
-// run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
-// links each to its parent, so only the other activities are looked at (a label check before any pattern)
 OPTIONAL MATCH (activity:Activity)
 WHERE NOT activity:Task AND NOT activity:Loop
 WITH collect(activity) AS others

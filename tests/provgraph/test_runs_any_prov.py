@@ -168,3 +168,24 @@ def test_run_questions_refuse_what_is_not_a_run(client, challenge):
         with pytest.raises(QueryError, match="is not a run"):
             question()
     assert client.run_summary(challenge.key("run1")).tasks == STEPS
+
+
+def test_browser_graphs_follow_the_same_rule(graph_backend, challenge):
+    (tree,) = graph_backend.read(
+        graph_backend.render("browser/task_tree_graph"),
+        {"run": challenge.key("run1")},
+        tag="browser/task_tree_graph",
+    )
+    assert len(tree["nodes"]) == STEPS + 1
+    # every step's wasInformedBy edge to the run, and the 4 reslice -> align_warp links
+    assert len(tree["relationships"]) == STEPS + 4
+    shared = graph_backend.read(
+        graph_backend.render("browser/shared_entities_graph"),
+        {"run": challenge.key("run1")},
+        tag="browser/shared_entities_graph",
+    )
+    assert {row["other_run"]["key"] for row in shared} == {challenge.key("run2")}
+    assert {row["entity"]["key"] for row in shared} == {
+        challenge.key(local)
+        for local in ["reference_img", "anatomy1_img", "anatomy2_img", "anatomy3_img", "anatomy4_img"]
+    }
