@@ -208,6 +208,18 @@ class Settings:
         secret=True,
     )
 
+    # --- audit (provgraph verify, docs/audit.md) -------------------------------------------------------------
+    audit_digests: bool = _setting(
+        False,
+        "PROVGRAPH_AUDIT_DIGESTS",
+        "The loader records each document's record digests (AuditBatch nodes) for `provgraph verify`.",
+    )
+    audit_signing_key: str = _setting(
+        "",
+        "PROVGRAPH_AUDIT_SIGNING_KEY",
+        "Ed25519 private key (PEM file) that signs each audit batch; empty: unsigned.",
+    )
+
     # --- services (provgraph services up) ---------------------------------------------------------------------
     neo4j_http_port: int = _setting(7474, "PROVGRAPH_NEO4J_HTTP_PORT", "Neo4j HTTP/Browser port (127.0.0.1).")
     neo4j_heap: str = _setting("1g", "PROVGRAPH_NEO4J_HEAP", "Neo4j JVM heap (-Xms/-Xmx).")

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from capture import wire
+from provgraph.digests import audit_statements
 from provgraph.graph.cypher import as_one_query
 from provgraph.graph.model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
 from provgraph.redaction import redact_url
@@ -535,6 +536,7 @@ def write_batch(backend: GraphBackend, batch: Batch, *, tag: str = "loader") -> 
     """Write one batch in one transaction; the counts of what it held."""
     started = time.perf_counter()
     statements = batch_statements(backend, batch)
+    statements += audit_statements(backend, batch)  # tamper evidence, when the settings ask for it
     if backend.combines_writes and len(statements) > 1:  # one round trip instead of one per statement
         statements = [as_one_query(statements)]
     backend.write(statements, tag=tag)

@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "provgraph.cli.tokens",
     "provgraph.cli.tail",
     "provgraph.cli.purge",
+    "provgraph.cli.verify",
 ]
 
 

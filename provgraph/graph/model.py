@@ -47,7 +47,9 @@ TYPE_LABELS: dict[str, str] = {
 }
 """A ``prov:type`` value (full URI) that adds a subtype label to its element node."""
 
-LABELS = frozenset({ELEMENT_LABEL, *KIND_LABELS.values(), *TYPE_LABELS.values(), "Document", "Namespace"})
+LABELS = frozenset(
+    {ELEMENT_LABEL, *KIND_LABELS.values(), *TYPE_LABELS.values(), "Document", "Namespace", "AuditBatch"}
+)
 
 RELATIONSHIP_TYPES = frozenset(wire.RELATIONS)
 """One relationship type per PROV relation, named as in PROV-N."""

@@ -477,3 +477,13 @@ def test_retention(example_graph, any_backend):
     by_run = {row["run"]: row for row in rows}
     assert by_run[monday]["value_dropped"] and by_run[monday]["purged"] and by_run[monday]["telemetry"] == 0
     assert not by_run[tuesday]["value_dropped"] and by_run[tuesday]["telemetry"] == 2
+
+
+def test_audit_trail(example_graph, any_backend):
+    (run,) = example_graph("audit_trail.py", load=False)  # it loads (with digests) and verifies by itself
+    lines = OUTPUT["audit_trail.py"].splitlines()
+    assert "untouched: verified" in lines
+    faults = [line for line in lines if line.startswith("after an edit:")]
+    assert len(faults) == 2 and all(
+        "property status is 'TAMPERED'; its record says 'FINISHED'" in f for f in faults
+    )

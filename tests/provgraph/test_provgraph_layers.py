@@ -29,14 +29,15 @@ LAYERS: list[set[str]] = [
     {"graph.backend"},
     {"graph.falkordb"},
     {"graph"},
+    {"digests"},
     {"loader"},
-    {"prov.importer", "tail", "autoload", "adapters"},
+    {"prov.importer", "tail", "autoload", "adapters", "audit"},
     {"prov.export"},
     {"prov.compare", "purge"},
     {"client", "services.browser"},
     {"services.managed", "demo", ""},  # "": the package itself (provgraph/__init__.py)
     {"cli.main", "cli.query", "cli.adapters", "cli.browser", "cli.capture", "cli.demo", "cli.embedded"},
-    {"cli.load", "cli.services", "cli.export", "cli.purge", "cli.tail", "cli.tokens"},
+    {"cli.load", "cli.services", "cli.export", "cli.purge", "cli.tail", "cli.tokens", "cli.verify"},
     {"__main__", "_cli"},
 ]
 PACKAGE = Path(provgraph.__file__).parent
