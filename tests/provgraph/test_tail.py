@@ -18,6 +18,7 @@ import pytest
 from provgraph.client import Client
 from provgraph.errors import ConfigurationError
 from provgraph.loader import Loader
+from provgraph.purge import purge, select
 from provgraph.tail import TailEvent, TailFilter, parse_since
 
 WORKFLOW = r"""
@@ -116,13 +117,8 @@ def _start_workflow(settings: Any, token: str, signal: Path, tmp_path: Path) -> 
 
 
 def _delete_docs(backend: Any, docs: list[str]) -> None:
-    backend.write(
-        [
-            ("MATCH (n:Element) WHERE any(d IN n.docs WHERE d IN $docs) DETACH DELETE n", {"docs": docs}),
-            ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
-            ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": docs}),
-        ]
-    )
+    # purge, not DETACH DELETE: shared nodes (the person, the machine) keep other runs' relationships
+    purge(backend, select(backend, docs=docs))
 
 
 def test_tail_follows_a_running_workflow_with_filters(any_settings, any_backend, any_redis, unique, tmp_path):

@@ -16,6 +16,7 @@ from capture import read_buffer
 from provgraph.client import Client
 from provgraph.errors import QueryError
 from provgraph.loader import load_messages
+from provgraph.purge import purge, select
 from provgraph.tokens import TokenTotals
 
 WORKFLOW = r"""
@@ -136,13 +137,8 @@ def client(any_backend: Any, captured: dict[str, Any]):
     load_messages(any_backend, captured["messages"])
     yield Client(backend=any_backend)
     docs = sorted({message.doc for message in captured["messages"]})
-    any_backend.write(
-        [
-            ("MATCH (n:Element) WHERE any(d IN n.docs WHERE d IN $docs) DETACH DELETE n", {"docs": docs}),
-            ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
-            ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": docs}),
-        ]
-    )
+    # purge, not DETACH DELETE: shared nodes (the person, the machine) keep other runs' relationships
+    purge(any_backend, select(any_backend, docs=docs))
 
 
 def _task(client: Client, run: str, name: str) -> str:
