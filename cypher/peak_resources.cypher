@@ -11,10 +11,13 @@
 //   peak_gpu_memory_bytes         the sum over devices of gpu_N_used_bytes (device memory in use, as the vendor
 //                                 library reports it for the whole device, so other processes count too)
 //   peak_gpu_utilization_percent  the highest gpu_N_utilization_percent of any device
+//   rss_growth_bytes              peak_rss_bytes less the process's resident memory when the task started
+//                                 (its `phase: start` sample): what the task itself added, where peak_rss_bytes
+//                                 is the whole process's peak
 // A measure no sample has is null. Tasks without telemetry are left out.
 //
 // Returns one row per task, highest memory first: id, key, name, run (id of its workflow run), samples,
-//   peak_rss_bytes, peak_cpu_percent, peak_gpu_memory_bytes, peak_gpu_utilization_percent.
+//   peak_rss_bytes, rss_growth_bytes, peak_cpu_percent, peak_gpu_memory_bytes, peak_gpu_utilization_percent.
 OPTIONAL MATCH (scope:Element)
 WHERE scope.key = $run OR scope.id = $run
 CALL (scope) {
@@ -35,6 +38,7 @@ WITH task, sample,
 WITH task,
      count(sample) AS samples,
      max(sample.process_rss_bytes) AS peak_rss_bytes,
+     min(CASE WHEN sample.phase = 'start' THEN sample.process_rss_bytes END) AS start_rss_bytes,
      max(sample.process_cpu_percent) AS peak_cpu_percent,
      max(CASE WHEN size(gpu_used) > 0 THEN reduce(total = 0, used IN gpu_used | total + used) END)
        AS peak_gpu_memory_bytes,
@@ -49,6 +53,7 @@ RETURN task.id AS id,
        head([(task)-[:wasStartedBy*1..20]->(run:WorkflowRun) | run.id]) AS run,
        samples,
        peak_rss_bytes,
+       peak_rss_bytes - start_rss_bytes AS rss_growth_bytes,
        peak_cpu_percent,
        peak_gpu_memory_bytes,
        peak_gpu_utilization_percent

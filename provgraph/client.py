@@ -230,6 +230,8 @@ class TaskDuration:
     start_time: str | None
     end_time: str | None
     run: str | None
+    kind: str = "task"
+    """``task``, or ``iteration``: one pass of a ``capture.Loop``, a wrapper as long as the tasks run in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,9 @@ class ResourcePeak:
     peak_cpu_percent: float | None
     peak_gpu_memory_bytes: int | None
     peak_gpu_utilization_percent: float | None
+    rss_growth_bytes: int | None = None
+    """What the task added to the process's resident memory: its peak less the reading at its start
+    (``peak_rss_bytes`` is the whole process's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -702,9 +707,19 @@ class Client:
             result.append(_build(FailedTask, {**row, "inputs": inputs}, _TIMES))
         return result
 
-    def slowest_tasks(self, run: str | None = None, limit: int = 10) -> list[TaskDuration]:
-        """The longest tasks (of one run, or all), slowest first."""
-        return [_build(TaskDuration, row, _TIMES) for row in self.run("slowest_tasks", run=run, limit=limit)]
+    def slowest_tasks(
+        self, run: str | None = None, limit: int = 10, kind: str | None = "task"
+    ) -> list[TaskDuration]:
+        """The longest tasks (of one run, or all), slowest first.
+
+        Args:
+            kind: ``task`` (the default: work itself), ``iteration`` (passes of a ``capture.Loop``, which last as
+                long as the tasks inside them), or ``None`` for both (`TaskDuration.kind` tells them apart).
+        """
+        if kind not in ("task", "iteration", None):
+            raise ConfigurationError(f"kind must be 'task', 'iteration' or None, not {kind!r}")
+        rows = self.run("slowest_tasks", run=run, limit=limit, kind=kind)
+        return [_build(TaskDuration, row, _TIMES) for row in rows]
 
     def peak_resources(self, run: str | None = None, limit: int = DEFAULT_LIMIT) -> list[ResourcePeak]:
         """Peak memory, GPU memory and CPU per task from its telemetry, highest memory first."""

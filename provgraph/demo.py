@@ -245,14 +245,15 @@ def run_demo(
         _show(
             echo,
             "Slowest tasks of the training run",
-            client.slowest_tasks(run=ids["train"], limit=5),
+            client.slowest_tasks(run=ids["train"], limit=5),  # tasks, not the loop iterations around them
             ["name", "duration_s", "status"],
         )
         peaks = [
             {
                 "name": peak.name,
                 "samples": peak.samples,
-                "peak_rss_mb": round(peak.peak_rss_bytes / 1e6, 1) if peak.peak_rss_bytes else None,
+                "rss_growth_bytes": peak.rss_growth_bytes,  # what the task added
+                "peak_rss_bytes": peak.peak_rss_bytes,  # the whole process
                 "peak_cpu_percent": peak.peak_cpu_percent,
             }
             for peak in client.peak_resources(run=ids["train"], limit=5)

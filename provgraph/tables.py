@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["format_cell", "format_table", "plain"]
+__all__ = ["format_bytes", "format_cell", "format_table", "plain"]
 
 _CELL_WIDTH = 60
 
@@ -35,12 +35,31 @@ def format_cell(value: Any) -> str:
     return text
 
 
+def format_bytes(value: float) -> str:
+    """A byte count as a person reads it: ``512 B``, ``3.4 MB``, ``1.21 GB`` (powers of 1000, as disks and
+    ``top`` in SI mode count; negative for a shrink)."""
+    size = float(value)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
 def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """Rows as an aligned text table with a header line; numbers right-aligned."""
+    """Rows as an aligned text table with a header line; numbers right-aligned; ``*_bytes`` columns in kB, MB,
+    GB (JSON output keeps the exact numbers)."""
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
-    cells = [[format_cell(row.get(column)) for column in columns] for row in rows]
+
+    def cell(row: Mapping[str, Any], column: str) -> str:
+        value = row.get(column)
+        if column.endswith("_bytes") and isinstance(value, int | float) and not isinstance(value, bool):
+            return format_bytes(value)
+        return format_cell(value)
+
+    cells = [[cell(row, column) for column in columns] for row in rows]
     widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
     numeric = [
         all(

@@ -88,7 +88,7 @@ GUIDE_QUERIES = (
     GuideQuery("impact", "Impact of an input", "browser/impact_graph", "ref", "input"),
     GuideQuery("task_tree", "A run's task tree", "browser/task_tree_graph", "run", "run"),
     GuideQuery("shared", "Cross-workflow joins", "browser/shared_entities_graph", "run", "shared_run"),
-    GuideQuery("slowest", "Slowest tasks", "slowest_tasks", "run", "run", {"limit": 10}),
+    GuideQuery("slowest", "Slowest tasks", "slowest_tasks", "run", "run", {"limit": 10, "kind": "task"}),
 )
 
 

@@ -141,6 +141,7 @@ def test_typed_run_questions(client, known_graph):
             99.0,
             7_000_000_000,
             80.0,
+            475_000_000,  # the peak less the process's memory when the task started (950 MB / 2)
         )
     ]
 

@@ -85,7 +85,12 @@ def _cases(g: KnownGraph) -> dict[str, list[dict[str, Any]]]:
             for a, b in [("run.a", "run.b"), ("run.b", "run.a"), ("run.a", "run.p")]
         ],
         "failed_tasks": [{"run": g.id(r), "limit": 100} for r in runs],
-        "slowest_tasks": [{"run": g.id(r), "limit": lim} for r in runs for lim in (3, 100)],
+        "slowest_tasks": [
+            {"run": g.id(r), "limit": lim, "kind": kind}
+            for r in runs
+            for lim in (3, 100)
+            for kind in ("task", None)
+        ],
         "peak_resources": [{"run": g.id(r), "limit": 100} for r in runs],
         "associations": [
             {"ref": g.id(e), "limit": 100} for e in ("a.model", "run.a", "p.figure", "a.epoch0")
