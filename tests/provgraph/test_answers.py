@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from _known_graph import graph_backend  # noqa: F401
 
 from capture import read_buffer
 from provgraph.client import Client
@@ -42,7 +41,7 @@ with capture.Workflow(name=sys.argv[1]):
 
 
 @pytest.fixture(scope="module")
-def looped_run(graph_backend, tmp_path_factory):  # noqa: F811
+def looped_run(graph_backend, tmp_path_factory):
     buffer = tmp_path_factory.mktemp("buffer")
     name = f"loops_{uuid.uuid4().hex[:12]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVGRAPH_")}
@@ -53,7 +52,9 @@ def looped_run(graph_backend, tmp_path_factory):  # noqa: F811
         PROVGRAPH_HOME=str(buffer / "home"),
         PROVGRAPH_SETTINGS=str(buffer / "none.yaml"),
     )
-    ran = subprocess.run([sys.executable, "-c", SCRIPT, name], env=env, capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "-c", SCRIPT, name], env=env, capture_output=True, text=True, timeout=120
+    )
     assert ran.returncode == 0, ran.stderr
     messages = read_buffer(buffer)
     load_messages(graph_backend, messages)
@@ -61,7 +62,7 @@ def looped_run(graph_backend, tmp_path_factory):  # noqa: F811
     return run
 
 
-def test_slowest_tasks_tells_iterations_from_tasks(graph_backend, looped_run):  # noqa: F811
+def test_slowest_tasks_tells_iterations_from_tasks(graph_backend, looped_run):
     client = Client(backend=graph_backend)
     tasks = client.slowest_tasks(looped_run)
     assert [t.name for t in tasks] == ["step", "step"] and {t.kind for t in tasks} == {"task"}
