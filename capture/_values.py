@@ -110,10 +110,13 @@ def file_entity_id(ref: FileRef) -> str | None:
 
 
 def file_attrs(ref: FileRef) -> list[tuple[str, Any]]:
-    """Attributes of a file entity."""
+    """Attributes of a file entity: its type, path, name (the last part of the path: what a person recognises it
+    by, e.g. in Neo4j Browser's captions, where paths all start alike), content hash and size."""
+    path = os.path.abspath(ref)
     attrs: list[tuple[str, Any]] = [
         ("prov:type", wire.qualified_name("pg:File")),
-        ("pg:path", os.path.abspath(ref)),
+        ("pg:path", path),
+        ("pg:name", os.path.basename(path)),
     ]
     if ref.sha256:
         attrs.append(("pg:sha256", ref.sha256))

@@ -15,7 +15,7 @@ Example::
     from capture.settings import Settings
     from provgraph.demo import run_demo
 
-    run_demo(Settings.load(), out_dir="provgraph-demo")
+    run_demo(Settings.load())                      # files under $PROVGRAPH_HOME/demo
 """
 
 from __future__ import annotations
@@ -143,12 +143,15 @@ class DemoResult(dict[str, Any]):
 def run_demo(
     settings: Settings,
     *,
-    out_dir: str | Path = "provgraph-demo",
+    out_dir: str | Path | None = None,
     fresh: bool = False,
     epochs: int = 5,
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run the whole demo; returns the exit code (0).
+
+    Its files (the workflow's data and model, the exports) go to ``out_dir``, by default ``<settings.home>/demo``:
+    never into the current directory unless asked.
 
     Raises:
         provgraph.errors.ProvgraphError: a step failed (the message says which and what to do).
@@ -162,7 +165,7 @@ def run_demo(
     from provgraph.services.embedded import EmbeddedServer
 
     started = time.perf_counter()
-    out = Path(out_dir).resolve()
+    out = (Path(settings.home).expanduser() / "demo" if out_dir is None else Path(out_dir)).resolve()
     embedded = settings.graph_url == "embedded" or settings.redis_url == "embedded"
 
     def step(text: str) -> None:

@@ -5,7 +5,7 @@ with ``PROVGRAPH_GRAPH_URL``/``PROVGRAPH_REDIS_URL`` set it runs on Neo4j and Re
 
 Examples::
 
-    provgraph demo                       # runs, loads, prints lineage tables, writes exports to ./provgraph-demo
+    provgraph demo                       # runs, loads, prints lineage tables, writes exports to $PROVGRAPH_HOME/demo
     provgraph demo --out /tmp/demo       # exports elsewhere
     provgraph demo --fresh               # start from an empty embedded data directory
 """
@@ -28,9 +28,8 @@ def register(subparsers: Any) -> None:
     )
     demo.add_argument(
         "--out",
-        default="provgraph-demo",
         metavar="DIR",
-        help="where the exports go (default ./provgraph-demo)",
+        help="where its files go: the workflow's data and model, the exports (default $PROVGRAPH_HOME/demo)",
     )
     demo.add_argument(
         "--fresh",

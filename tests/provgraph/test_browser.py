@@ -109,7 +109,7 @@ def test_style_covers_prov_kinds_and_subtypes_with_names_as_captions() -> None:
     assert len(set(colours.values())) == 4, colours
     assert rules["node.Task"]["caption"] == "{name}"
     assert rules["node.WorkflowRun"]["caption"] == "{name}"
-    assert rules["node.File"]["caption"] == "{path}"
+    assert rules["node.File"]["caption"] == "{name}"  # the file's name: paths all start alike
     assert rules["relationship"]["caption"] == "<type>"
     # Telemetry is quiet: smaller than any other node, grey, small text.
     sizes = {
@@ -135,7 +135,7 @@ def test_guide_has_a_slide_per_question_with_ids_and_runnable_queries() -> None:
     # The id is quoted safely for Cypher, and html-escaped.
     assert params_command(GUIDE_QUERIES[0], ids) == ":params {ref: 'pgid:val_x\\'1_o0'}"
     assert "REPLACE-WITH-AN-ID" in params_command(GUIDE_QUERIES[3], ids)  # no shared run known
-    assert params_command(GUIDE_QUERIES[4], ids) == ":params {run: 'pgid:run_1', limit: 10}"
+    assert params_command(GUIDE_QUERIES[4], ids) == ":params {run: 'pgid:run_1', limit: 10, kind: 'task'}"
     assert "{{" not in text
 
 

@@ -129,3 +129,25 @@ def test_the_automatic_loader_stops_when_idle_and_concurrent_scripts_share_it(fr
     runs = provgraph(env, "runs", "--json")  # records persisted: a later command still sees all three runs
     assert runs.returncode == 0, runs.stderr
     assert runs.stdout.count('"workflow": "quickstart"') == 3
+
+
+def test_demo_writes_into_provgraph_home_not_the_current_directory(fresh_home, tmp_path):
+    cwd = tmp_path / "where-the-user-is"
+    cwd.mkdir()
+    ran = subprocess.run(
+        [sys.executable, "-m", "provgraph", "demo", "--epochs", "2"],
+        env=first_run_env(fresh_home),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert list(cwd.iterdir()) == []
+    demo = fresh_home / "demo"
+    assert (demo / "train_model.json").is_file() and (demo / "train_model.ttl").is_file()
+    assert (demo / "work" / "measurements.csv").is_file()
+    assert str(demo / "train_model.json") in ran.stdout
+    # the slowest tasks are tasks, not the loop iterations around them
+    slowest = ran.stdout.split("== Slowest tasks", 1)[1].split("==", 1)[0]
+    assert "iteration" not in slowest and "train_epoch" in slowest
