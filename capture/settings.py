@@ -208,6 +208,23 @@ class Settings:
         secret=True,
     )
 
+    # --- retention (provgraph load applies it, docs/retention.md) ------------------------------------------
+    retention_max_age: str = _setting(
+        "",
+        "PROVGRAPH_RETENTION_MAX_AGE",
+        "`provgraph load` purges runs that ended longer ago than this (90d, 12h, 2w); empty: keep everything.",
+    )
+    retention_keep_lineage: bool = _setting(
+        False,
+        "PROVGRAPH_RETENTION_KEEP_LINEAGE",
+        "The retention policy keeps old runs' lineage and drops only telemetry and long values.",
+    )
+    retention_interval_s: float = _setting(
+        3600.0,
+        "PROVGRAPH_RETENTION_INTERVAL_S",
+        "How often `provgraph load` applies the retention policy, seconds.",
+    )
+
     # --- audit (provgraph verify, docs/audit.md) -------------------------------------------------------------
     audit_digests: bool = _setting(
         False,

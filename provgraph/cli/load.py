@@ -14,6 +14,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -63,6 +64,7 @@ def _stderr(line: str) -> None:
 
 def _load(args: argparse.Namespace) -> int:
     from provgraph.loader import Loader, persistence_warning
+    from provgraph.retention import start_schedule
 
     settings = _settings(args)
     # the loader's warnings are its progress lines here (--quiet: neither); its failure is the command's one line
@@ -81,6 +83,8 @@ def _load(args: argparse.Namespace) -> int:
         loader.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_retention = threading.Event()
+    retention: threading.Thread | None = None
     try:
         if not args.quiet:
             _stderr(
@@ -91,8 +95,12 @@ def _load(args: argparse.Namespace) -> int:
             if warning:
                 _stderr(warning)
         until_idle = 0.0 if args.once else args.until_idle
+        retention = start_schedule(settings, stop_retention, None if args.quiet else _stderr)
         stats = loader.run(until_idle_s=until_idle)
     finally:
+        stop_retention.set()
+        if retention is not None:
+            retention.join(timeout=30)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         loader.close()

@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"prov.importer", "tail", "autoload", "adapters", "audit"},
     {"prov.export"},
     {"prov.compare", "purge"},
+    {"retention"},
     {"client", "services.browser"},
     {"services.managed", "demo", ""},  # "": the package itself (provgraph/__init__.py)
     {"cli.main", "cli.query", "cli.adapters", "cli.browser", "cli.capture", "cli.demo", "cli.embedded"},

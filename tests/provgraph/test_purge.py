@@ -6,6 +6,7 @@ long values."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -198,3 +199,56 @@ def test_a_document_of_relations_only_leaves_nothing_behind(any_backend, graph):
     assert _one(any_backend, "MATCH (n:Element {id: $id}) RETURN count(n) AS n", id=ghost)["n"] == 0
     assert _one(any_backend, "MATCH ()-[r]->() WHERE r.doc = $doc RETURN count(r) AS n", doc=doc)["n"] == 0
     assert _exports(any_backend, [_docs(g)["a"], _docs(g)["b"]]) == before
+
+
+def _old_run(backend: Any, token: str, ended: bool = True) -> str:
+    """A run of 1999 (no other test's data is that old), loaded through the loader; its document id."""
+    from capture import wire
+    from provgraph.loader import load_messages
+
+    doc = f"pgid:run_1999_{token}"
+    formal = {"startTime": "1999-01-01T00:00:00Z", **({"endTime": "1999-01-01T01:00:00Z"} if ended else {})}
+    records = [
+        wire.element(
+            "activity",
+            doc,
+            [("prov:type", wire.qualified_name("pg:WorkflowRun")), ("pg:name", "old")],
+            formal,
+        ),
+        wire.element("entity", f"pgid:val_1999_{token}", [("prov:value", 1)]),
+        wire.relation("wasGeneratedBy", entity=f"pgid:val_1999_{token}", activity=doc),
+    ]
+    load_messages(backend, [wire.Message(doc, records)])
+    return doc
+
+
+def test_retention_policy_runs_on_a_schedule(any_backend, any_settings):
+    import dataclasses
+    import threading
+
+    from provgraph.retention import RetentionPolicy, start_schedule
+
+    token = uuid.uuid4().hex[:12]
+    ended, running = _old_run(any_backend, token), _old_run(any_backend, token + "r", ended=False)
+    cutoff = "2000-01-01T00:00:00Z"
+    assert RetentionPolicy.from_settings(any_settings) is None  # off by default
+    with pytest.raises(ConfigurationError, match="neither a duration"):
+        RetentionPolicy.from_settings(dataclasses.replace(any_settings, retention_max_age="soon"))
+    settings = dataclasses.replace(any_settings, retention_max_age=cutoff, retention_interval_s=0.2)
+    stop = threading.Event()
+    lines: list[str] = []
+    thread = start_schedule(settings, stop, lines.append)
+    assert thread is not None
+    try:
+        for _ in range(100):
+            if any("retention: purged 1 run(s)" in line for line in lines):
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert any("retention: purged 1 run(s) past 2000-01-01T00:00:00Z" in line for line in lines), lines
+    count = "MATCH (d:Document) WHERE d.id = $doc RETURN count(d) AS n"
+    assert _one(any_backend, count, doc=ended)["n"] == 0
+    assert _one(any_backend, count, doc=running)["n"] == 1  # never ended: maybe still loading, kept
+    purge(any_backend, select(any_backend, docs=[running]))
