@@ -248,6 +248,9 @@ class FolderWatch:
         stat = _stat(path) if os.path.isfile(path) else None
         entity = file_entity(path) if stat is not None else None
         records: list[dict[str, Any]] = []
+        if stat is not None and entity is None:
+            logger.warning("provgraph capture.watch: %s changed but cannot be read; not recorded", path)
+            return
         if entity is None:
             if known is None:
                 return  # created and deleted between two looks, or never readable: nothing to describe

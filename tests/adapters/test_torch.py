@@ -138,7 +138,8 @@ def test_child_forwards_are_nested_tasks_using_their_layers(captured, load, any_
         "cpu",
     )
     (generated,) = any_backend.read(
-        "MATCH (f:File {id: $file})-[g:wasGeneratedBy]->(a:Activity) RETURN g.role AS role, a.id AS by",
-        {"file": checkpoint},
+        "MATCH (f:File {id: $file})-[g:wasGeneratedBy]->(a:Activity) WHERE g.doc = $run "
+        "RETURN g.role AS role, a.id AS by",
+        {"file": checkpoint, "run": run},
     )
     assert generated == {"role": "checkpoint", "by": run}

@@ -457,7 +457,7 @@ def test_torch_layers(example_graph, any_backend):
     checkpoint = _one(
         any_backend,
         "MATCH (f:File)-[:wasGeneratedBy {role: 'checkpoint'}]->(:WorkflowRun {id: $run}) "
-        "MATCH (f)-[:wasDerivedFrom]->(m:Model)-[:hadMember]->(layer:Model) "
+        "MATCH (f)-[d:wasDerivedFrom]->(m:Model)-[:hadMember]->(layer:Model) WHERE d.doc = $run "
         "RETURN m.parameters AS parameters, collect(layer.module_path) AS layers",
         run=run,
     )
