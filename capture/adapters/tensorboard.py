@@ -78,7 +78,7 @@ def _metric_id(path: str, tag: str, step: int, wall_time: float) -> str:
 
 def _accumulator(path: str) -> Any:
     try:
-        from tensorboard.backend.event_processing import event_accumulator  # type: ignore[import-untyped]
+        from tensorboard.backend.event_processing import event_accumulator
     except ImportError as exc:
         raise ImportError(
             "the TensorBoard adapter needs tensorboard: pip install 'provgraph[adapters]' (or tensorboard)"
@@ -125,7 +125,7 @@ def _points(accumulator: Any) -> Iterator[tuple[str, str, int, float, Any, list[
             continue
         if plugin != "scalars":
             continue
-        from tensorboard.util import tensor_util  # type: ignore[import-untyped]
+        from tensorboard.util import tensor_util
 
         for event in _sample(accumulator.Tensors(tag)):
             value = tensor_util.make_ndarray(event.tensor_proto)
