@@ -24,14 +24,7 @@ def load(any_backend):
     _load.docs = docs  # type: ignore[attr-defined] - a test adds documents written by other means
     yield _load
     if docs:
-        listed = sorted(docs)
-        any_backend.write(
-            [
-                (
-                    "MATCH (n:Element) WHERE any(d IN n.docs WHERE d IN $docs) DETACH DELETE n",
-                    {"docs": listed},
-                ),
-                ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": listed}),
-                ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": listed}),
-            ]
-        )
+        from provgraph.purge import purge, select
+
+        # purge, not DETACH DELETE: shared nodes (the person, content-hashed files) keep other runs' relationships
+        purge(any_backend, select(any_backend, docs=sorted(docs)))
