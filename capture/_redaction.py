@@ -460,7 +460,7 @@ class Redactor:
             return True
         if kind is not dict and not isinstance(mapping, Mapping):
             return False
-        needed = max(4, len(environ) // 2)
+        needed = max(4, len(self._environ_data) // 2)
         if len(mapping) < needed:  # the common case, decided before any item is read
             return False
         same = 0
@@ -602,38 +602,37 @@ def _stable_text(value: Any) -> str:
 
 # --- the process-wide redactor -----------------------------------------------------------------------------------
 
-_ACTIVE: list[Redactor | None] = [None]
-_ACTIVE_SOURCE: list[Any] = [None]
+_active: Redactor | None = None
+_active_source: Any = None
+_SETTING_NAMES = ("redact_deny", "redact_allow", "redact_scan_values", "redact_salt")
 
 
 def configure(settings: Any = None) -> Redactor:
     """Build the process-wide redactor from settings (``redact_deny``, ``redact_allow``, ``redact_scan_values``,
     ``redact_salt``; missing ones take their defaults) and make it the active one."""
+    global _active, _active_source
     redactor = Redactor(
         deny=getattr(settings, "redact_deny", ()) or (),
         allow=getattr(settings, "redact_allow", ()) or (),
         scan_values=getattr(settings, "redact_scan_values", True),
         salt=getattr(settings, "redact_salt", "") or "",
     )
-    _ACTIVE[0] = redactor
-    _ACTIVE_SOURCE[0] = settings
+    _active, _active_source = redactor, settings
     return redactor
-
-
-_SETTING_NAMES = ("redact_deny", "redact_allow", "redact_scan_values", "redact_salt")
 
 
 def active(settings: Any = None) -> Redactor:
     """The process-wide redactor; rebuilt when ``settings`` is given and its ``redact_*`` settings differ from
-    those it was built from (an identity test on the hot path; four attributes when the object changed)."""
-    redactor = _ACTIVE[0]
+    those it was built from (one identity test on the emitter's path; four attributes when the object changed)."""
+    global _active_source
+    redactor = _active
+    if redactor is not None and (settings is _active_source or settings is None):
+        return redactor
     if redactor is None:
         return configure(settings)
-    if settings is None or settings is _ACTIVE_SOURCE[0]:
-        return redactor
-    source = _ACTIVE_SOURCE[0]
+    source = _active_source
     if all(getattr(settings, name, None) == getattr(source, name, None) for name in _SETTING_NAMES):
-        _ACTIVE_SOURCE[0] = settings
+        _active_source = settings
         return redactor
     return configure(settings)
 

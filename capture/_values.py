@@ -180,7 +180,7 @@ def _jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
     if isinstance(value, dict):
         if len(value) > _MAX_ITEMS:
             raise ValueError("too long")
-        if redactor.is_environment(value):
+        if depth and redactor.is_environment(value):  # the top level was tested by value_attrs
             return redactor.marker(value, "environment")
         secret_name = redactor.secret_name
         out = {}
