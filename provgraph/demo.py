@@ -298,3 +298,29 @@ def _show(echo: Callable[[str], None], title: str, rows: Sequence[Any], columns:
     echo(f"== {title}")
     echo(format_table(table, columns))
     echo("")
+
+
+QUERIES_GRAPH = "queries_graph.jsonl"
+"""The example graph of docs/queries.md, as wire messages (the tests' known graph with the token ``demo``;
+tests/provgraph/test_docs_run.py checks the file is exactly that graph)."""
+
+
+def load_queries_graph(settings: Settings, echo: Callable[[str], None] = print) -> int:
+    """Load the example graph of docs/queries.md into the graph ``settings`` names (``provgraph demo
+    --queries-graph``), so every example there answers as shown. Idempotent: loading it twice changes nothing."""
+    from importlib import resources
+
+    from capture import wire
+    from provgraph.graph import open_backend
+    from provgraph.loader import load_messages
+
+    text = resources.files("provgraph").joinpath("examples", QUERIES_GRAPH).read_bytes()
+    messages = [wire.decode_message(line) for line in text.splitlines() if line.strip()]
+    with open_backend(settings) as backend:
+        backend.ensure_schema()
+        stats = load_messages(backend, messages)
+    echo(
+        f"loaded the example graph of docs/queries.md: {stats.records} records "
+        "(runs pgid:run_a_demo, pgid:run_b_demo, pgid:run_p_demo); try `provgraph runs --workflow train_demo`"
+    )
+    return 0

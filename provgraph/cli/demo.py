@@ -8,6 +8,7 @@ Examples::
     provgraph demo                       # runs, loads, prints lineage tables, writes exports to $PROVGRAPH_HOME/demo
     provgraph demo --out /tmp/demo       # exports elsewhere
     provgraph demo --fresh               # start from an empty embedded data directory
+    provgraph demo --queries-graph       # load the example graph of docs/queries.md instead
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def register(subparsers: Any) -> None:
         help="delete the embedded data directory first (otherwise a second run adds to the same graph)",
     )
     demo.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
+    demo.add_argument(
+        "--queries-graph",
+        action="store_true",
+        help="instead: load the example graph that docs/queries.md asks its questions of, and stop",
+    )
     demo.set_defaults(func=_demo)
 
 
@@ -45,4 +51,8 @@ def _demo(args: argparse.Namespace) -> int:
     from provgraph.demo import run_demo
 
     settings = Settings.load(getattr(args, "settings", None))
+    if args.queries_graph:
+        from provgraph.demo import load_queries_graph
+
+        return load_queries_graph(settings)
     return run_demo(settings, out_dir=args.out, fresh=args.fresh, epochs=args.epochs)
