@@ -359,12 +359,84 @@ def _check_value(value: Any, where: str) -> None:
     raise WireFormatError(f"{where}: unsupported value type {kind.__name__}")
 
 
+def _short(value: Any, limit: int) -> bool:
+    """A non-empty ASCII string of at most ``limit`` bytes (the common case, checked without encoding)."""
+    return type(value) is str and 0 < len(value) <= limit and value.isascii()
+
+
+_NEEDS_ID = frozenset((*ELEMENT_KINDS, "bundle"))
+_QNAME_DATATYPES = ("prov:QUALIFIED_NAME", "xsd:QName")
+
+
+def _plainly_valid(record: Any) -> bool:
+    """True only for a record that is certainly valid and all ASCII: the fast path of `validate_record` (a loader
+    checks every record it reads). Anything else, valid or not, goes through the full check."""
+    if type(record) is not dict:
+        return False
+    kind = record.get("k")
+    if type(kind) is not str or kind not in RECORD_KINDS or "ns" in record:
+        return False
+    ident = record.get("id")
+    if ident is None:
+        if kind in _NEEDS_ID:
+            return False
+    elif not _short(ident, MAX_ID_BYTES):
+        return False
+    bundle = record.get("b")
+    if bundle is not None and not _short(bundle, MAX_ID_BYTES):
+        return False
+    formal = record.get("f")
+    if formal is not None:
+        if type(formal) is not dict:
+            return False
+        allowed = FORMALS[kind]
+        for name, value in formal.items():
+            if name not in allowed or not _short(value, MAX_ID_BYTES):
+                return False
+    attrs = record.get("a")
+    if attrs is None:
+        return True
+    if type(attrs) is not list or len(attrs) > MAX_ATTRIBUTES:
+        return False
+    for pair in attrs:
+        if type(pair) is not list or len(pair) != 2:
+            return False
+        name, value = pair
+        if not _short(name, MAX_ATTRIBUTE_NAME_BYTES):
+            return False
+        kind_of = type(value)
+        if kind_of is str:
+            if not value.isascii():
+                return False
+        elif kind_of is int or kind_of is bool:
+            continue
+        elif kind_of is float:
+            if not math.isfinite(value):
+                return False
+        elif kind_of is dict:
+            lexical = value.get("$")
+            if len(value) != 2 or type(lexical) is not str or not lexical.isascii():
+                return False
+            datatype = value.get("type")
+            if datatype is None:
+                datatype = value.get("lang")
+            if not _short(datatype, MAX_ID_BYTES):
+                return False
+            if datatype in _QNAME_DATATYPES and not 0 < len(lexical) <= MAX_ID_BYTES:
+                return False
+        else:
+            return False
+    return True
+
+
 def validate_record(record: Any, index: int = 0) -> None:
     """Check one record's shape and limits; raise `WireFormatError` naming the record and the fault.
 
     Never recurses into a value of the wrong shape and never writes one out in full, so a record nested 100,000
     levels deep or holding megabytes is refused as cheaply as any other.
     """
+    if _plainly_valid(record):
+        return
     where = f"record {index}"
     if type(record) is not dict:
         raise WireFormatError(f"{where}: not an object but {_describe(record)}")
@@ -609,41 +681,10 @@ def statement_key(
     """
     if resolve is None:
         resolve = resolver(namespaces)
-
-    def uri(qname: Any) -> Any:
-        if type(qname) is not str:
-            return _plain_text(qname)
-        try:
-            return resolve(qname)
-        except WireFormatError:
-            return "?" + qname  # unresolvable: as written, marked so it can never equal a URI
-
-    formal = record.get("f") or {}
-    formals = sorted(
-        (
-            [_plain_text(name), _plain_text(value) if name in TIME_FORMALS else uri(value)]
-            for name, value in (formal.items() if isinstance(formal, dict) else ())
-        ),
-        key=lambda pair: str(pair[0]),
-    )
-    attrs = []
-    raw_attrs = record.get("a") or ()
-    for pair in raw_attrs if isinstance(raw_attrs, list) else ():
-        if type(pair) is not list or len(pair) != 2:
-            attrs.append(["?", _canonical_value(pair, uri)])
-            continue
-        attrs.append([uri(pair[0]), _canonical_value(pair[1], uri)])
-    if len(attrs) > 1:
-        attrs.sort(key=_attr_order)
-    canonical = [
-        STATEMENT_KEY_SCHEME,
-        _plain_text(doc),
-        _plain_text(record.get("k")),
-        uri(record.get("id")),
-        uri(record.get("b")),
-        formals,
-        attrs,
-    ]
+    try:
+        canonical = _meaning(doc, record, resolve)
+    except (WireFormatError, TypeError, ValueError, AttributeError, KeyError):
+        canonical = _meaning_as_far_as_known(doc, record, resolve)
     try:
         data = _orjson.dumps(canonical) if _orjson is not None else None
     except (TypeError, ValueError):  # beyond 64-bit integers in a shape the format does not allow, say
@@ -655,12 +696,107 @@ def statement_key(
     return "2-" + hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _meaning(doc: str, record: Mapping[str, Any], resolve: Callable[[str], str]) -> list[Any]:
+    """The canonical form of a valid record whose every name resolves (the loader's case, kept fast); raises for
+    anything else, which `_meaning_as_far_as_known` then handles."""
+    formal = record.get("f")
+    formals = (
+        [[name, formal[name] if name in TIME_FORMALS else resolve(formal[name])] for name in sorted(formal)]
+        if formal
+        else []
+    )
+    attrs = []
+    for name, value in record.get("a") or ():
+        kind = type(value)
+        if kind is str:
+            canonical: list[str] = ["s", value]
+        elif kind is dict:
+            lexical = value["$"]
+            if type(lexical) is not str:
+                raise TypeError("lexical form")
+            if "lang" in value:
+                canonical = ["l", lexical, value["lang"]]
+            else:
+                datatype = value["type"]
+                if datatype in _QNAME_VALUE_TYPES:
+                    canonical = ["q", resolve(lexical)]
+                else:
+                    canonical = ["t", lexical, resolve(datatype)]
+        elif kind is bool:
+            canonical = ["b", "true" if value else "false"]
+        elif kind is int:
+            canonical = ["i", str(value)]
+        elif kind is float:
+            canonical = ["f", repr(value)]
+        else:
+            raise TypeError("value")
+        attrs.append([resolve(name), canonical])
+    attrs.sort()  # every part a string: a total order
+    ident = record.get("id")
+    bundle = record.get("b")
+    kind_name = record["k"]
+    if type(kind_name) is not str or type(doc) is not str:
+        raise TypeError("kind")
+    return [
+        STATEMENT_KEY_SCHEME,
+        doc,
+        kind_name,
+        None if ident is None else resolve(ident),
+        None if bundle is None else resolve(bundle),
+        formals,
+        attrs,
+    ]
+
+
+def _meaning_as_far_as_known(doc: Any, record: Mapping[str, Any], resolve: Callable[[str], str]) -> list[Any]:
+    """The canonical form of any record: names that do not resolve are kept as written, marked so they never
+    equal a URI; values of shapes the format does not allow are tagged by their ``repr``."""
+
+    def uri(qname: Any) -> Any:
+        if type(qname) is not str:
+            return _plain_text(qname)
+        try:
+            return resolve(qname)
+        except WireFormatError:
+            return "?" + qname
+
+    formal = record.get("f") or {}
+    try:
+        names = sorted(formal) if isinstance(formal, dict) else []
+    except TypeError:  # names of mixed types
+        names = sorted(formal, key=str)
+    formals = [
+        [_plain_text(name), _plain_text(formal[name]) if name in TIME_FORMALS else uri(formal[name])]
+        for name in names
+    ]
+    attrs = []
+    raw_attrs = record.get("a") or ()
+    for pair in raw_attrs if isinstance(raw_attrs, list) else ():
+        if type(pair) is not list or len(pair) != 2:
+            attrs.append(["?", _canonical_value(pair, uri)])
+            continue
+        attrs.append([uri(pair[0]), _canonical_value(pair[1], uri)])
+    try:
+        attrs.sort()
+    except TypeError:  # parts that are not strings
+        attrs.sort(key=repr)
+    return [
+        STATEMENT_KEY_SCHEME,
+        _plain_text(doc),
+        _plain_text(record.get("k")),
+        uri(record.get("id")),
+        uri(record.get("b")),
+        formals,
+        attrs,
+    ]
+
+
 def _canonical_value(value: Any, uri: Callable[[Any], Any]) -> Any:
-    """An attribute value as canonical JSON can hold it identically from orjson and json: strings as themselves,
-    everything else as a tagged list of strings (floats by ``repr``, so both serializers agree)."""
+    """An attribute value as canonical JSON can hold it identically from orjson and json: a list of strings tagged
+    with its type (floats by ``repr``, so both serializers agree; a string is ``["s", text]``)."""
     kind = type(value)
     if kind is str:
-        return value
+        return ["s", value]
     if kind is bool:
         return ["b", "true" if value else "false"]
     if kind is int:
@@ -684,13 +820,6 @@ def _plain_text(value: Any) -> Any:
     if value is None or type(value) is str:
         return value
     return ["?", repr(value)[:10_000]]
-
-
-def _attr_order(pair: list[Any]) -> tuple[str, str]:
-    name, value = pair
-    if type(value) is str:
-        return (str(name), "s" + value)
-    return (str(name), repr(value))
 
 
 def statement_key_v1(doc: str, record: Mapping[str, Any]) -> str:

@@ -183,7 +183,7 @@ class LoadStats:
 class _Names:
     """Resolves qualified names of one message (and one bundle in it) to URIs."""
 
-    __slots__ = ("_prefixes", "_cache")
+    __slots__ = ("_prefixes", "_cache", "_uris")
 
     def __init__(self, *namespace_maps: Mapping[str, str]) -> None:
         prefixes = dict(wire.NAMESPACES)
@@ -191,6 +191,7 @@ class _Names:
             prefixes.update(mapping)
         self._prefixes = prefixes
         self._cache: dict[str, tuple[str, str, str]] = {}
+        self._uris: dict[str, str] = {}
 
     def split(self, qname: str) -> tuple[str, str, str]:
         """(namespace URI, prefix, local part) of ``qname``; a full URI gives (URI, "", "")."""
@@ -217,8 +218,11 @@ class _Names:
         return result
 
     def uri(self, qname: str) -> str:
-        namespace, _, local = self.split(qname)
-        return namespace + local
+        uri = self._uris.get(qname)
+        if uri is None:
+            namespace, _, local = self.split(qname)
+            uri = self._uris[qname] = namespace + local
+        return uri
 
 
 # --- values --------------------------------------------------------------------------------------------------------
