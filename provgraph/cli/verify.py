@@ -36,6 +36,14 @@ def register(subparsers: Any) -> None:
     verify.add_argument(
         "--public-key", metavar="FILE", help="PEM public key the batch signatures must verify with"
     )
+    scope.add_argument(
+        "--evidence", metavar="FILE", help="check an evidence file offline (with --public-key)"
+    )
+    verify.add_argument("--export", metavar="FILE", help="with --evidence: the export file it must vouch for")
+    verify.add_argument("--format", default="json", help="with --export: its format (default json)")
+    verify.add_argument(
+        "--evidence-out", metavar="FILE", help="with --run: also write the run's audit evidence"
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_verify)
 
@@ -49,6 +57,21 @@ def _verify(args: argparse.Namespace) -> int:
         public = generate_key(args.keygen)
         print(f"private key {args.keygen} (set PROVGRAPH_AUDIT_SIGNING_KEY to it), public key {public}")
         return 0
+    if args.evidence:
+        from provgraph.evidence import check_evidence
+
+        if not args.public_key:
+            raise ConfigurationError("--evidence needs --public-key FILE")
+        with open(args.public_key, "rb") as handle:
+            problems = check_evidence(args.evidence, handle.read(), args.export, args.format)
+        for fault in problems:
+            print(f"  FAULT {fault}")
+        print(
+            "trusted: signed by the key, export matches"
+            if not problems
+            else f"{len(problems)} problem(s) found"
+        )
+        return 0 if not problems else 1
     if not (args.run or args.doc):
         raise ConfigurationError("provgraph verify needs --run ID or --doc ID (or --keygen PATH)")
     public_key = None
@@ -66,6 +89,12 @@ def _verify(args: argparse.Namespace) -> int:
             public_key=public_key,
             progress=None if args.json else lambda line: print(line, file=sys.stderr, flush=True),
         )
+        if args.evidence_out:
+            if not args.run:
+                raise ConfigurationError("--evidence-out goes with --run")
+            from provgraph.evidence import write_evidence
+
+            write_evidence(client.backend, args.run, args.evidence_out)
     if args.json:
         body = dataclasses.asdict(report)
         print(json.dumps({"ok": report.ok, "canonicalization": CANONICALIZATION, **body}, indent=2))

@@ -182,6 +182,42 @@ def test_verify_command(loaded, keys, any_settings, monkeypatch, capsys, tmp_pat
             "what": "property duration_s is 0.1; its record says 40.0",
         }
     ]
+    evidence, exported = tmp_path / "a.audit.json", tmp_path / "a.json"
+    assert main(["verify", "--run", g.id("run.a"), "--evidence-out", str(evidence)]) == 0
+    assert main(["export", "--run", g.id("run.a"), "--format", "json", "-o", str(exported)]) == 0
+    capsys.readouterr()
+    offline = ["verify", "--evidence", str(evidence), "--export", str(exported), "--public-key", str(public)]
+    assert main(offline) == 0
+    assert capsys.readouterr().out.strip() == "trusted: signed by the key, export matches"
     key = tmp_path / "new.pem"
     assert main(["verify", "--keygen", str(key)]) == 0
     assert key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----") and (tmp_path / "new.pem.pub").exists()
+
+
+def test_evidence_lets_a_reader_check_an_export_with_the_public_key_alone(loaded, keys, tmp_path):
+    from provgraph.evidence import check_evidence, write_evidence
+    from provgraph.prov.export import export
+
+    g, backend = loaded
+    evidence, exported = tmp_path / "run.audit.json", tmp_path / "run.json"
+    write_evidence(backend, g.id("run.a"), evidence)
+    export(backend, fmt="json", out=exported, run=g.id("run.a"))
+    assert check_evidence(evidence, keys["public"], exported) == []
+    wrong_key = check_evidence(evidence, keys["other"])
+    assert any("signature does not verify" in p for p in wrong_key) and any(
+        "record not signed" in p for p in wrong_key
+    )
+    text = exported.read_text()
+    exported.write_text(text.replace('"model-a"', '"model-z"'))
+    problems = check_evidence(evidence, keys["public"], exported)
+    assert "not the json export of the signed records" in problems[0] and any(
+        "model-z" in p for p in problems
+    )
+    body = json.loads(evidence.read_text())
+    (part,) = body["documents"].values()
+    part["records"] = [r for r in part["records"] if r.get("k") != "used"][:-1] + [
+        {**part["records"][-1], "id": "pgid:forged"} if "id" in part["records"][-1] else part["records"][-1]
+    ]
+    evidence.write_text(json.dumps(body))
+    problems = check_evidence(evidence, keys["public"])
+    assert any("signed record missing: used " in p for p in problems)

@@ -34,7 +34,7 @@ LAYERS: list[set[str]] = [
     {"prov.importer", "tail", "autoload", "adapters", "audit"},
     {"prov.export"},
     {"prov.compare", "purge"},
-    {"retention"},
+    {"retention", "evidence"},
     {"client", "services.browser"},
     {"services.managed", "demo", ""},  # "": the package itself (provgraph/__init__.py)
     {"cli.main", "cli.query", "cli.adapters", "cli.browser", "cli.capture", "cli.demo", "cli.embedded"},
