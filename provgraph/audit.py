@@ -55,6 +55,8 @@ class VerifyReport:
     records: dict[str, int] = field(default_factory=dict)
     batches: dict[str, int] = field(default_factory=dict)
     signed: dict[str, bool] = field(default_factory=dict)
+    unrecorded: list[str] = field(default_factory=list)
+    """Documents loaded without ``audit_digests``: no batches, so only their properties could be checked."""
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -174,7 +176,7 @@ def verify(
                     all_signed = False
         report.signed[current] = all_signed
         if not batches:
-            problems.append(Problem(current, current, "no audit batches: loaded without audit_digests"))
+            report.unrecorded.append(current)  # a notice, not a fault: properties are still checked below
         else:
             for digest, where in sorted(leaves.items(), key=lambda kv: kv[1]):
                 if digest not in loaded:

@@ -107,6 +107,11 @@ def _verify(args: argparse.Namespace) -> int:
             f"{doc}: {report.records[doc]} records, {report.batches[doc]} audit batches, {signed}, "
             f"digest sha256:{report.digests[doc]}"
         )
+    for doc in report.unrecorded:
+        print(
+            f"  note: {doc} was loaded without PROVGRAPH_AUDIT_DIGESTS: no digests to compare, "
+            "its properties were checked against its records only"
+        )
     for problem in report.problems:
         print(f"  FAULT {problem.line()}")
     print(

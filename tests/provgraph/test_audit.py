@@ -139,6 +139,19 @@ def test_a_node_added_to_the_run_is_named(loaded, keys):
     )
 
 
+def test_a_run_loaded_without_digests_gets_its_properties_checked(any_backend):
+    g = build(uuid.uuid4().hex[:12])
+    load_messages(any_backend, g.messages)
+    try:
+        report = verify(any_backend, run=g.id("run.p"))
+        assert report.ok and report.unrecorded == [f"pgid:doc_p_{g.token}"]
+        any_backend.write([("MATCH (t:Task {key: $key}) SET t.name = 'other'", {"key": g.key("p.plot")})])
+        (problem,) = verify(any_backend, run=g.id("run.p")).problems
+        assert problem.element == g.id("p.plot") and "property name is 'other'" in problem.what
+    finally:
+        delete(any_backend, g)
+
+
 def test_unknown_scope_and_unsigned_loads(any_backend):
     with pytest.raises(ProvgraphError, match="no workflow run"):
         verify(any_backend, run=f"pgid:no_such_{uuid.uuid4().hex}")
