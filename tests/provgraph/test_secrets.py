@@ -244,6 +244,9 @@ def zoo_run(backend_kind, any_settings, any_backend, any_redis, unique, tmp_path
         "PROVGRAPH_DEAD_LETTER_STREAM": f"{stream}:dead",
         "PROVGRAPH_CONSUMER_GROUP": f"loader-{unique}",
         "PROVGRAPH_STOP_TIMEOUT_S": "120",  # a busy machine must not leave records in the spill file
+        # Exports page through every relationship of a type (cypher/export/relation_records.cypher): on a large
+        # shared test graph that outlasts the default 30 s query timeout.
+        "PROVGRAPH_QUERY_TIMEOUT_S": "600",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "PYTHONPATH": str(ROOT),
     }
@@ -288,6 +291,7 @@ def zoo_run(backend_kind, any_settings, any_backend, any_redis, unique, tmp_path
         "raw": raw_entries,
         "cli": cli_output,
         "backend": any_backend,
+        "settings": any_settings,
     }
     any_redis.delete(stream, f"{stream}:dead")
     docs = [ids["run"], ids["failing"]]
@@ -327,7 +331,10 @@ def test_no_secret_reaches_stream_graph_exports_or_cli_and_ordinary_values_stay(
     leaks += _leaks("graph properties", graph, needles)
     assert len(EXPORT_FORMATS) == 6
     # Both runs (one campaign) in all six formats; the CLI printed them as PROV-N too.
-    document = export_document(zoo_run["backend"], campaign=zoo_run["campaign"])
+    from provgraph.graph import open_backend
+
+    with open_backend(zoo_run["settings"].replace(query_timeout_s=600)) as patient:  # see the env above
+        document = export_document(patient, campaign=zoo_run["campaign"])
     for fmt in EXPORT_FORMATS:
         text = serialize(document, fmt)
         assert text and len(text) > 2000, fmt
