@@ -176,6 +176,14 @@ def _jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         if len(value) > _MAX_ITEMS:
             raise ValueError("too long")
+        fields = getattr(kind, "_fields", None)
+        if fields is not None:  # a named tuple stays a list; a field with a secret name is redacted
+            return [
+                redactor.marker(item, field)
+                if redactor.secret_name(field)
+                else _jsonable(item, redactor, depth + 1)
+                for field, item in zip(fields, value, strict=False)
+            ]
         return [_jsonable(item, redactor, depth + 1) for item in value]
     if isinstance(value, dict):
         if len(value) > _MAX_ITEMS:

@@ -453,6 +453,7 @@ def test_value_description_redacts_in_the_same_walk(redactor):
     long_text = "x " * 125 + GITHUB + " y" * 1500
     assert "ghp_" not in text_of(long_text), "a secret across the head's cut is found whole"
     assert text_of(DbConfig("h", "pw-dc-2", {})).count("pw-dc-2") == 0
+    assert "nt-token-3" not in text_of(Pair("n", "nt-token-3")) and '["n",' in text_of([Pair("n", "x")])
     assert text_of({"x": 1, "y": [1, 2]}) == repr(
         value_attrs({"x": 1, "y": [1, 2]}, Redactor(scan_values=False))
     )
