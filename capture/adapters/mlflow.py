@@ -117,7 +117,11 @@ def _artifact_files(client: Any, run_id: str, path: str | None = None) -> Iterat
 def _artifact_entity(client: Any, run: Any, info: Any, workdir: str) -> tuple[str, list[dict[str, Any]]]:
     uri = f"{run.info.artifact_uri.rstrip('/')}/{info.path}"
     size = info.file_size
-    attrs: list[tuple[str, Any]] = [("prov:type", _QN_FILE), ("pg:mlflow_artifact_path", info.path)]
+    attrs: list[tuple[str, Any]] = [
+        ("prov:type", _QN_FILE),
+        ("pg:name", info.path.rsplit("/", 1)[-1]),
+        ("pg:mlflow_artifact_path", info.path),
+    ]
     local = uri[len("file://") :] if uri.startswith("file://") else uri
     attrs.append(("pg:path", local if os.path.isabs(local) else uri))
     if size is not None and size > MAX_ARTIFACT_HASH_BYTES:
