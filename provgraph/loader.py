@@ -68,6 +68,10 @@ GONE_CONSUMER_MS = 5000
 """While --until-idle/--once settle, entries pending this long are claimed from whichever consumer holds them
 (a consumer that is gone; a live one acknowledges sooner, and loading an entry twice is harmless)."""
 
+STALE_CONSUMER_MS = 600_000
+"""A consumer that holds no pending entry and has not read for this long belongs to a loader that is gone; a
+loader that stops cleanly removes such consumers with its own."""
+
 BATCH_RECORDS = 5000
 """Records per transaction in `load_messages` (2k-10k rows per UNWIND is the sweet spot)."""
 
@@ -903,13 +907,16 @@ class Loader:
         return True
 
     def _leave_group(self) -> None:
-        """Remove this consumer from the group when it holds no pending entry (a clean stop)."""
+        """Remove this consumer from the group when it holds no pending entry (a clean stop), and consumers of
+        loaders that died long ago and hold nothing either (a live one that is removed is simply recreated by
+        its next read)."""
         stream, group = self.settings.stream, self.settings.consumer_group
         for info in self.redis.xinfo_consumers(stream, group):
-            if _text(info["name"]) == self.consumer:
-                if not info["pending"]:
-                    self.redis.xgroup_delconsumer(stream, group, self.consumer)
-                return
+            name = _text(info["name"])
+            if info["pending"]:
+                continue
+            if name == self.consumer or info.get("idle", 0) >= STALE_CONSUMER_MS:
+                self.redis.xgroup_delconsumer(stream, group, name)
 
     def _maybe_trim(self) -> None:
         now = time.monotonic()

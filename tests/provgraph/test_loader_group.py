@@ -82,7 +82,11 @@ def test_once_claims_what_a_gone_consumer_left_and_leaves_no_consumer(scoped, un
     consumers = {
         c["name"].decode() for c in redis_client.xinfo_consumers(settings.stream, settings.consumer_group)
     }
-    assert "once" not in consumers  # removed on its clean stop
+    assert consumers == {"crashed"}  # "once" removed on its clean stop; "crashed" read moments ago: kept
+    monkeypatch.setattr(loader_module, "STALE_CONSUMER_MS", 0)  # 10 minutes in real use
+    with Loader(settings, backend=backend, redis_client=redis_client, consumer="again") as loader:
+        loader.run(until_idle_s=0)
+    assert redis_client.xinfo_consumers(settings.stream, settings.consumer_group) == []
 
 
 def test_acknowledged_entries_are_trimmed_never_unloaded_ones(scoped, unique, monkeypatch):
