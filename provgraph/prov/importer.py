@@ -42,11 +42,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "ImportResult",
+    "default_doc_id",
     "document_to_messages",
     "document_to_records",
     "format_from_path",
     "import_document",
     "read_document",
+    "records_to_messages",
 ]
 
 logger = logging.getLogger(__name__)
@@ -208,6 +210,17 @@ def document_to_messages(
     record, so the same statement key: the loader stores it once), so every message resolves its names alone.
     """
     namespaces, records = document_to_records(document)
+    return records_to_messages(namespaces, records, doc, max_records=max_records)
+
+
+def records_to_messages(
+    namespaces: Mapping[str, str],
+    records: list[dict[str, Any]],
+    doc: str,
+    *,
+    max_records: int = MESSAGE_RECORDS,
+) -> list[wire.Message]:
+    """Wire messages for a document's namespaces and records (`document_to_records`), as `document_to_messages`."""
     messages: list[wire.Message] = []
     chunk: list[dict[str, Any]] = []
     current_bundle: dict[str, Any] | None = None
@@ -237,9 +250,22 @@ def document_to_messages(
     return messages
 
 
-def default_doc_id(content: bytes) -> str:
-    """A document id derived from the file's bytes: importing the same file twice stores it once."""
-    return "pgid:doc_" + hashlib.sha256(content).hexdigest()[:24]
+def default_doc_id(namespaces: Mapping[str, str], records: Iterable[Mapping[str, Any]]) -> str:
+    """A document id derived from the document's content, not its bytes: the set of its statements' keys (scheme 2
+    of `capture.wire.statement_key`: kinds, identifiers and references as URIs, attributes in canonical order).
+
+    So the same document as PROV-JSON, PROV-N, PROV-XML, Turtle, TriG or JSON-LD, under any prefixes, with its
+    attributes in any order or its records repeated, gets one id and is stored once; any change of a statement
+    gives another id. Records in a bundle resolve with the bundle's own namespaces too.
+    """
+    records = list(records)
+    bundle_namespaces = {r.get("id"): dict(r.get("ns") or {}) for r in records if r.get("k") == "bundle"}
+    keys = set()
+    for record in records:
+        bundle = record.get("b")
+        resolved = {**namespaces, **bundle_namespaces.get(bundle, {})} if bundle else namespaces
+        keys.add(wire.statement_key("", record, resolved))
+    return "pgid:doc_" + hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:24]
 
 
 def import_document(
@@ -257,7 +283,8 @@ def import_document(
         target: an open `GraphBackend`, or `Settings` (a backend is opened and closed here).
         source: a file path, or a ``prov.model.ProvDocument`` already in memory.
         fmt: the format (``json``, ``provn``, ``xml``, ``turtle``, ``trig``, ``jsonld``); default: from the suffix.
-        doc: the document id to store it under; default ``pgid:doc_<sha256 of the file>`` (or of its PROV-JSON).
+        doc: the document id to store it under; default: from the document's content (`default_doc_id`), so the
+            same document in another serialisation is the same document.
         via_stream: append the messages to the Redis stream (``settings.stream``) for a running loader instead
             of writing them directly; needs settings.
         settings: settings for ``via_stream`` when ``target`` is a backend.
@@ -270,18 +297,16 @@ def import_document(
     if isinstance(source, ProvDocument):
         document = source
         fmt = fmt or "json"
-        text = document.serialize(format="json")
-        assert text is not None  # without a destination, prov returns the text
-        identity = text.encode()
     else:
         fmt = fmt or format_from_path(source)
         try:
-            identity = Path(source).read_bytes()
+            content = Path(source).read_bytes()
         except OSError as exc:
             raise ExportError(f"cannot read {source}: {exc}") from exc
-        document = read_document(identity, fmt)
-    doc = doc or default_doc_id(identity)
-    messages = document_to_messages(document, doc)
+        document = read_document(content, fmt)
+    namespaces, records = document_to_records(document)
+    doc = doc or default_doc_id(namespaces, records)
+    messages = records_to_messages(namespaces, records, doc)
     count = sum(len(m.records) for m in messages)
     if via_stream:
         _append_to_stream(target, settings, messages)
