@@ -19,7 +19,7 @@ from typing import Any
 
 from provgraph.prov.export import EXPORT_FORMATS
 
-_INPUT_SUFFIXES = (".json", ".provn", ".xml", ".provx", ".ttl", ".turtle", ".trig", ".jsonld")
+_INPUT_SUFFIXES = (".json", ".provn", ".pn", ".xml", ".provx", ".ttl", ".turtle", ".trig", ".jsonld")
 
 
 def register(subparsers: Any) -> None:
@@ -119,7 +119,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from provgraph.errors import ConfigurationError
+    from provgraph.errors import ConfigurationError, ExportError, WireFormatError
     from provgraph.graph import open_backend
     from provgraph.prov.importer import import_document
 
@@ -134,16 +134,29 @@ def _import(args: argparse.Namespace) -> int:
     if args.doc and len(args.files) > 1:
         raise ConfigurationError("--doc names one document; give one file with it")
     settings = _settings(args)
+    refused: dict[str, str] = {}
+
+    def each_file(store: Any, **options: Any) -> None:
+        # every file is tried: one that cannot be read or stored is named with its reason, the rest still go in
+        for path in args.files:
+            try:
+                result = import_document(store, path, args.format, doc=args.doc, **options)
+            except (ExportError, WireFormatError) as exc:
+                refused[path] = str(exc)
+                print(f"{path}: refused: {exc}", file=sys.stderr)
+                continue
+            where = "queued on the stream" if options.get("via_stream") else "stored"
+            print(f"{path}: {result.records} records {where} as document {result.doc}")
+
     if args.via_stream:  # the stream only: a loader (on the embedded default, the automatic one) loads it
-        for path in args.files:
-            result = import_document(settings, path, args.format, doc=args.doc, via_stream=True)
-            print(f"{path}: {result.records} records queued on the stream as document {result.doc}")
-        return 0
-    with open_backend(settings) as backend:
-        backend.ensure_schema()
-        for path in args.files:
-            result = import_document(backend, path, args.format, doc=args.doc, settings=settings)
-            print(f"{path}: {result.records} records stored as document {result.doc}")
+        each_file(settings, via_stream=True)
+    else:
+        with open_backend(settings) as backend:
+            backend.ensure_schema()
+            each_file(backend, settings=settings)
+    if refused:
+        print(f"{len(refused)} of {len(args.files)} files refused", file=sys.stderr)
+        return 1
     return 0
 
 

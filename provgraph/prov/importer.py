@@ -66,6 +66,7 @@ FORMATS: dict[str, tuple[str, dict[str, str]]] = {
 _SUFFIXES = {
     ".json": "json",
     ".provn": "provn",
+    ".pn": "provn",
     ".xml": "xml",
     ".provx": "xml",
     ".ttl": "turtle",

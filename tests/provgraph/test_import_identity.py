@@ -61,3 +61,42 @@ def test_the_same_document_in_three_serialisations_is_stored_once(graph_backend:
                 ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": docs}),
             ]
         )
+
+
+def test_batch_import_names_each_refused_file_and_goes_on(embedded_server, monkeypatch, tmp_path, capsys):
+    from provgraph.cli.main import main
+
+    namespace = f"http://example.org/batch/{uuid.uuid4().hex[:12]}/"
+    good = tmp_path / "a-good.json"
+    good.write_text(
+        '{"prefix": {"ex": "%s"}, "entity": {"ex:one": {"prov:label": "one"}}}' % namespace  # noqa: UP031
+    )
+    broken = tmp_path / "b-broken.json"
+    broken.write_text("{ this is not json")
+    provn = tmp_path / "c-second.pn"  # .pn is PROV-N
+    provn.write_text(f"document\n  prefix ex <{namespace}>\n  entity(ex:two)\nendDocument\n")
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", "embedded")
+    monkeypatch.setenv("PROVGRAPH_HOME", str(embedded_server.home))
+    monkeypatch.setenv("PROVGRAPH_SETTINGS", str(tmp_path / "no-settings.yaml"))
+    out = ""
+    try:
+        code = main(["import", str(good), str(broken), str(provn)])
+        out, err = capsys.readouterr()
+        assert code == 1
+        assert f"{broken}: refused: " in err and "not a valid json PROV document" in err
+        assert "1 of 3 files refused" in err
+        assert f"{good}: 1 records stored as document pgid:doc_" in out
+        assert f"{provn}: 1 records stored as document pgid:doc_" in out  # the file after the broken one too
+    finally:
+        from capture.settings import Settings
+        from provgraph.graph import open_backend
+
+        with open_backend(Settings(graph_url="embedded", home=str(embedded_server.home))) as backend:
+            docs = [line.split()[-1] for line in out.splitlines() if "stored as document" in line]
+            backend.write(
+                [
+                    ("MATCH (n:Element) WHERE n.key STARTS WITH $ns DETACH DELETE n", {"ns": namespace}),
+                    ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
+                    ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": docs}),
+                ]
+            )
