@@ -345,8 +345,16 @@ def test_telemetry_nodes_in_neo4j_carry_every_enabled_key_and_no_secret(
     assert len(machine) == 1
     props = machine[0]["props"]
     assert props["host_id"] == _telemetry.machine_id() and props["cpu_brand"]
-    environment = json.loads(props["environment"])
+    assert "environment" not in props, "the environment is the run's (its RunSnapshot), not the machine's"
+    snapshot = neo4j_backend.read(
+        "MATCH (r:WorkflowRun)-[:used]->(s:Entity) WHERE r.id = $run AND 'pg:RunSnapshot' IN s.types "
+        "RETURN s.environment AS environment, s.process_cmd_line AS cmd_line",
+        {"run": run_id},
+    )
+    assert len(snapshot) == 1, snapshot
+    environment = json.loads(snapshot[0]["environment"])
     assert environment["PROVGRAPH_TEST_SECRET_TOKEN"].startswith("[REDACTED:PROVGRAPH_TEST_SECRET_TOKEN len=")
+    assert "[REDACTED:api-token len=" in snapshot[0]["cmd_line"] and SECRET not in snapshot[0]["cmd_line"]
 
     # The run, its tasks, and every node and relationship this run's document wrote next to them (values,
     # telemetry, agents, the machine), declarations (`_decl`, `_rec`) included.
