@@ -34,12 +34,15 @@ def _turtle(path, ns: str) -> None:
     path.write_text(document.serialize(format="rdf", rdf_format="turtle"))
 
 
-def _counts(backend, doc: str) -> tuple[int, int, int]:
+def _counts(backend, ns: str) -> tuple[int, int, int]:
+    """Nodes, declarations and relationships under the test's namespace (index-backed: key STARTS WITH)."""
     nodes = backend.read(
-        "MATCH (n:Element) WHERE $doc IN n.docs RETURN count(n) AS nodes, sum(size(n._decl)) AS decls",
-        {"doc": doc},
+        "MATCH (n:Element) WHERE n.key STARTS WITH $ns RETURN count(n) AS nodes, sum(size(coalesce(n._decl, []))) AS decls",
+        {"ns": ns},
     )[0]
-    rels = backend.read("MATCH ()-[r]->() WHERE r.doc = $doc RETURN count(r) AS rels", {"doc": doc})[0]
+    rels = backend.read(
+        "MATCH (n:Element)-[r]->() WHERE n.key STARTS WITH $ns RETURN count(r) AS rels", {"ns": ns}
+    )[0]
     return nodes["nodes"], nodes["decls"], rels["rels"]
 
 
@@ -57,7 +60,7 @@ def test_same_turtle_file_imported_three_times_in_three_processes_changes_nothin
         for _ in range(3):
             result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stderr
-            seen.append(_counts(neo4j_backend, doc))
+            seen.append(_counts(neo4j_backend, ns))
         nodes, decls, rels = seen[0]
         assert nodes >= 3 and decls >= 3 and rels >= 4, seen
         assert seen == [seen[0]] * 3
