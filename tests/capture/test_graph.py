@@ -155,7 +155,8 @@ def loaded(any_backend: Any, captured: dict[str, Any]):
     docs = sorted({message.doc for message in captured["messages"]})
     any_backend.write(
         [
-            ("MATCH (n:Element) WHERE any(d IN n.docs WHERE d IN $docs) DETACH DELETE n", {"docs": docs}),
+            # only what these documents alone hold: a node others share (the person agent) stays
+            ("MATCH (n:Element) WHERE all(d IN n.docs WHERE d IN $docs) DETACH DELETE n", {"docs": docs}),
             ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
             ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": docs}),
         ]

@@ -318,12 +318,14 @@ def test_gpu_telemetry(example_graph, any_backend):
     )
     assert sorted(row["phase"] for row in rows) == ["end", "end", "end", "start", "start", "start"]
     assert all(row["gpus"] is not None and row["cpu"] is not None and row["rss"] > 0 for row in rows)
-    machine = _one(
+    snapshot = _one(  # the GPUs this run saw are the run's own facts (its snapshot), not the machine's
         any_backend,
-        "MATCH (:WorkflowRun {id: $run})-[:wasAssociatedWith]->(m:Machine) RETURN m.gpu_count AS gpus",
+        "MATCH (:WorkflowRun {id: $run})-[:used]->(s:Entity) WHERE 'pg:RunSnapshot' IN s.types "
+        "RETURN s.gpu_count AS gpus, s.gpu_unavailable AS why",
         run=run,
     )
-    assert machine["gpus"] == rows[0]["gpus"]
+    assert snapshot["gpus"] == rows[0]["gpus"]
+    assert snapshot["gpus"] or snapshot["why"]  # no GPU read: the snapshot says why
 
 
 def test_llm_tokens(example_graph, any_backend):
