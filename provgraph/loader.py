@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import math
 import re
 import threading
 import time
@@ -232,14 +233,53 @@ class _Names:
 # --- values --------------------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """A property value for one attribute value: numbers and booleans as themselves, structured values by their
-    lexical form, integers beyond 64 bits as strings."""
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_XSD_INTEGERS = frozenset(
+    "integer int long short byte nonNegativeInteger positiveInteger nonPositiveInteger negativeInteger "
+    "unsignedLong unsignedInt unsignedShort unsignedByte".split()
+)
+_XSD_REALS = frozenset({"decimal", "double", "float"})
+_XSD_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _plain(value: Any, names: _Names | None = None) -> Any:
+    """A property value for one attribute value: numbers and booleans as themselves; typed literals of XSD's
+    numeric and boolean types as numbers and booleans too (so ``WHERE n.`ex:max` = 4095`` matches
+    ``"4095" %% xsd:int``; the exact lexical form stays in ``_decl``/``_rec``); other structured values by their
+    lexical form; integers beyond 64 bits, non-finite reals and malformed lexical forms as strings."""
     if isinstance(value, dict):
-        return value["$"]
+        lexical = value["$"]
+        if names is None or "lang" in value or not isinstance(value.get("type"), str):
+            return lexical
+        return _typed(lexical, value["type"], names)
     if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
         return str(value)
     return value
+
+
+def _typed(lexical: Any, datatype: str, names: _Names) -> Any:
+    """The number or boolean a numeric or boolean XSD typed literal stands for, else its lexical form."""
+    if not isinstance(lexical, str):
+        return lexical
+    try:
+        uri = names.uri(datatype)
+    except wire.WireFormatError:
+        return lexical
+    if not uri.startswith(_XSD):
+        return lexical
+    local, text = uri[len(_XSD) :], lexical.strip()
+    try:
+        if local in _XSD_INTEGERS:
+            number = int(text)
+            return number if _INT64[0] <= number <= _INT64[1] else lexical
+        if local in _XSD_REALS:
+            real = float(text)
+            return real if math.isfinite(real) else lexical
+    except ValueError:
+        return lexical
+    if local == "boolean":
+        return _XSD_BOOLEANS.get(text, lexical)
+    return lexical
 
 
 def _lexical(value: Any) -> str:
@@ -268,7 +308,7 @@ def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozen
             prop = f"{prefix or 'default'}:{local}" if local else name
         if namespace + local in ALWAYS_LISTS:
             lists.add(prop)
-        collected.setdefault(prop, []).append(_plain(value))
+        collected.setdefault(prop, []).append(_plain(value, names))
     props: dict[str, Any] = {}
     for prop, values in collected.items():
         if len(values) == 1 and prop not in lists:

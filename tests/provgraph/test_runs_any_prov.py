@@ -146,7 +146,7 @@ def test_diff_pairs_steps_by_what_they_did_and_names_the_parameter_as_the_cause(
     assert len(diff.changes) == STEPS
     causes = diff.causes
     assert sorted((c.activity_a, c.activity_b) for c in causes) == sorted(expected_pairs)
-    assert {c.parameters for c in causes} == {(ParameterChange("fpc:model", "12", "9"),)}
+    assert {c.parameters for c in causes} == {(ParameterChange("fpc:model", 12, 9),)}  # xsd:int: numbers
     assert all(
         not c.removed_inputs and not c.added_inputs for c in causes
     )  # the same images: no false change
@@ -189,3 +189,28 @@ def test_browser_graphs_follow_the_same_rule(graph_backend, challenge):
         challenge.key(local)
         for local in ["reference_img", "anatomy1_img", "anatomy2_img", "anatomy3_img", "anatomy4_img"]
     }
+
+
+def test_typed_values_are_queryable_as_numbers_and_booleans(graph_backend, challenge):
+    """`"4095" %% xsd:int` is the number 4095 in the graph and `"true" %% xsd:boolean` the boolean true; the exact
+    lexical forms stay in the record (`_decl`), so export gives them back as written."""
+    maxima = graph_backend.read(
+        "MATCH (e:Entity) WHERE e.key STARTS WITH $ns AND e.`fpc:global_maximum` = 4095 RETURN e.key AS key",
+        {"ns": challenge.namespace},
+    )
+    expected = {challenge.key(f"anatomy{k}_img") for k in range(1, 5)} | {challenge.key("reference_img")}
+    assert {row["key"] for row in maxima} == expected | {challenge.key("r1_atlas")}
+    below = graph_backend.read(
+        "MATCH (e:Entity) WHERE e.key STARTS WITH $ns AND e.`fpc:global_maximum` < 4095 RETURN e.key AS key",
+        {"ns": challenge.namespace},
+    )
+    assert [row["key"] for row in below] == [challenge.key("r2_atlas")]
+    resampled = graph_backend.read(
+        "MATCH (e:Entity) WHERE e.key STARTS WITH $ns AND e.`fpc:resampled` = true RETURN e.key AS key",
+        {"ns": challenge.namespace},
+    )
+    assert [row["key"] for row in resampled] == [challenge.key("reference_img")]
+    (row,) = graph_backend.read(
+        "MATCH (e:Element {key: $key}) RETURN e._decl AS decl", {"key": challenge.key("reference_img")}
+    )
+    assert '"$":"4095","type":"xsd:int"' in row["decl"][0].replace(" ", "")
