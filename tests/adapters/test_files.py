@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 import pytest
 from _adapter_helpers import edges, run_captured
@@ -15,16 +16,16 @@ WORKLOAD = r"""
 import json, os, sys, time
 import capture
 
-folder = sys.argv[1]
+folder, token = sys.argv[1], sys.argv[2]  # the token makes this run's contents its own (content-hashed ids)
 os.makedirs(os.path.join(folder, "sub"))
 for name, text in (("kept.txt", "kept"), ("old.txt", "old")):
     with open(os.path.join(folder, name), "w") as handle:
-        handle.write(text)
+        handle.write(text + token)
 
 
 def write(name, text):
     with open(os.path.join(folder, name), "w") as handle:
-        handle.write(text)
+        handle.write(text + token)
 
 
 def wait_for(watch, count):
@@ -49,14 +50,17 @@ with capture.Workflow("watch_test") as run:
 """
 
 
+TOKEN = uuid.uuid4().hex
+
+
 def _file(text: str) -> str:
-    return "pgid:file_sha256_" + hashlib.sha256(text.encode()).hexdigest()
+    return "pgid:file_sha256_" + hashlib.sha256((text + TOKEN).encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("watch")
-    lines, messages = run_captured(WORKLOAD, tmp, str(tmp / "watched"))
+    lines, messages = run_captured(WORKLOAD, tmp, str(tmp / "watched"), TOKEN)
     return lines, messages
 
 
@@ -96,5 +100,6 @@ def test_watched_folder_changes_are_file_entities_of_the_run(captured, load, any
     )
     by_id = {row["id"]: row for row in nodes}
     assert set(by_id) == {one, two, old, bee}
-    assert by_id[bee]["sha"] == hashlib.sha256(b"bee").hexdigest() and by_id[bee]["size"] == 3
+    assert by_id[bee]["sha"] == hashlib.sha256(f"bee{TOKEN}".encode()).hexdigest()
+    assert by_id[bee]["size"] == 3 + len(TOKEN)
     assert by_id[bee]["path"].endswith("/watched/sub/b.txt")

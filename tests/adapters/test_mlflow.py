@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from _adapter_helpers import ROOT, edges, run_captured
@@ -31,7 +32,7 @@ class Echo(mlflow.pyfunc.PythonModel):
 
 
 with open("notes.txt", "w") as handle:
-    handle.write("trained on toy data")
+    handle.write("trained on toy data " + sys.argv[2])  # this run's own content (files are content-hashed)
 
 with capture.Workflow("mlflow_test") as run:
     with pg_mlflow.start_run(run_name="train") as active:
@@ -52,11 +53,14 @@ print("other:", other.info.run_id)
 """
 
 
+TOKEN = uuid.uuid4().hex
+
+
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    lines, messages = run_captured(WORKLOAD, tmp, uri)
+    lines, messages = run_captured(WORKLOAD, tmp, uri, TOKEN)
     return {**lines, "uri": uri}, messages
 
 
@@ -94,7 +98,7 @@ def test_live_run_inside_a_workflow(captured, load, any_backend):
     load(messages)
     run, live = lines["run"], lines["live"]
     activity = f"pgid:mlflow_run_{live}"
-    notes = "file:notes.txt:" + hashlib.sha256(b"trained on toy data").hexdigest()
+    notes = "file:notes.txt:" + hashlib.sha256(f"trained on toy data {TOKEN}".encode()).hexdigest()
     params = ("param:api_key", "param:epochs", "param:lr")
     products = (notes, "model:echo")
     assert _mlflow_graph(any_backend, run, activity) == {

@@ -13,6 +13,7 @@ from _adapter_helpers import edges, run_captured
 pytestmark = [pytest.mark.adapters, pytest.mark.services]
 
 WORKLOAD = r"""
+import os
 import torch
 import capture
 from capture.adapters import torch as pg_torch
@@ -28,7 +29,7 @@ class Net(torch.nn.Module):
         return self.head(self.encoder(x))
 
 
-torch.manual_seed(0)
+torch.manual_seed(int.from_bytes(os.urandom(4), "big"))  # this run's own checkpoint bytes (content-hashed)
 model = pg_torch.instrument_model(Net(), depth=1)
 data = [(torch.randn(3, 4), torch.randn(3, 1)) for _ in range(2)]
 optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
