@@ -1248,6 +1248,8 @@ class Loader:
             except redis.exceptions.ResponseError as exc:
                 if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):  # UNBLOCKED: deleted while we waited
                     raise
+                if self._stopping:  # the stream went away while stopping: nothing to finish there
+                    raise
                 # Redis restarted without its data, or the stream was deleted: the group is gone. Entries in
                 # flight are acknowledged into the new group harmlessly; what Redis kept is read again from the
                 # start and loads idempotently.
@@ -1260,6 +1262,9 @@ class Loader:
                     self.ensure_group()  # Redis gone again: the next attempt backs off
                 self._recovered_own = False
                 self._own_cursor = "0"
+                # a group that keeps vanishing (the stream deleted again and again) must not spin this thread
+                time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+                delay = min(delay * 2, self.settings.loader_retry_max_s)
             except (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 if self._stopping:
                     raise
