@@ -83,7 +83,8 @@ def fresh_home(tmp_path):
 
 @pytest.mark.services  # starts the embedded server
 def test_readme_quickstart_reaches_the_graph_with_no_command(fresh_home, tmp_path):
-    env = first_run_env(fresh_home)
+    # idle long enough that the loader is still there for `embedded status` on a slow machine (the fixture stops it)
+    env = first_run_env(fresh_home, idle_s=120.0)
     script = tmp_path / "quickstart.py"
     script.write_text(readme_quickstart())
     ran = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
