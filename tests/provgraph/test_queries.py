@@ -464,7 +464,7 @@ def test_queries_on_what_capture_really_writes(graph_backend, tmp_path):
         ]
         shared = client.run("shared_entities", run=run_1, limit=10)
         assert _steps(shared, "name", "relation", "other_run", "other_workflow") == [
-            (str(data), "used", run_2, workflow)
+            (data.name, "used", run_2, workflow)  # a file is named by its file name (capture.file)
         ]
         assert sorted(shared[0]["labels"]) == ["Entity", "File"]
         failed = client.run("failed_tasks", run=run_2, limit=10)
@@ -473,7 +473,7 @@ def test_queries_on_what_capture_really_writes(graph_backend, tmp_path):
         evaluate_1 = tree[2]["id"]
         lineage = client.run("lineage_upstream", ref=evaluate_1, depth=3, limit=100)
         assert sorted((row["depth"], row["name"]) for row in lineage) == sorted(
-            [(1, "clean"), (2, "clean"), (2, "rows"), (2, "threshold"), (3, "load"), (3, str(data))]
+            [(1, "clean"), (2, "clean"), (2, "rows"), (2, "threshold"), (3, "load"), (3, data.name)]
         )
     finally:
         docs = sorted({message.doc for message in messages})
