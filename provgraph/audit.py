@@ -27,6 +27,7 @@ from capture import wire
 from provgraph.digests import document_digest, leaf, signed_bytes
 from provgraph.errors import ConfigurationError, ProvgraphError
 from provgraph.graph.backend import GraphBackend
+from provgraph.graph.lookup import require_ids
 from provgraph.loader import message_rows
 
 __all__ = ["Problem", "VerifyReport", "verify"]
@@ -76,6 +77,7 @@ def _public_key(pem: bytes) -> Any:
 def _documents(backend: GraphBackend, run: str | None, doc: str | None) -> list[str]:
     if (run is None) == (doc is None):
         raise ConfigurationError("verify needs exactly one of a run or a document")
+    require_ids(backend, {"run": run, "doc": doc}, "verify")  # a mistyped id: named, with close matches
     if doc is not None:
         rows = backend.read(backend.render("audit/document"), {"doc": doc}, tag="audit")
         if not rows:

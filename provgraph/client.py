@@ -35,6 +35,7 @@ from provgraph.errors import ConfigurationError, QueryError, UnknownId
 from provgraph.graph import open_backend
 from provgraph.graph.backend import GraphBackend
 from provgraph.graph.cypher import QueryFile, catalogue, load
+from provgraph.graph.lookup import require_ids, similar_ids
 from provgraph.prov.importer import ImportResult
 from provgraph.tail import TailEvent
 from provgraph.tokens import StepUsage, TokenTotals, step_usage, token_totals
@@ -458,35 +459,11 @@ class Client:
 
     def _require_ids(self, refs: Mapping[str, str], query: str | None = None) -> None:
         """Raise `UnknownId` (with close matches) for the first of ``refs`` (parameter: id) not in the graph."""
-        if not refs:
-            return
-        rows = self.backend.read(
-            self.backend.render("lookup/element_ids"), {"refs": sorted(set(refs.values()))}, tag="lookup"
-        )
-        known = {row["ref"] for row in rows if row["id"] is not None}
-        for parameter, ref in refs.items():
-            if ref not in known:
-                raise UnknownId(ref, parameter, self.similar_ids(ref), query)
+        require_ids(self.backend, refs, query)
 
     def similar_ids(self, ref: str, n: int = 3) -> tuple[str, ...]:
         """Up to ``n`` ids in the graph closest to ``ref`` (a mistyped id): for "did you mean" suggestions."""
-        import difflib
-
-        from capture import wire
-
-        namespace = wire.NAMESPACES["pgid"]
-        text = "pgid:" + ref[len(namespace) :] if ref.startswith(namespace) else ref
-        prefix, _, local = text.partition(":")
-        prefixes = [f"{prefix}:{local.split('_', 1)[0]}_"] if "_" in local else []
-        prefixes.append(f"{prefix}:" if local else "")
-        for start in prefixes:
-            rows = self.backend.read(
-                self.backend.render("lookup/similar_ids"), {"prefix": start, "limit": 5000}, tag="lookup"
-            )
-            matches = difflib.get_close_matches(text, [row["id"] for row in rows], n=n, cutoff=0.6)
-            if matches:
-                return tuple(matches)
-        return ()
+        return similar_ids(self.backend, ref, n)
 
     def cypher(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run a Cypher read query of your own, values as parameters; rows as dicts.

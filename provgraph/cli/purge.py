@@ -56,10 +56,16 @@ def register(subparsers: Any) -> None:
 
 def _purge(args: argparse.Namespace) -> int:
     from provgraph.errors import ConfigurationError
+    from provgraph.graph.lookup import require_ids
     from provgraph.purge import plan, purge, select
 
     with _client(args) as client:
         backend = client.backend
+        for option, refs in (("--run", args.run), ("--doc", args.doc)):
+            for ref in refs or ():
+                require_ids(
+                    backend, {option: ref}, "purge"
+                )  # a mistyped id is an error, not "nothing matches"
         chosen = select(
             backend,
             runs=args.run,

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from capture import wire
-from provgraph.errors import ExportError
+from provgraph.errors import ExportError, UnknownId
+from provgraph.graph.lookup import require_ids
 
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument
@@ -455,6 +456,12 @@ def export_document(
     ]
     if len(chosen) != 1:
         raise ExportError("export needs exactly one scope: doc, run, campaign, lineage_of or everything")
+    try:  # a mistyped id: named, with close matches
+        require_ids(
+            backend, {"run": run, "campaign": campaign, "lineage_of": lineage_of, "doc": doc}, "export"
+        )
+    except UnknownId as exc:
+        raise ExportError(str(exc)) from exc
     if lineage_of:
         return _lineage_document(backend, lineage_of, progress)
     if doc:

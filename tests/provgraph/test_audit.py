@@ -153,7 +153,7 @@ def test_a_run_loaded_without_digests_gets_its_properties_checked(any_backend):
 
 
 def test_unknown_scope_and_unsigned_loads(any_backend):
-    with pytest.raises(ProvgraphError, match="no workflow run"):
+    with pytest.raises(ProvgraphError, match="is not in the graph"):
         verify(any_backend, run=f"pgid:no_such_{uuid.uuid4().hex}")
     with pytest.raises(ConfigurationError, match="exactly one"):
         verify(any_backend)

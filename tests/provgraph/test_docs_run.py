@@ -67,7 +67,7 @@ PLACEHOLDERS = {
     "TASK_ID": "pgid:b_train_demo",
     "RESULT_ID": "pgid:b_model_demo",
     "--run ID": "--run quickstart",  # purge: the quickstart's run, the one a reader can spare
-    "--doc ID": "--doc pgid:no_such_document",
+    "--doc ID": "--doc quickstart",  # purge: the quickstart run's document (its id, set in the fixture)
     "model.pkl": "model",  # README: the demo's model file stands in for the reader's (`demo` writes model.json)
     "--file PATH": "--file model",  # the same file
     "query NAME --show": "query runs --show",
@@ -163,6 +163,7 @@ def reader(tmp_path_factory):
         ).stdout
     )[0]["id"]
     values["--run ID"] = f"--run {quickstart_run}"
+    values["--doc ID"] = f"--doc {quickstart_run}"  # capture names a run's document after the run
     (cwd / "buffer").mkdir()  # `provgraph replay ./buffer`: an (empty) offline buffer directory
     yield cwd, env, values
     subprocess.run(

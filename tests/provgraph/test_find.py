@@ -148,6 +148,14 @@ def test_cli_verbs_exit_non_zero_on_an_unknown_id(capsys, cli_env, known_graph):
         ["diff", missing, g.id("run.b")],
         ["query", "task_tree", "--param", f"run={missing}"],
         ["find", "--run", missing],
+        ["show", missing],
+        ["export", "--run", missing],
+        ["export", "--lineage", missing],
+        ["export", "--doc", missing],
+        ["verify", "--run", missing],
+        ["purge", "--run", missing, "--yes"],
+        ["purge", "--doc", missing, "--dry-run"],
+        ["tokens", missing],
         ["lineage", "--file", __file__],
     ):
         code, out, err = _run(capsys, *argv)
