@@ -53,6 +53,10 @@ SKIP = {
     "provgraph verify --run RUN_ID --public-key audit.pem.pub": "needs a run loaded with PROVGRAPH_AUDIT_DIGESTS and "
     "a signing key (tests/provgraph/test_audit*.py)",
     "provgraph verify --run RUN_ID": "shows a tampered run (tests/provgraph/test_audit*.py tamper with one)",
+    "provgraph verify --run RUN_ID --evidence-out run.audit.json": "needs a run loaded with audit digests "
+    "(PROVGRAPH_AUDIT_DIGESTS=1); tests/provgraph/test_audit*.py make one",
+    "provgraph verify --evidence run.audit.json --export run.json --public-key audit.pem.pub": "needs the evidence "
+    "of a signed load (the command above); tests/provgraph/test_audit*.py make one",
     "provgraph verify --run <run id>": "answers for a run loaded with PROVGRAPH_AUDIT_DIGESTS=1 (docs/audit.md); "
     "the documented graph is loaded without it, so verify rightly reports that (exit 1)",
 }
