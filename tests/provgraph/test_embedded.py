@@ -351,7 +351,9 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path):
     ):
         assert title in first
     peaks = first.split("Peak resources per task (telemetry)")[1].split("\n\n")[0]
-    assert "train_epoch" in peaks and "peak_rss_mb" in peaks
+    assert (
+        "train_epoch" in peaks and "peak_rss_bytes" in peaks and " MB" in peaks
+    )  # bytes shown in readable units
     # the model's lineage reaches back into the other run: the task that generated the shared file
     lineage = first.split("Where did model.json come from?")[1].split("==")[0]
     assert "generate_measurements" in lineage and "compute_statistics" in lineage and "save_model" in lineage

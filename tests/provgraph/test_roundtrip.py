@@ -183,13 +183,13 @@ def test_import_file_through_loader_and_export_scopes(neo4j_backend, unique, tmp
 
 
 def test_export_errors_are_clear(neo4j_backend, unique):
-    with pytest.raises(ExportError, match="no document"):
+    with pytest.raises(ExportError, match="is not in the graph"):
         export_document(neo4j_backend, doc=f"pgid:missing_{unique}")
     with pytest.raises(ExportError, match="exactly one scope"):
         export_document(neo4j_backend, doc="a", run="b")
-    with pytest.raises(ExportError, match="no workflow run"):
+    with pytest.raises(ExportError, match=r"\(run\) is not in the graph"):
         export_document(neo4j_backend, run=f"pgid:missing_{unique}")
-    with pytest.raises(ExportError, match="no element"):
+    with pytest.raises(ExportError, match="is not in the graph"):
         export_document(neo4j_backend, lineage_of=f"pgid:missing_{unique}")
 
 
@@ -252,4 +252,4 @@ def test_cli_roundtrip_import_and_export(monkeypatch, capsys, tmp_path, neo4j_se
     original = ProvDocument.deserialize(str(files / "bundle1.json"), format="json")
     assert same_document(original, parse_text(out.read_text(), "provn"))
     assert main(["export", "--doc", f"pgid:missing_{tmp_path.name}", "--format", "json"]) == 1
-    assert "no document" in capsys.readouterr().err
+    assert "(doc) is not in the graph" in capsys.readouterr().err
