@@ -157,3 +157,49 @@ def test_status_warns_when_redis_keeps_no_append_only_file(tmp_path, unique, aof
         services.down(["redis"])
     assert result.returncode == 0, result.stderr
     assert ("warning: this Redis keeps no append-only file" in result.stdout) is not aof
+
+
+def test_a_group_that_keeps_vanishing_backs_off_and_still_stops(scoped, unique):
+    """The stream deleted again and again under a running loader: the loader recreates its group with back-off
+    (it once spun, writing gigabytes of log), `stop` ends it, and a later loader loads what arrives afterwards."""
+    import threading
+
+    backend, redis_client, settings = scoped
+    recreated = 0
+
+    class CountingLoader(Loader):
+        def ensure_group(self) -> None:
+            nonlocal recreated
+            recreated += 1
+            super().ensure_group()
+
+    loader = CountingLoader(settings, backend=backend, redis_client=redis_client, consumer="vanishing")
+    finished = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            loader.run()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deletions = 0
+    stop_deleting = threading.Event()
+    while not stop_deleting.wait(0.01) and deletions < 150:  # ~1.5 s of a stream that keeps disappearing
+        redis_client.delete(settings.stream)
+        deletions += 1
+    loader.stop()
+    assert finished.wait(30), "the loader did not stop while its group kept vanishing"
+    thread.join(5)
+    loader.close()
+    assert not failure, failure
+    # with back-off (0.1 s doubling) a second and a half allows a few dozen recreations at most; a spin makes thousands
+    assert 1 < recreated < 60, recreated
+    _push(redis_client, settings.stream, _payloads(unique, 2))
+    with Loader(settings, backend=backend, redis_client=redis_client, consumer="after") as again:
+        again.run(until_idle_s=0)
+    assert _declared(backend, unique) == 2 * 20
