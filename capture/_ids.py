@@ -75,14 +75,20 @@ _second_cache: tuple[int, str] = (-1, "")
 
 
 def iso_from_ns(epoch_ns: int) -> str:
-    """ISO 8601 UTC lexical form with microseconds (``2026-01-01T00:00:00.000001Z``) of a ``time.time_ns()``."""
+    """ISO 8601 lexical form in local time with its UTC offset and microseconds
+    (``2026-01-01T09:00:00.000001+09:00``) of a ``time.time_ns()``: the same instant as UTC, and the local clock
+    time and offset a question like "which step ran on a Monday morning" needs."""
     global _second_cache
     seconds, rest = divmod(epoch_ns, 1_000_000_000)
     cached_second, text = _second_cache
     if cached_second != seconds:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        local = time.localtime(seconds)
+        offset = local.tm_gmtoff // 60
+        sign = "-" if offset < 0 else "+"
+        hours, minutes = divmod(abs(offset), 60)
+        text = f"{time.strftime('%Y-%m-%dT%H:%M:%S', local)}.%06d{sign}{hours:02d}:{minutes:02d}"
         _second_cache = (seconds, text)
-    return f"{text}.{rest // 1000:06d}Z"
+    return text % (rest // 1000)
 
 
 # --- ids from names users give ----------------------------------------------------------------------------------

@@ -28,9 +28,10 @@ from capture._agents import machine_agent_records, run_agent_records, software_a
 from capture._context import STATE as _STATE
 from capture._context import Context, Run
 from capture._redaction import Redactor
-from capture._values import FileRef, file_attrs, file_entity_id, value_attrs
+from capture._values import FileRef, file_generation, file_read, value_attrs
 
 __all__ = [
+    "TASK_OWN_ATTRIBUTES",
     "BatchItem",
     "CustomItem",
     "IterationItem",
@@ -58,6 +59,22 @@ _relation = wire.relation
 _iso = _ids.iso_from_ns
 
 _MAX_ERROR_CHARS = 2000
+
+TASK_OWN_ATTRIBUTES = frozenset(
+    {
+        "name",
+        "status",
+        "duration_s",
+        "error",
+        "started_by",
+        "tags",
+        "custom_metadata",
+        "campaign",
+        "iteration",
+        "loop",
+    }
+)
+"""Attributes capture records on every activity itself: a user attribute of the same name is refused."""
 
 
 def safe_json(value: Any) -> str:
@@ -215,13 +232,28 @@ def _entity_base(activity_id: str) -> str:
 
 
 def _value_entity(
-    records: list[dict[str, Any]], entity_id: str, value: Any, role: str, secret: bool, redactor: Redactor
+    records: list[dict[str, Any]],
+    entity_id: str,
+    value: Any,
+    role: str,
+    secret: bool,
+    redactor: Redactor,
+    generated: bool = False,
 ) -> str:
     if type(value) is FileRef:
-        file_id = file_entity_id(value)
-        if file_id is not None:
-            records.append(_element("entity", file_id, file_attrs(value)))
-            return file_id
+        if (
+            generated
+        ):  # each generation its own entity, pgid:file_<task>_o<N>, specialising the content entity
+            file_id = "pgid:file_" + entity_id.split("_", 1)[1]
+            file_records = file_generation(value, file_id, redactor.scrub)
+            if file_records is not None:
+                records.extend(file_records)
+                return file_id
+        else:
+            read = file_read(value, redactor.scrub)
+            if read is not None:
+                records.extend(read[1])
+                return read[0]
     if secret:  # the value's shape (type, length, salted hash), never the value (docs/security.md)
         attrs: list[Any] = [
             ["pg:role", role],
@@ -313,7 +345,7 @@ def activity_records(
     when = end or start
     for index, (role, value) in enumerate(outputs):
         secret = secret_name(role)
-        entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret, redactor)
+        entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret, redactor, generated=True)
         append(
             {
                 "k": "wasGeneratedBy",

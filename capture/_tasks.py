@@ -12,15 +12,16 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from capture import _context, _ids
 from capture._context import CURRENT, STATE, Context, resolve
 from capture._handoff import LIGHT_HANDOVER, LIGHT_QUEUE, default_context, emit, flush_light
 from capture._ids import COUNTER
-from capture._records import TaskItem, TaskSpec
+from capture._records import TASK_OWN_ATTRIBUTES, TaskItem, TaskSpec
 from capture._telemetry import new_task_telemetry, telemetry_phase
+from capture._values import user_attrs
 
 __all__ = ["disabled_by_environment", "error_text", "light_task", "task", "telemetry_task", "wrap_function"]
 
@@ -56,6 +57,9 @@ def disabled_by_environment() -> bool:
 
 
 def _make_spec(function: Callable[..., Any], options: dict[str, Any]) -> TaskSpec:
+    attributes, types = options.pop("attributes", None), options.pop("types", ())
+    if attributes or types:  # checked at decoration: a wrong name fails where it is written
+        options["attrs"] = user_attrs(attributes, types, TASK_OWN_ATTRIBUTES)
     workflow_id = options.pop("workflow_id", None)
     run_override = None
     if workflow_id:
@@ -248,6 +252,8 @@ _TASK_OPTIONS = frozenset(
         "args_handler",
         "telemetry",
         "name",
+        "attributes",
+        "types",
     }
 )
 
@@ -266,6 +272,8 @@ def task(
     args_handler: Callable[..., dict[str, Any]] | None = ...,
     telemetry: bool = ...,
     name: str | None = ...,
+    attributes: Mapping[str, Any] | None = ...,
+    types: str | Sequence[str] = ...,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -283,6 +291,9 @@ def task(function: Callable[P, R] | None = None, **options: Any) -> Any:
         args_handler: ``handler(*args, **kwargs) -> dict`` deciding which inputs are recorded, under which names.
         telemetry: also record start/end telemetry entities (see `telemetry_task`).
         name: activity name (default: the function's qualified name).
+        attributes: attributes of every call's activity (``{"instrument": "UV-3", "threshold": 0.5}``), named and
+            typed as `capture.file`'s (a plain name is ``pg:NAME``).
+        types: extra ``prov:type`` values of every call's activity (``"Calibration"`` is ``pg:Calibration``).
 
     Example::
 
@@ -315,6 +326,8 @@ def telemetry_task(
     campaign_id: str | None = ...,
     args_handler: Callable[..., dict[str, Any]] | None = ...,
     name: str | None = ...,
+    attributes: Mapping[str, Any] | None = ...,
+    types: str | Sequence[str] = ...,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 

@@ -5,7 +5,8 @@ the user explicitly marked. Rules, in order:
 
 - ``bool``/``int``/``str``/finite ``float``: ``prov:value`` as is (huge ints and long strings are summarised).
 - ``None``, NaN and infinities: a typed literal (``xsd:double``) or ``pg:repr``.
-- `FileRef` (from `file`): a ``pg:File`` entity identified by the SHA-256 of its content.
+- `FileRef` (from `file`): a ``pg:File`` entity; each generation of a file is its own entity, a
+  `specializationOf` the content entity identified by the SHA-256 (see `file_generation`, `file_read`).
 - ``bytes``: size and SHA-256, never the bytes themselves.
 - arrays and tensors (anything with ``shape`` and ``dtype``): shape, dtype, device; never the data.
 - small JSON-safe lists, tuples and dicts: ``pg:json`` (compact JSON text) plus ``pg:length``;
@@ -16,17 +17,32 @@ the user explicitly marked. Rules, in order:
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from capture import _redaction, wire
 from capture._redaction import Redactor
 
-__all__ = ["MAX_JSON_CHARS", "FileRef", "file", "file_attrs", "file_entity_id", "model_attrs", "value_attrs"]
+__all__ = [
+    "MAX_JSON_CHARS",
+    "FileRef",
+    "content_entity_id",
+    "content_records",
+    "file",
+    "file_attrs",
+    "file_entity_id",
+    "file_generation",
+    "file_read",
+    "model_attrs",
+    "user_attrs",
+    "value_attrs",
+]
 
 MAX_JSON_CHARS = 2048
 """Longest JSON text or string kept whole in a value attribute; longer ones are summarised."""
@@ -42,21 +58,29 @@ _HEAD_WINDOW = 1024
 
 
 class FileRef(str):
-    """A path marked as a file: a ``str`` (usable with ``open``) whose entity is identified by its content.
+    """A path marked as a file: a ``str`` (usable with ``open``) recorded as a file entity (see `file`).
 
     Build one with `capture.file`. The SHA-256 is taken when the marker is created if the file exists then
     (mark an input before the task changes it, an output after writing it); otherwise when the record is built.
     """
 
-    __slots__ = ("_sha256", "_size")
+    __slots__ = ("_sha256", "_size", "attrs")
 
     _sha256: str | None
     _size: int | None
+    attrs: tuple[tuple[str, Any], ...]
+    """The attributes and types the user gave (`user_attrs`), recorded on the file's entity."""
 
-    def __new__(cls, path: str | os.PathLike[str]) -> FileRef:
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        attributes: Mapping[str, Any] | None = None,
+        types: str | Iterable[str] = (),
+    ) -> FileRef:
         ref = super().__new__(cls, os.fspath(path))
         ref._sha256 = None
         ref._size = None
+        ref.attrs = user_attrs(attributes, types, _FILE_OWN) if attributes or types else ()
         if os.path.isfile(ref):
             ref._hash()
         return ref
@@ -84,37 +108,150 @@ class FileRef(str):
         return self._size
 
 
-def file(path: str | os.PathLike[str]) -> FileRef:
-    """Mark a path (task argument or return value) as a file entity identified by its content hash.
+def file(
+    path: str | os.PathLike[str],
+    *,
+    attributes: Mapping[str, Any] | None = None,
+    types: str | Iterable[str] = (),
+) -> FileRef:
+    """Mark a path (task argument or return value) as a file entity.
+
+    Returned by a task (written): a new entity for this generation, ``pgid:file_<task>_o<N>``, `specializationOf`
+    the content entity ``pgid:file_sha256_<hex>`` that every file with the same bytes specialises (no entity is
+    generated twice, even when a rerun writes identical bytes). Passed to a task (read): the entity of the
+    generation that wrote these bytes at this path earlier in this process, else the content entity.
+
+    Args:
+        path: the file.
+        attributes: more attributes of the file's entity (``{"instrument": "UV-3", "max": 4095}``): a plain name
+            is recorded in provgraph's namespace (``pg:instrument``, graph property ``instrument``), ``prov:label``
+            and ``prov:location`` as they are; values are ``str``, ``int``, ``float``, ``bool``, ``datetime``,
+            ``date``, or a list of them (a repeated attribute).
+        types: extra ``prov:type`` values (``"Image"`` is ``pg:Image``; ``prov:...`` and ``pg:...`` names as given).
 
     Example::
 
         @capture.task(output_names="table")
         def clean(source):
             ...
-            return capture.file("clean.csv")
+            return capture.file("clean.csv", attributes={"rows": 120}, types="Table")
 
-        clean(capture.file("raw.csv"))   # raw.csv's entity is pgid:file_sha256_<hex>; any run reading
-                                         # the same bytes joins this one in the graph
+        clean(capture.file("raw.csv"))
     """
-    return FileRef(path)
+    return FileRef(path, attributes, types)
+
+
+# --- user attributes and types ------------------------------------------------------------------------------------
+
+_LOCAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
+_PROV_ATTRIBUTES = frozenset({"prov:label", "prov:location"})
+_FILE_OWN = frozenset({"path", "name", "sha256", "size"})
+"""capture's own attributes of a file entity: a user attribute of the same name is refused."""
+
+
+def _qualified(name: str, what: str) -> str:
+    if ":" in name:
+        prefix, _, local = name.partition(":")
+        if prefix in ("pg", "prov") and _LOCAL_NAME.fullmatch(local):
+            return name
+        raise ValueError(
+            f"capture: {what} {name!r}: capture declares no namespace {prefix!r}; use a plain name "
+            "(recorded as pg:NAME) or a prov:/pg: name"
+        )
+    if not _LOCAL_NAME.fullmatch(name):
+        raise ValueError(
+            f"capture: {what} {name!r} is not a name (letters, digits, _ . -; a letter or _ first)"
+        )
+    return f"pg:{name}"
+
+
+def _attribute_value(value: Any, name: str) -> Any:
+    kind = type(value)
+    if kind is str or kind is bool:
+        return value
+    if kind is int:
+        return value if -(2**63) < value < 2**63 else wire.typed_literal(str(value), "xsd:integer")
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        return wire.typed_literal(
+            "NaN" if math.isnan(value) else ("INF" if value > 0 else "-INF"), "xsd:double"
+        )
+    if isinstance(value, _dt.datetime):  # a naive time is local time: it gets this machine's offset
+        moment = value if value.tzinfo is not None else value.astimezone()
+        return wire.typed_literal(moment.isoformat(), "xsd:dateTime")
+    if isinstance(value, _dt.date):
+        return wire.typed_literal(value.isoformat(), "xsd:date")
+    raise TypeError(
+        f"capture: attribute {name!r}: {kind.__qualname__} is not an attribute value "
+        "(str, int, float, bool, datetime, date, or a list of them)"
+    )
+
+
+def user_attrs(
+    attributes: Mapping[str, Any] | None, types: str | Iterable[str], own: frozenset[str] = frozenset()
+) -> tuple[tuple[str, Any], ...]:
+    """The (name, value) pairs of attributes and ``prov:type`` values a user gives a file or a task, checked now
+    (a wrong name or value raises where it was written, not later on the emitter thread).
+
+    Raises:
+        ValueError: a name that is not a name, has an undeclared prefix, or is one of capture's own (``own``).
+        TypeError: a value that is not an attribute value.
+    """
+    pairs: list[tuple[str, Any]] = []
+    for type_name in (types,) if isinstance(types, str) else types:
+        if not isinstance(type_name, str):
+            raise TypeError(f"capture: a prov:type is a name, not {type(type_name).__qualname__}")
+        pairs.append(("prov:type", wire.qualified_name(_qualified(type_name, "type"))))
+    for name, value in (attributes or {}).items():
+        if not isinstance(name, str):
+            raise TypeError(f"capture: attribute names are str, not {type(name).__qualname__}")
+        qualified = _qualified(name, "attribute")
+        if qualified == "prov:type":
+            raise ValueError("capture: give prov:type values with types=..., not as an attribute")
+        if qualified.startswith("prov:") and qualified not in _PROV_ATTRIBUTES:
+            raise ValueError(f"capture: attribute {name!r}: only prov:label and prov:location can be given")
+        if qualified[3:] in own and qualified.startswith("pg:"):
+            raise ValueError(f"capture: attribute {name!r} is one capture records itself")
+        for item in value if isinstance(value, list | tuple) else (value,):
+            pairs.append((qualified, _attribute_value(item, name)))
+    return tuple(pairs)
+
+
+# --- file entities ------------------------------------------------------------------------------------------------
+
+_QN_FILE = wire.qualified_name("pg:File")
+_QN_CONTENT = wire.qualified_name("pg:FileContent")
+_MAX_GENERATIONS = 100_000
+_generations: dict[tuple[str, str], str] = {}
+"""(absolute path, SHA-256) -> the entity of the latest generation in this process that wrote those bytes there, so
+a later read of the file links to it (oldest forgotten first past `_MAX_GENERATIONS`)."""
+
+
+def content_entity_id(sha256: str) -> str:
+    """``pgid:file_sha256_<hex>``: the entity of a content, which every generation of those bytes specialises."""
+    return f"pgid:file_sha256_{sha256}"
 
 
 def file_entity_id(ref: FileRef) -> str | None:
-    """``pgid:file_sha256_<hex>``, or ``None`` if the file cannot be read."""
+    """The entity a read of the file refers to now: the latest generation of these bytes at this path in this
+    process, else the content entity; ``None`` if the file cannot be read."""
     try:
         sha = ref.sha256
     except OSError:
         return None
-    return f"pgid:file_sha256_{sha}" if sha else None
+    if not sha:
+        return None
+    return _generations.get((os.path.abspath(ref), sha)) or content_entity_id(sha)
 
 
-def file_attrs(ref: FileRef) -> list[tuple[str, Any]]:
+def file_attrs(ref: FileRef, scrub: Any = None) -> list[tuple[str, Any]]:
     """Attributes of a file entity: its type, path, name (the last part of the path: what a person recognises it
-    by, e.g. in Neo4j Browser's captions, where paths all start alike), content hash and size."""
+    by, e.g. in Neo4j Browser's captions, where paths all start alike), content hash, size, and the user's
+    attributes (text scrubbed by ``scrub`` when given)."""
     path = os.path.abspath(ref)
     attrs: list[tuple[str, Any]] = [
-        ("prov:type", wire.qualified_name("pg:File")),
+        ("prov:type", _QN_FILE),
         ("pg:path", path),
         ("pg:name", os.path.basename(path)),
     ]
@@ -122,7 +259,61 @@ def file_attrs(ref: FileRef) -> list[tuple[str, Any]]:
         attrs.append(("pg:sha256", ref.sha256))
     if ref.size is not None:
         attrs.append(("pg:size", ref.size))
+    for name, value in ref.attrs:
+        attrs.append((name, scrub(value) if scrub is not None and type(value) is str else value))
     return attrs
+
+
+def file_read(ref: FileRef, scrub: Any = None) -> tuple[str, list[dict[str, Any]]] | None:
+    """The entity a read of the file uses (`file_entity_id`) and the records declaring it (none for a generation
+    when the read adds no attributes), or ``None`` if the file cannot be read."""
+    entity_id = file_entity_id(ref)
+    if entity_id is None:
+        return None
+    if not ref.attrs and not entity_id.startswith("pgid:file_sha256_"):
+        return (
+            entity_id,
+            [],
+        )  # a generation, declared where it was generated (declaring it again would replace it)
+    return entity_id, [wire.element("entity", entity_id, file_attrs(ref, scrub))]
+
+
+def file_generation(ref: FileRef, entity_id: str, scrub: Any = None) -> list[dict[str, Any]] | None:
+    """The records of one generation of the file as ``entity_id`` (its entity, `specializationOf` the content
+    entity, and that content entity), remembered so a later read in this process links to it; ``None`` if the file
+    cannot be read. The caller adds the ``wasGeneratedBy``."""
+    try:
+        sha = ref.sha256
+    except OSError:
+        return None
+    if not sha:
+        return None
+    key = (os.path.abspath(ref), sha)
+    _generations.pop(key, None)  # re-inserted last: the dict's order is the forgetting order
+    _generations[key] = entity_id
+    if len(_generations) > _MAX_GENERATIONS:
+        del _generations[next(iter(_generations))]
+    return [
+        wire.element("entity", entity_id, file_attrs(ref, scrub)),
+        *content_records(entity_id, sha, ref.size),
+    ]
+
+
+def content_records(specific_id: str, sha256: str, size: int | None) -> list[dict[str, Any]]:
+    """The content entity of some bytes (``pgid:file_sha256_<hex>``, `pg:File` and `pg:FileContent`) and the
+    `specializationOf` linking ``specific_id`` (a generation, a copy) to it: how equal content is linked."""
+    content_id = content_entity_id(sha256)
+    attrs: list[tuple[str, Any]] = [
+        ("prov:type", _QN_FILE),
+        ("prov:type", _QN_CONTENT),
+        ("pg:sha256", sha256),
+    ]
+    if size is not None:
+        attrs.append(("pg:size", size))
+    return [
+        wire.element("entity", content_id, attrs),
+        wire.relation("specializationOf", specificEntity=specific_id, generalEntity=content_id),
+    ]
 
 
 def model_attrs(model: Any) -> list[tuple[str, Any]]:

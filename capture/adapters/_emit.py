@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from capture import _context, _handoff, _ids, _redaction, wire
+from capture import _context, _handoff, _ids, _redaction
 from capture._records import TaskSpec
 from capture._tasks import disabled_by_environment, wrap_function
-from capture._values import FileRef, file_attrs, file_entity_id
+from capture._values import FileRef, content_records, file_generation, file_read
 
 __all__ = [
+    "FileEntity",
     "Position",
     "current_position",
     "current_run",
@@ -24,7 +25,11 @@ __all__ = [
     "task_wrapper",
     "emit",
     "enabled",
+    "content_records",
+    "file_content",
+    "file_copy",
     "file_entity",
+    "file_generated",
     "iso",
     "new_activity_id",
     "redactor",
@@ -98,17 +103,62 @@ def iso(epoch_s: float | None = None) -> str:
     return _ids.iso_from_ns(int(epoch_s * 1e9) if epoch_s is not None else time.time_ns())
 
 
-def file_entity(path: str) -> tuple[str, list[dict[str, Any]]] | None:
-    """The entity of a file's current content (``pgid:file_sha256_<hex>``, as `capture.file` names it) and its
-    record, or ``None`` if the file cannot be read now."""
+class FileEntity(NamedTuple):
+    """A file's entity as hashed now: its id, the content's SHA-256 and the records declaring it."""
+
+    id: str
+    sha256: str
+    records: list[dict[str, Any]]
+
+
+def file_content(path: str | FileRef) -> FileRef | None:
+    """The file marked and hashed now, or ``None`` if it cannot be read."""
+    return _hashed(path)
+
+
+def _hashed(path: str | FileRef) -> FileRef | None:
     try:
-        ref = FileRef(path)
-        entity_id = file_entity_id(ref)
+        ref = path if type(path) is FileRef else FileRef(path)
+        return ref if ref.sha256 else None
     except OSError:
         return None
-    if entity_id is None:
+
+
+def file_entity(path: str | FileRef) -> FileEntity | None:
+    """The entity a read of the file refers to now (as `capture.file` finds it: the generation that wrote these
+    bytes at this path in this process, else the content entity ``pgid:file_sha256_<hex>``), or ``None`` if the
+    file cannot be read now. A `FileRef` given is used as hashed already."""
+    ref = _hashed(path)
+    read = file_read(ref) if ref is not None else None
+    if ref is None or read is None:
         return None
-    return entity_id, [wire.element("entity", entity_id, file_attrs(ref))]
+    return FileEntity(read[0], ref.sha256 or "", read[1])
+
+
+def file_generated(path: str | FileRef) -> FileEntity | None:
+    """A new entity for a generation of the file as it is now (``pgid:file_<process>_<n>``, `specializationOf` its
+    content entity; the caller adds the ``wasGeneratedBy``), or ``None`` if the file cannot be read now."""
+    ref = _hashed(path)
+    if ref is None:
+        return None
+    entity_id = _ids.mint("file")
+    records = file_generation(ref, entity_id, scrub_text)
+    if records is None:
+        return None
+    return FileEntity(entity_id, ref.sha256 or "", records)
+
+
+def file_copy(entity: FileEntity) -> FileEntity:
+    """A new entity for the copy of a content at one path (``pgid:file_<process>_<n>``, `specializationOf` the
+    content entity ``entity`` stands for): what a deletion invalidates when no generation of it is known, never
+    the content entity that other runs share."""
+    entity_id = _ids.mint("file")
+    declaration = [dict(record, id=entity_id) for record in entity.records if record.get("k") == "entity"][:1]
+    return FileEntity(
+        entity_id,
+        entity.sha256,
+        [*entity.records, *declaration, *content_records(entity_id, entity.sha256, None)],
+    )
 
 
 def emit(doc: str, records: Any) -> None:

@@ -7,12 +7,12 @@ record; watching its folders records what it produced anyway::
         with capture.watch("results/"):
             subprocess.run(["simulate", "--out", "results/"], check=True)
 
-What one change becomes (docs/adapters.md, "File observer"): the file's content as a ``pg:File`` entity
-identified by its SHA-256 (``pgid:file_sha256_<hex>``, the id `capture.file` gives the same bytes, so a later
-task reading the file with `capture.file` continues the lineage), ``wasGeneratedBy`` the activity that was current
-when the watch started (the run, or the enclosing task), with ``pg:event`` ``created`` or ``modified`` and the path
-relative to the watched folder as ``prov:role``; a modification is also ``wasRevisionOf`` the previous content;
-a deletion ``wasInvalidatedBy`` the same activity.
+What one change becomes (docs/adapters.md, "File observer"): a new ``pg:File`` entity for the generation
+(``pgid:file_<process>_<n>``), a `specializationOf` the content entity ``pgid:file_sha256_<hex>`` that equal bytes
+share, ``wasGeneratedBy`` the activity that was current when the watch started (the run, or the enclosing task),
+with ``pg:event`` ``created`` or ``modified`` and the path relative to the watched folder as ``prov:role``; a
+modification is also ``wasRevisionOf`` the previous generation; a deletion ``wasInvalidatedBy`` the same activity.
+A later task reading the file with `capture.file` in this process uses the generation, continuing the lineage.
 
 Events are coalesced per path: a file is hashed once it has been quiet for ``settle_s`` (a tool writing in many
 small chunks costs one hash), and `FolderWatch.stop` compares the folders with what was recorded, so a change the
@@ -31,7 +31,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from capture import wire
-from capture.adapters._emit import Position, current_position, emit, enabled, file_entity, iso
+from capture.adapters._emit import (
+    FileEntity,
+    Position,
+    current_position,
+    emit,
+    enabled,
+    file_content,
+    file_copy,
+    file_entity,
+    file_generated,
+    iso,
+)
 
 __all__ = ["Change", "FolderWatch", "watch"]
 
@@ -50,10 +61,10 @@ class Change:
 
 @dataclass(slots=True)
 class _Known:
-    entity_id: str
+    entity: FileEntity  # a generation recorded by the watch, or (snapshot) what a read of the file refers to
     size: int
     mtime_ns: int
-    records: list[dict[str, Any]]  # the entity's own record, emitted again with its invalidation
+    generated: bool  # whether the watch recorded the generation (else a deletion invalidates a copy of it)
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -154,7 +165,7 @@ class FolderWatch:
             for path, (size, mtime_ns) in self._files_now().items():
                 entity = file_entity(path)
                 if entity is not None:
-                    self._known[path] = _Known(entity[0], size, mtime_ns, entity[1])
+                    self._known[path] = _Known(entity, size, mtime_ns, generated=False)
 
         watch = self
 
@@ -246,58 +257,63 @@ class FolderWatch:
         role = os.path.relpath(path, root)
         known = self._known.get(path)
         stat = _stat(path) if os.path.isfile(path) else None
-        entity = file_entity(path) if stat is not None else None
         records: list[dict[str, Any]] = []
-        if stat is not None and entity is None:
-            logger.warning("provgraph capture.watch: %s changed but cannot be read; not recorded", path)
-            return
-        if entity is None:
+        if stat is None:
             if known is None:
                 return  # created and deleted between two looks, or never readable: nothing to describe
             del self._known[path]
-            records.extend(known.records)
+            # the generation the watch recorded, or a copy of the content it saw: never the shared content entity
+            gone = known.entity if known.generated else file_copy(known.entity)
+            records.extend(gone.records)
             records.append(
                 wire.relation(
                     "wasInvalidatedBy",
                     attrs=[("prov:role", role), ("pg:event", "deleted")],
-                    entity=known.entity_id,
+                    entity=gone.id,
                     activity=position.parent_id,
                     time=iso(when),
                 )
             )
-            self.changes.append(Change("deleted", path, known.entity_id))
+            self.changes.append(Change("deleted", path, gone.id))
             emit(position.run_id, records)
             return
-        entity_id, entity_records = entity
-        assert stat is not None
-        if known is not None and known.entity_id == entity_id:
+        current = file_content(path)
+        if current is None:
+            logger.warning("provgraph capture.watch: %s changed but cannot be read; not recorded", path)
+            return
+        if known is not None and known.entity.sha256 == current.sha256:
             known.size, known.mtime_ns = stat  # touched, or written back unchanged: the same content
+            return
+        entity = file_generated(current)  # each generation its own entity, specialising the content entity
+        if entity is None:
+            logger.warning("provgraph capture.watch: %s changed but cannot be read; not recorded", path)
             return
         if known is not None:
             event = "modified"
         else:  # without a snapshot, a first "modified" is a file that existed before the watch
             event = "modified" if first_event == "modified" and not self.snapshot else "created"
-        records.extend(entity_records)
+        records.extend(entity.records)
         records.append(
             wire.relation(
                 "wasGeneratedBy",
                 attrs=[("prov:role", role), ("pg:event", event)],
-                entity=entity_id,
+                entity=entity.id,
                 activity=position.parent_id,
                 time=iso(when),
             )
         )
         if known is not None:
+            records.extend(known.entity.records)
             records.append(
                 wire.relation(
                     "wasRevisionOf",
-                    generatedEntity=entity_id,
-                    usedEntity=known.entity_id,
+                    generatedEntity=entity.id,
+                    usedEntity=known.entity.id,
                     activity=position.parent_id,
                 )
             )
-        self._known[path] = _Known(entity_id, stat[0], stat[1], entity_records)
-        self.changes.append(Change(event, path, entity_id))
+        self._known[path] = _Known(entity, stat[0], stat[1], generated=True)
+        self.changes.append(Change(event, path, entity.id))
         emit(position.run_id, records)
 
 

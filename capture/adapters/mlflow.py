@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from capture import wire
-from capture.adapters._emit import Position, current_position, emit, enabled, iso, redactor
+from capture.adapters._emit import Position, content_records, current_position, emit, enabled, iso, redactor
 
 __all__ = [
     "MAX_ARTIFACT_HASH_BYTES",
@@ -124,8 +124,10 @@ def _artifact_entity(client: Any, run: Any, info: Any, workdir: str) -> tuple[st
     ]
     local = uri[len("file://") :] if uri.startswith("file://") else uri
     attrs.append(("pg:path", local if os.path.isabs(local) else uri))
+    # the artifact this run logged is its own entity (another run logging the same bytes logs another one), a
+    # specialisation of the content entity all equal bytes share
+    entity_id = f"pgid:mlflow_artifact_{run.info.run_id}_{_short(info.path)}"
     if size is not None and size > MAX_ARTIFACT_HASH_BYTES:
-        entity_id = f"pgid:mlflow_artifact_{run.info.run_id}_{_short(info.path)}"
         attrs.append(("pg:size", int(size)))
         return entity_id, [wire.element("entity", entity_id, attrs)]
     downloaded = client.download_artifacts(run.info.run_id, info.path, workdir)
@@ -137,9 +139,8 @@ def _artifact_entity(client: Any, run: Any, info: Any, workdir: str) -> tuple[st
             total += len(chunk)
     os.remove(downloaded)
     sha = digest.hexdigest()
-    entity_id = f"pgid:file_sha256_{sha}"
     attrs += [("pg:sha256", sha), ("pg:size", total)]
-    return entity_id, [wire.element("entity", entity_id, attrs)]
+    return entity_id, [wire.element("entity", entity_id, attrs), *content_records(entity_id, sha, total)]
 
 
 def _logged_models(client: Any, run: Any) -> list[Any]:

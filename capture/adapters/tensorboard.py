@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from capture import wire
-from capture.adapters._emit import Position, current_position, emit, enabled, file_entity, iso
+from capture.adapters._emit import Position, current_position, emit, enabled, file_generated, iso
 
 __all__ = ["MAX_POINTS_PER_TAG", "event_files", "record_logdir", "recording"]
 
@@ -143,14 +143,14 @@ def logdir_records(
     for path in event_files(root):
         if since is not None and os.path.getmtime(path) < since:
             continue
-        entity = file_entity(path)
+        entity = file_generated(path)
         if entity is not None:
-            records.extend(entity[1])
+            records.extend(entity.records)
             records.append(
                 wire.relation(
                     "wasGeneratedBy",
                     attrs=[("prov:role", os.path.relpath(path, root))],
-                    entity=entity[0],
+                    entity=entity.id,
                     activity=activity_id,
                 )
             )

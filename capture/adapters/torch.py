@@ -45,7 +45,7 @@ from capture.adapters._emit import (
     current_run,
     emit,
     enabled,
-    file_entity,
+    file_generated,
     mint,
     task_wrapper,
 )
@@ -229,10 +229,10 @@ def record_checkpoint(path: str | os.PathLike[str], model: Any) -> None:
     info = _info(model)
     info.ensure_profiled()
     position = current_position()
-    entity = file_entity(os.fspath(path))  # hashed now: training goes on and may overwrite the file
+    entity = file_generated(os.fspath(path))  # hashed now: training goes on and may overwrite the file
     if entity is None:
         raise FileNotFoundError(f"no checkpoint file at {os.fspath(path)}")
-    entity_id, records = entity
+    entity_id, records = entity.id, list(entity.records)
     records += [
         wire.relation(
             "wasGeneratedBy",

@@ -74,32 +74,49 @@ def test_watched_folder_changes_are_file_entities_of_the_run(captured, load, any
         ["created", "sub/b.txt"],
     ]
     load(messages)
+    rows = [row for row in edges(any_backend, run) if "File" in row["s_labels"] or "File" in row["t_labels"]]
+    one, two, old, bee = _file("one"), _file("two"), _file("old"), _file("bee")
+    # each generation (and the copy a deletion invalidates) is its own entity, a specialisation of its content's
+    specific = {row["s"]: row["t"] for row in rows if row["type"] == "specializationOf"}
+    contents = {one: "one", two: "two", old: "old", bee: "bee"}
+
+    def name(node: str) -> str:
+        return contents[specific[node]] + "'" if node in specific else contents.get(node, node)
+
     files = {
         (
             row["type"],
-            row["s"],
-            row["t"],
+            name(row["s"]),
+            name(row["t"]),
             row["props"].get("event"),
             row["props"].get("role"),
             tuple(row["props"].get("types") or ()),
         )
-        for row in edges(any_backend, run)
-        if "File" in row["s_labels"] or "File" in row["t_labels"]
+        for row in rows
     }
-    one, two, old, bee = _file("one"), _file("two"), _file("old"), _file("bee")
     assert files == {
-        ("wasGeneratedBy", one, run, "created", "a.txt", ()),
-        ("wasGeneratedBy", two, run, "modified", "a.txt", ()),
-        ("wasDerivedFrom", two, one, None, None, ("prov:Revision",)),
-        ("wasInvalidatedBy", old, run, "deleted", "old.txt", ()),
-        ("wasGeneratedBy", bee, run, "created", "sub/b.txt", ()),
+        ("wasGeneratedBy", "one'", run, "created", "a.txt", ()),
+        ("wasGeneratedBy", "two'", run, "modified", "a.txt", ()),
+        ("wasDerivedFrom", "two'", "one'", None, None, ("prov:Revision",)),
+        (
+            "wasInvalidatedBy",
+            "old'",
+            run,
+            "deleted",
+            "old.txt",
+            (),
+        ),  # a copy, never the shared content entity
+        ("wasGeneratedBy", "bee'", run, "created", "sub/b.txt", ()),
+        *(("specializationOf", f"{c}'", c, None, None, ()) for c in ("one", "two", "old", "bee")),
     }
+    assert len(specific) == 4 and not set(specific) & set(contents)
     nodes = any_backend.read(
         "MATCH (f:File) WHERE f.id IN $ids RETURN f.id AS id, f.sha256 AS sha, f.size AS size, f.path AS path",
-        {"ids": [one, two, old, bee]},
+        {"ids": [one, two, old, bee, *specific]},
     )
     by_id = {row["id"]: row for row in nodes}
-    assert set(by_id) == {one, two, old, bee}
+    assert set(by_id) == {one, two, old, bee, *specific}
     assert by_id[bee]["sha"] == hashlib.sha256(f"bee{TOKEN}".encode()).hexdigest()
     assert by_id[bee]["size"] == 3 + len(TOKEN)
-    assert by_id[bee]["path"].endswith("/watched/sub/b.txt")
+    (bee_written,) = [node for node, content in specific.items() if content == bee]
+    assert by_id[bee_written]["path"].endswith("/watched/sub/b.txt")

@@ -106,7 +106,7 @@ def test_child_forwards_are_nested_tasks_using_their_layers(captured, load, any_
     structure = {
         (row["s"], row["type"], row["t"], row["props"].get("role"))
         for row in graph
-        if row["type"] == "hadMember" or row["s"].startswith("pgid:file_sha256_")
+        if row["type"] == "hadMember" or row["s"].startswith("pgid:file_")
     }
     # Each forward's output tensor is derived from its module (and from its input tensor).
     derived = Counter(
@@ -114,7 +114,14 @@ def test_child_forwards_are_nested_tasks_using_their_layers(captured, load, any_
     )
     assert derived == Counter({model: 2, f"{model}.encoder": 2, f"{model}.head": 2})
     checkpoint = next(s for s, kind, _t, _r in structure if kind == "wasDerivedFrom")
-    assert checkpoint.startswith("pgid:file_sha256_")
+    # the checkpoint's generation is its own entity (pgid:file_<process>_<n>), a specialisation of its content's
+    assert checkpoint.startswith("pgid:file_") and not checkpoint.startswith("pgid:file_sha256_")
+    (content,) = [
+        row["t"]
+        for row in edges(any_backend, run)
+        if row["s"] == checkpoint and row["type"] == "specializationOf"
+    ]
+    assert content.startswith("pgid:file_sha256_")
     assert structure == {
         (model, "hadMember", f"{model}.encoder", None),
         (model, "hadMember", f"{model}.head", None),

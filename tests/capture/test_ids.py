@@ -1,10 +1,12 @@
-"""Ids never collide across threads and forked processes; timestamps are ISO 8601 UTC."""
+"""Ids never collide across threads and forked processes; timestamps are ISO 8601 with the local UTC offset."""
 
 from __future__ import annotations
 
+import datetime
 import multiprocessing
 import os
 import threading
+import time
 
 from capture import _ids
 
@@ -53,6 +55,26 @@ def test_counter_values_minted_before_a_fork_keep_their_prefix():
     assert child_prefix != _ids.process_prefix()
 
 
-def test_iso_times():
-    assert _ids.iso_from_ns(1_764_000_000_123_456_789) == "2025-11-24T16:00:00.123456Z"
-    assert _ids.iso_from_ns(0) == "1970-01-01T00:00:00.000000Z"
+def _in_zone(monkeypatch, zone):
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    monkeypatch.setattr(_ids, "_second_cache", (-1, ""))
+
+
+def test_iso_times_keep_the_local_utc_offset(monkeypatch):
+    try:
+        _in_zone(monkeypatch, "UTC")
+        assert _ids.iso_from_ns(1_764_000_000_123_456_789) == "2025-11-24T16:00:00.123456+00:00"
+        assert _ids.iso_from_ns(0) == "1970-01-01T00:00:00.000000+00:00"
+        _in_zone(monkeypatch, "Asia/Tokyo")  # the local clock time and its offset: the same instant
+        assert _ids.iso_from_ns(1_764_000_000_123_456_789) == "2025-11-25T01:00:00.123456+09:00"
+        _in_zone(monkeypatch, "America/St_Johns")  # a half-hour offset, in winter
+        assert _ids.iso_from_ns(1_764_000_000_000_000_000) == "2025-11-24T12:30:00.000000-03:30"
+        _in_zone(monkeypatch, "Europe/Paris")  # summer time: the offset of that day, not of today
+        assert _ids.iso_from_ns(1_751_364_000_000_000_000).endswith("+02:00")
+        moment = _ids.iso_from_ns(1_764_000_000_123_456_789)
+        assert datetime.datetime.fromisoformat(moment).timestamp() == 1_764_000_000.123456
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        _ids._second_cache = (-1, "")

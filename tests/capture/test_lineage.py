@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+
+import pytest
 from _capture_helpers import attr, of_kind
 
 import capture
+from capture import wire
 from capture._lineage import Lineage
 
 
@@ -87,27 +91,150 @@ def test_whole_tuple_result_uses_every_output(memory_emitter):
     assert len(join_used) == 2 and all(e in generated for e in join_used)
 
 
-def test_files_are_content_addressed_across_runs(memory_emitter, tmp_path):
+def _file_entities(records):
+    return {e["id"]: e for e in of_kind(records, "entity") if attr(e, "pg:sha256")}
+
+
+def _specialised(records):
+    return {r["f"]["specificEntity"]: r["f"]["generalEntity"] for r in of_kind(records, "specializationOf")}
+
+
+def test_each_generation_of_a_file_is_its_own_entity_and_a_later_read_uses_it(memory_emitter, tmp_path):
     path = tmp_path / "table.csv"
 
     @capture.task(output_names="table")
     def write():
-        path.write_text("a,b\n1,2\n")
+        path.write_text("a,b\n1,2\n")  # the same bytes in both runs: a deterministic rerun
         return capture.file(path)
 
     @capture.task
     def read(source):
         return None
 
-    with capture.Workflow("producer") as producer:
-        write()
-    with capture.Workflow("consumer") as consumer:
+    runs = []
+    for _ in range(2):
+        with capture.Workflow("producer") as producer:
+            write()
+        with capture.Workflow("consumer") as consumer:
+            read(capture.file(path))  # a new marker: found by path and content, not by identity
+        runs.append((producer.id, consumer.id))
+    everything = [r for pair in runs for run in pair for r in memory_emitter.records(run)]
+    generators: dict[str, list[str]] = {}
+    for entity, activity in (
+        (r["f"]["entity"], r["f"]["activity"]) for r in of_kind(everything, "wasGeneratedBy")
+    ):
+        generators.setdefault(entity, []).append(activity)
+    assert all(len(activities) == 1 for activities in generators.values())  # no entity generated twice
+    generations = []
+    for producer_id, consumer_id in runs:
+        produced = memory_emitter.records(producer_id)
+        (generation,) = [e for e in _file_entities(produced) if e in _generated(produced)]
+        assert generation.startswith("pgid:file_") and not generation.startswith("pgid:file_sha256_")
+        content = _specialised(produced)[generation]
+        assert content == "pgid:file_sha256_" + attr(_file_entities(produced)[generation], "pg:sha256")
+        assert attr(_file_entities(produced)[generation], "pg:size") == len("a,b\n1,2\n")
+        assert [e for _, e in _used(memory_emitter.records(consumer_id))] == [generation]  # the one it read
+        generations.append((generation, content))
+    (first, content_1), (second, content_2) = generations
+    assert first != second and content_1 == content_2  # equal content, linked by the content entity
+
+
+def test_a_file_no_task_wrote_is_read_as_its_content_entity(memory_emitter, tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_text("raw\n")
+
+    @capture.task
+    def read(source):
+        return None
+
+    with capture.Workflow() as one:
         read(capture.file(path))
-    produced = [e for e in of_kind(memory_emitter.records(producer.id), "entity") if attr(e, "pg:path")]
-    read_ids = [e for _, e in _used(memory_emitter.records(consumer.id))]
-    assert produced[0]["id"].startswith("pgid:file_sha256_")
-    assert read_ids == [produced[0]["id"]]
-    assert attr(produced[0], "pg:size") == len("a,b\n1,2\n")
+    with capture.Workflow() as two:
+        read(capture.file(path))
+    (used_1,) = [e for _, e in _used(memory_emitter.records(one.id))]
+    (used_2,) = [e for _, e in _used(memory_emitter.records(two.id))]
+    assert used_1 == used_2 and used_1.startswith("pgid:file_sha256_")  # the shared input of both runs
+    assert attr(_file_entities(memory_emitter.records(one.id))[used_1], "pg:path") == str(path)
+    assert not of_kind(memory_emitter.records(one.id), "wasGeneratedBy")
+
+
+def test_a_file_rewritten_with_other_bytes_is_read_as_what_it_holds_now(memory_emitter, tmp_path):
+    path = tmp_path / "state.txt"
+
+    @capture.task(output_names="state")
+    def write(text):
+        path.write_text(text)
+        return capture.file(path)
+
+    @capture.task
+    def read(source):
+        return None
+
+    with capture.Workflow() as run:
+        write("one")
+        write("two")
+        read(capture.file(path))
+        path.write_text("one")  # back to the first bytes: the first generation's content again
+        read(capture.file(path))
+    records = memory_emitter.records(run.id)
+    generated = [e for e in _generated(records) if e.startswith("pgid:file_")]
+    assert len(generated) == 2
+    assert [e for _, e in _used(records) if e.startswith("pgid:file_")] == [generated[1], generated[0]]
+
+
+def test_files_and_tasks_carry_attributes_and_types(memory_emitter, tmp_path):
+    path = tmp_path / "scan.img"
+    path.write_bytes(b"\x00\x01")
+    taken = datetime.datetime(2026, 1, 5, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
+
+    @capture.task(attributes={"centre": "Lyon", "threshold": 0.5, "prov:label": "align"}, types="Alignment")
+    def align(image):
+        return None
+
+    with capture.Workflow() as run:
+        align(
+            capture.file(
+                path,
+                attributes={"instrument": "UV-3", "global_maximum": 4095, "taken": taken},
+                types=["Image"],
+            )
+        )
+    records = memory_emitter.records(run.id)
+    (image,) = _file_entities(records).values()
+    assert attr(image, "pg:instrument") == "UV-3" and attr(image, "pg:global_maximum") == 4095
+    assert attr(image, "pg:taken") == {"$": "2026-01-05T09:30:00+01:00", "type": "xsd:dateTime"}
+    assert {t["$"] for t in _all(image, "prov:type")} == {"pg:File", "pg:Image"}
+    (task,) = [a for a in of_kind(records, "activity") if str(attr(a, "pg:name")).endswith("align")]
+    assert attr(task, "pg:centre") == "Lyon" and attr(task, "pg:threshold") == 0.5
+    assert attr(task, "prov:label") == "align"
+    assert {t["$"] for t in _all(task, "prov:type")} == {"pg:Task", "pg:Alignment"}
+    for record in records:
+        wire.validate_record(record, 0)
+
+
+def _all(record, name):
+    return [value for key, value in record.get("a", []) if key == name]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "types", "error"),
+    [
+        ({"ex:size": 1}, (), ValueError),  # an undeclared prefix
+        ({"path": "/x"}, (), ValueError),  # capture's own
+        ({"bad name": 1}, (), ValueError),
+        ({"prov:type": "pg:X"}, (), ValueError),
+        ({"blob": object()}, (), TypeError),
+        ({}, ["ex:Image"], ValueError),
+    ],
+)
+def test_wrong_attributes_fail_where_they_are_written(tmp_path, attributes, types, error):
+    with pytest.raises(error):
+        capture.file(tmp_path / "x", attributes=attributes, types=types)
+
+
+def test_a_task_refuses_its_own_attribute_names_at_decoration():
+    with pytest.raises(ValueError, match="status"):
+        capture.task(attributes={"status": "x"})(lambda: None)
 
 
 def test_registry_is_bounded_and_weak_where_possible(monkeypatch):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 from _capture_helpers import attr
 
-from capture import wire
+from capture import _ids, wire
 from capture._context import Run
 from capture._records import TaskSpec, activity_records
 
@@ -62,9 +64,10 @@ def test_activity_records_are_valid_and_linked():
     ]
     activity = records[0]
     assert activity["f"] == {
-        "startTime": "1970-01-01T00:00:01.000000Z",
-        "endTime": "1970-01-01T00:00:01.500000Z",
+        "startTime": _ids.iso_from_ns(1_000_000_000),
+        "endTime": _ids.iso_from_ns(1_500_000_000),
     }
+    assert datetime.datetime.fromisoformat(activity["f"]["endTime"]).timestamp() == 1.5
     assert attr(activity, "pg:duration_s") == 0.5 and attr(activity, "pg:tags") == ["a", "b"]
     assert records[6]["f"] == {
         "generatedEntity": "pgid:val_abc_1_o0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import datetime
 import threading
 
 import pytest
@@ -51,7 +52,8 @@ def test_quickstart_lineage(memory_emitter):
     assert started[sum_id] == run.id and started[mult_id] == run.id
     task = tasks["test_quickstart_lineage.<locals>.sum_one"]
     assert attr(task, "pg:status") == "FINISHED"
-    assert task["f"]["startTime"].endswith("Z") and task["f"]["endTime"] >= task["f"]["startTime"]
+    start, end = (datetime.datetime.fromisoformat(task["f"][t]) for t in ("startTime", "endTime"))
+    assert start.utcoffset() == datetime.datetime.now().astimezone().utcoffset() and end >= start
 
 
 def test_inputs_bound_to_names_defaults_and_namespace(memory_emitter):

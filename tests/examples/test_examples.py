@@ -294,19 +294,31 @@ def test_agent_tools(example_graph, any_backend):
 
 
 def test_files_across_workflows(example_graph, any_backend):
-    producer, consumer = example_graph("files_across_workflows.py")
+    producer, consumer, rerun = example_graph("files_across_workflows.py")
     row = _one(
         any_backend,
         """
         MATCH (f:File)-[:wasGeneratedBy]->(w:Task {name: 'write_table'})-[:wasStartedBy]->(:WorkflowRun {id: $producer})
         MATCH (s:Task {name: 'sum_table'})-[:used]->(f)
         MATCH (s)-[:wasStartedBy]->(:WorkflowRun {id: $consumer})
-        RETURN f.id AS id
+        MATCH (f)-[:specializationOf]->(content:File)
+        MATCH (again:File)-[:wasGeneratedBy]->(:Task {name: 'write_table'})-[:wasStartedBy]->(:WorkflowRun {id: $rerun})
+        MATCH (again)-[:specializationOf]->(content)
+        RETURN f.id AS id, again.id AS again, content.id AS content, f.rows AS rows, f.types AS types,
+               w.format AS format, w.types AS task_types
         """,
         producer=producer,
         consumer=consumer,
+        rerun=rerun,
     )
-    assert row["id"].startswith("pgid:file_sha256_")
+    assert row["id"] != row["again"]  # the rerun's equal bytes are a new entity: no entity has two generators
+    generators = _one(
+        any_backend, "MATCH (f:File {id: $id})-[g:wasGeneratedBy]->() RETURN count(g) AS n", id=row["id"]
+    )
+    assert generators["n"] == 1
+    assert row["content"].startswith("pgid:file_sha256_")
+    assert row["rows"] == 5 and "pg:Table" in row["types"]
+    assert row["format"] == "csv" and "pg:Tabulation" in row["task_types"]
 
 
 def test_gpu_telemetry(example_graph, any_backend):
