@@ -1,7 +1,8 @@
 """Sinks: where the emitter's encoded messages go. Each ``export(messages)`` returns ``True``/``False``, never raises.
 
 - `RedisStreamSink`: ``XADD`` of each message (field `wire.FIELD`) to the stream, one non-transactional pipeline
-  per batch; ``redis_url`` ``embedded`` means the embedded server whose URL ``<home>/embedded/url`` holds.
+  per batch; ``redis_url`` ``embedded`` means the embedded server whose URL ``<home>/embedded/url`` holds, and a
+  ``redis-cluster://`` URL a Redis Cluster, each run's messages in its partition stream (`capture._streams`).
 - `FileSink`: the offline buffer, JSON Lines (one encoded message per line) appended and flushed as it goes, one
   file per process in a directory; `read_buffer` merges them back.
 - `InMemorySink`: keeps messages in a list, for unit tests.
@@ -30,6 +31,7 @@ from capture._embedded_url import CAPTURE_CLIENT_NAME, embedded_redis_url, reach
 from capture._lazy import guard
 from capture._redaction import redact_url, scrub
 from capture._retry import Backoff, retry_call
+from capture._streams import StreamPlacement, connect
 
 __all__ = [
     "FileSink",
@@ -267,8 +269,9 @@ class RedisStreamSink(Sink):
     pipeline, those messages are sent again later, which the loader absorbs (it MERGEs on statement keys).
 
     Args:
-        url: a redis-py URL (``redis://``, ``rediss://``, ``unix://``) or ``embedded``.
-        stream: the stream key.
+        url: a redis-py URL (``redis://``, ``rediss://``, ``unix://``), ``embedded``, or a Redis Cluster's
+            ``redis-cluster://host:port,...`` (messages then go to their run's partition of ``stream``).
+        stream: the stream key (on a cluster: the base of the partition keys).
         home: provgraph's data directory (finds the embedded server's URL).
         socket_timeout_s: network timeout of each call, seconds.
         autoload: with ``url`` ``embedded``, the settings with which to start the automatic loader (and so the
@@ -292,6 +295,7 @@ class RedisStreamSink(Sink):
         self.home = home
         self.socket_timeout_s = socket_timeout_s
         self._client: Any = None
+        self._placement = StreamPlacement(stream, url)
         self._pid = os.getpid()
         self._log = _RateLimitedLog()
         self._lock = threading.Lock()
@@ -301,7 +305,6 @@ class RedisStreamSink(Sink):
             self.after_fork()
         if self._client is None:
             with guard():  # fork-safe: never half-imported in a child (capture._lazy)
-                import redis
                 from redis.backoff import NoBackoff
                 from redis.retry import Retry
 
@@ -314,7 +317,7 @@ class RedisStreamSink(Sink):
             else:
                 url = embedded_redis_url(self.home)
             # redis-py retries 10 times by default; the emitter has its own backoff and a spill file instead.
-            self._client = redis.Redis.from_url(
+            self._client = connect(
                 url,
                 socket_timeout=self.socket_timeout_s,
                 socket_connect_timeout=min(2.0, self.socket_timeout_s),
@@ -339,7 +342,7 @@ class RedisStreamSink(Sink):
                 def send() -> None:
                     pipe = self._connect().pipeline(transaction=False)
                     for payload in messages:
-                        pipe.xadd(self.stream, {wire.FIELD: payload})
+                        pipe.xadd(self._placement.key(payload), {wire.FIELD: payload})
                     pipe.execute()
 
                 retry_call(send, transient=transient, attempts=2, deadline_s=1.0, backoff=Backoff(0.05, 0.2))

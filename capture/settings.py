@@ -75,7 +75,8 @@ class Settings:
     redis_url: str = _setting(
         "embedded",
         "PROVGRAPH_REDIS_URL",
-        "Transport: 'embedded' (the same embedded server) or a Redis URL passed to redis-py's from_url.",
+        "Transport: 'embedded' (the same embedded server), a Redis URL passed to redis-py's from_url, or a Redis "
+        "Cluster: redis-cluster://host:port,host:port[?partitions=N] (docs/scaling.md).",
     )
     neo4j_user: str = _setting("neo4j", "PROVGRAPH_NEO4J_USER", "Neo4j user name.")
     neo4j_password: str = _setting(

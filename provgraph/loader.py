@@ -793,11 +793,17 @@ class Loader:
         redis_client: Any = None,
         consumer: str | None = None,
         progress: Any = None,
+        stream: str | None = None,
+        writers: int | None = None,
     ) -> None:
         import os
         import socket
 
         self.settings = settings
+        self.stream: str = stream or settings.stream
+        """The stream this loader reads (``settings.stream`` unless given: one partition on a Redis Cluster)."""
+        self.writers = writers
+        """Batches written at once (default: `WRITERS` of the backend's dialect)."""
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self._owns_backend = backend is None
         if backend is None:
@@ -856,9 +862,7 @@ class Loader:
         import redis
 
         try:
-            self.redis.xgroup_create(
-                self.settings.stream, self.settings.consumer_group, id="0", mkstream=True
-            )
+            self.redis.xgroup_create(self.stream, self.settings.consumer_group, id="0", mkstream=True)
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -883,7 +887,7 @@ class Loader:
         self.backend.ensure_schema()
         self._retrying(self.ensure_group)
         idle_since = time.monotonic()
-        writers = WRITERS.get(self.backend.dialect, 1)
+        writers = self.writers or WRITERS.get(self.backend.dialect, 1)
         in_flight: deque[tuple[concurrent.futures.Future[None], list[_Entry]]] = deque()
         with (
             _fewer_collections(),
@@ -929,7 +933,7 @@ class Loader:
 
     def _settled(self) -> bool:
         """Whether the group has nothing pending and nothing undelivered (what --until-idle waits for)."""
-        stream, group = self.settings.stream, self.settings.consumer_group
+        stream, group = self.stream, self.settings.consumer_group
         summary = self.redis.xpending(stream, group)
         if summary["pending"]:
             mine = [
@@ -950,7 +954,7 @@ class Loader:
         """Remove this consumer from the group when it holds no pending entry (a clean stop), and consumers of
         loaders that died long ago and hold nothing either (a live one that is removed is simply recreated by
         its next read)."""
-        stream, group = self.settings.stream, self.settings.consumer_group
+        stream, group = self.stream, self.settings.consumer_group
         for info in self.redis.xinfo_consumers(stream, group):
             name = _text(info["name"])
             if info["pending"]:
@@ -965,12 +969,12 @@ class Loader:
             try:
                 self.trim()
             except Exception:  # trimming is housekeeping: the next round tries again
-                logger.debug("cannot trim %s", self.settings.stream, exc_info=True)
+                logger.debug("cannot trim %s", self.stream, exc_info=True)
 
     def trim(self) -> int:
         """Remove acknowledged entries older than ``loader_keep_acknowledged_s`` from the stream; never one that
         any consumer group of the stream has not acknowledged or not yet read. Returns the entries removed."""
-        stream = self.settings.stream
+        stream = self.stream
         groups = self.redis.xinfo_groups(stream)
         if not groups:
             return 0
@@ -1002,7 +1006,7 @@ class Loader:
 
     def _recover(self) -> list[_Entry]:
         """Entries to redeliver: this consumer's own pending ones at start, then stale ones of any consumer."""
-        stream, group = self.settings.stream, self.settings.consumer_group
+        stream, group = self.stream, self.settings.consumer_group
         count = max(1, self.settings.loader_batch_records // 10)
         raw: list[tuple[bytes, dict[bytes, bytes]]] = []
         if not self._recovered_own:
@@ -1056,7 +1060,7 @@ class Loader:
 
     def _read_batch(self) -> list[_Entry]:
         """New entries, until the batch holds ``loader_batch_records`` records or the flush interval passed."""
-        stream, group = self.settings.stream, self.settings.consumer_group
+        stream, group = self.stream, self.settings.consumer_group
         entries: list[_Entry] = []
         records = 0
         deadline = None
@@ -1179,7 +1183,7 @@ class Loader:
     def _dead_letter_and_ack(self, entries: list[_Entry]) -> None:
         """Dead-letter what could not load (whole entries, and single records of entries that loaded otherwise),
         then acknowledge every entry of the batch, in one round trip."""
-        stream, group = self.settings.stream, self.settings.consumer_group
+        stream, group = self.stream, self.settings.consumer_group
         pipe = self.redis.pipeline(transaction=False)
         dead = 0
         at = f"{time.time():.3f}"
@@ -1255,7 +1259,7 @@ class Loader:
                 # start and loads idempotently.
                 logger.warning("consumer group missing (%s); recreating it", exc)
                 self._note(
-                    f"consumer group {self.settings.consumer_group} of {self.settings.stream} was missing "
+                    f"consumer group {self.settings.consumer_group} of {self.stream} was missing "
                     "(Redis restarted without its data, or the stream was deleted): recreated it, going on"
                 )
                 with contextlib.suppress(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
@@ -1302,7 +1306,7 @@ class Loader:
         """Counts so far plus the group's lag and pending entries (None when Redis cannot say)."""
         lag = pending = None
         try:
-            for group in self.redis.xinfo_groups(self.settings.stream):
+            for group in self.redis.xinfo_groups(self.stream):
                 name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
                 if name == self.settings.consumer_group:
                     lag, pending = group.get("lag"), group.get("pending")
@@ -1359,12 +1363,13 @@ def _stream_id(value: bytes | str) -> tuple[int, int]:
 
 
 def _redis_client(settings: Any) -> Any:
-    """A redis-py client for ``settings.redis_url`` (the embedded server's when it is ``embedded``)."""
-    import redis
+    """A redis-py client for ``settings.redis_url`` (the embedded server's when it is ``embedded``, a
+    ``RedisCluster`` for a ``redis-cluster://`` URL)."""
+    from capture._streams import connect
 
     url = settings.redis_url
     if url == "embedded":
         from capture._embedded_url import embedded_redis_url  # written by the embedded server when it starts
 
         url = embedded_redis_url(settings)
-    return redis.Redis.from_url(url)
+    return connect(url)

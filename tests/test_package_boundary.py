@@ -17,6 +17,7 @@ CONTRACT = {"capture", "capture.wire", "capture.settings", "capture.errors"}
 SHARED = {
     "capture._redaction",  # one redaction for both sides: errors, CLI lines and logs are scrubbed like records
     "capture._embedded_url",  # where the embedded server listens: provgraph writes it, capture reads it
+    "capture._streams",  # one Redis connection and stream placement (Redis Cluster partitions) for both sides
     "capture._sinks",  # `provgraph capture replay` sends spilled messages through capture's own Redis sink
     "capture._spill",  # ... read from capture's spill files
     "capture._values",  # the demo names its file entity as capture does

@@ -63,13 +63,14 @@ def _stderr(line: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from provgraph.loader import Loader, persistence_warning
+    from provgraph.cluster_loader import ClusterLoader, make_loader
+    from provgraph.loader import persistence_warning
     from provgraph.retention import start_schedule
 
     settings = _settings(args)
     # the loader's warnings are its progress lines here (--quiet: neither); its failure is the command's one line
     logging.getLogger("provgraph.loader").setLevel(logging.ERROR)
-    loader = Loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
+    loader = make_loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
 
     signals: list[int] = []
 
@@ -87,8 +88,13 @@ def _load(args: argparse.Namespace) -> int:
     retention: threading.Thread | None = None
     try:
         if not args.quiet:
+            where = settings.stream
+            if isinstance(loader, ClusterLoader):
+                where = (
+                    f"every partition of {settings.stream} on the Redis Cluster ({loader.partitions} or more)"
+                )
             _stderr(
-                f"reading {settings.stream} as {loader.consumer} in group {settings.consumer_group}; "
+                f"reading {where} as {loader.consumer} in group {settings.consumer_group}; "
                 f"dead letters to {settings.dead_letter_stream}"
             )
             warning = persistence_warning(loader.redis)
@@ -111,13 +117,15 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
-def stream_status(redis_client: Any, settings: Any) -> dict[str, Any]:
-    """Length, consumer-group state and dead letters of the settings' stream (zeros where it does not exist)."""
+def stream_status(redis_client: Any, settings: Any, stream: str | None = None) -> dict[str, Any]:
+    """Length, consumer-group state and dead letters of ``stream`` (default: the settings' stream; zeros where it
+    does not exist)."""
     import redis
 
+    stream = stream or settings.stream
     info: dict[str, Any] = {
-        "stream": settings.stream,
-        "length": redis_client.xlen(settings.stream),
+        "stream": stream,
+        "length": redis_client.xlen(stream),
         "group": settings.consumer_group,
         "group_exists": False,
         "pending": 0,
@@ -127,7 +135,7 @@ def stream_status(redis_client: Any, settings: Any) -> dict[str, Any]:
         "dead_letters": redis_client.xlen(settings.dead_letter_stream),
     }
     try:
-        groups = redis_client.xinfo_groups(settings.stream)
+        groups = redis_client.xinfo_groups(stream)
     except redis.exceptions.ResponseError:  # no such stream
         groups = []
     for group in groups:
@@ -161,6 +169,7 @@ def graph_counts(backend: Any) -> dict[str, int]:
 def _status(args: argparse.Namespace) -> int:
     import redis
 
+    from capture._streams import discover_stream_keys, is_cluster_url, parse_cluster_url
     from provgraph.errors import StoreUnavailable
     from provgraph.graph.backend import redact_url
     from provgraph.loader import _redis_client, persistence_warning
@@ -168,30 +177,38 @@ def _status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
         client = _redis_client(settings)
-    except ConnectionError as exc:  # capture's EmbeddedServerNotRunning: no embedded server runs
+    except (ConnectionError, redis.exceptions.ConnectionError) as exc:  # no embedded server, no cluster node
         raise StoreUnavailable(str(exc)) from exc
     try:
-        info = stream_status(client, settings)
+        streams = [settings.stream]
+        if is_cluster_url(settings.redis_url):  # every partition stream the loader reads
+            streams = discover_stream_keys(
+                client, settings.stream, parse_cluster_url(settings.redis_url).partitions
+            )
+        infos = [stream_status(client, settings, stream) for stream in streams]
         warning = persistence_warning(client)
     except redis.exceptions.RedisError as exc:
-        url = redact_url(str(client.connection_pool.connection_kwargs.get("path") or settings.redis_url))
+        pool = getattr(client, "connection_pool", None)  # a cluster client has one per node
+        url = redact_url(str(pool and pool.connection_kwargs.get("path") or settings.redis_url))
         raise StoreUnavailable(
             f"cannot reach Redis at {url}: {str(exc).rstrip('.')}. Is it running? `provgraph services up` starts one.",
             url,
         ) from exc
     finally:
         client.close()
-    lag = "unknown" if info["lag"] is None else info["lag"]
-    print(f"stream        {info['stream']}: {info['length']} entries")
+    for info in infos:
+        lag = "unknown" if info["lag"] is None else info["lag"]
+        print(f"stream        {info['stream']}: {info['length']} entries")
+        if info["group_exists"]:
+            print(
+                f"group         {info['group']}: {info['consumers']} consumers, {info['pending']} pending, "
+                f"lag {lag}"
+            )
+        else:
+            print(f"group         {info['group']}: not created yet (the first `provgraph load` creates it)")
     if warning:
         print(warning)
-    if info["group_exists"]:
-        print(
-            f"group         {info['group']}: {info['consumers']} consumers, {info['pending']} pending, lag {lag}"
-        )
-    else:
-        print(f"group         {info['group']}: not created yet (the first `provgraph load` creates it)")
-    print(f"dead letters  {info['dead_letter_stream']}: {info['dead_letters']} entries")
+    print(f"dead letters  {infos[0]['dead_letter_stream']}: {infos[0]['dead_letters']} entries")
     if not args.no_graph:
         from provgraph.graph import open_backend
 

@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"errors"},
     {"settings", "_ids", "_retry", "_lineage", "wire", "_redaction", "_lazy"},
     {"_gpu"},
-    {"_embedded_url"},
+    {"_embedded_url", "_streams"},
     {"_sinks"},
     {"_spill"},
     {"_emitter"},

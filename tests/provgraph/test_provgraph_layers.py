@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"graph"},
     {"digests"},
     {"loader"},
-    {"prov.importer", "tail", "autoload", "adapters", "audit"},
+    {"prov.importer", "tail", "autoload", "adapters", "audit", "cluster_loader"},
     {"prov.export"},
     {"prov.compare", "purge"},
     {"retention", "evidence"},
