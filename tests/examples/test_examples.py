@@ -87,14 +87,37 @@ def example_graph(backend_kind, any_redis, any_backend, any_settings, unique, tm
     # the embedded server is reached by its socket URL, as graph and as transport
     urls = (REDIS_URL, NEO4J_URI) if backend_kind == "neo4j" else (any_settings.redis_url,) * 2
 
+    ran: list[tuple[str, list[str]]] = []
+
     def run(name: str, *args: str, load: bool = True) -> list[str]:
         runs = _run_example(name, stream, tmp_path, args, *urls)
         if load:
             _load_stream(any_redis, stream, any_backend)
+        ran.append((name, runs))
         return runs
 
     yield run
     any_redis.delete(stream, f"{stream}:dead")
+    if backend_kind == "embedded":  # (the shared test Neo4j holds millions of other tests' relationships)
+        for name, runs in ran:
+            CONSTRAINTS[name] = _export_runs(any_backend, runs, tmp_path / f"{name}.provn")
+
+
+CONSTRAINTS: dict[str, Path] = {}
+"""PROV-N of each example's runs as one document, exported from the embedded engine once its test has run, for
+`test_every_example_passes_prov_constraints`."""
+
+
+def _export_runs(backend, runs: list[str], path: Path) -> Path:
+    from prov.model import ProvDocument
+
+    from provgraph.prov.export import export_document, serialize
+
+    union = ProvDocument()
+    for run in runs:
+        union.update(export_document(backend, run=run))
+    serialize(union, "provn", path)
+    return path
 
 
 def _one(backend, query: str, **params):
@@ -501,3 +524,17 @@ def test_audit_trail(example_graph, any_backend):
     assert len(faults) == 2 and all(
         "property status is 'TAMPERED'; its record says 'FINISHED'" in f for f in faults
     )
+
+
+def test_every_example_passes_prov_constraints():
+    """What every example wrote, exported from the graph after its own test (all runs of one example as one
+    document), is valid PROV: ProvToolbox's PROV-CONSTRAINTS validator accepts it (tests/_provtoolbox.py)."""
+    import _provtoolbox
+
+    if not CONSTRAINTS:
+        pytest.skip("checks the exports of the example tests run before it in this module; none ran")
+    results = _provtoolbox.validate(list(CONSTRAINTS.values()))
+    assert [(Path(r["file"]).name, r["ok"], r["error"]) for r in results] == [
+        (f"{name}.provn", True, None) for name in CONSTRAINTS
+    ]
+    assert all(r["counts"].get("activity") for r in results)  # each read as a workflow, not as an empty file
