@@ -15,10 +15,12 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.TimeZone;
 import java.util.TreeMap;
 
 import org.openprovenance.prov.interop.InteropFramework;
 import org.openprovenance.prov.model.Bundle;
+import org.openprovenance.prov.model.DateTimeOption;
 import org.openprovenance.prov.model.Document;
 import org.openprovenance.prov.model.ProvFactory;
 import org.openprovenance.prov.model.QualifiedName;
@@ -73,7 +75,8 @@ public class ProvCheck {
             String file = args[i];
             StringBuilder line = new StringBuilder("{\"file\":").append(quote(file));
             try {
-                Document document = interop.readDocumentFromFile(file);
+                // PRESERVE: a time without a zone stays without one (by default ProvToolbox adds its own)
+                Document document = interop.readDocumentFromFile(file, DateTimeOption.PRESERVE, TimeZone.getDefault());
                 line.append(",\"counts\":").append(counts(document));
                 if (mode.equals("read")) {
                     String written = new File(args[1], (i - first) + ".provn").getPath();
