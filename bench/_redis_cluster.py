@@ -1,7 +1,8 @@
 """A throwaway local Redis Cluster: three primaries of Debian's ``redis-server`` on 127.0.0.1, in a directory.
 
 Tests and benchmarks start one for themselves (never the shared servers), use its ``url`` (the
-``redis-cluster://`` form capture and the loader take, docs/transport.md) and stop it in ``finally``.
+``redis-cluster://`` form capture and the loader take, docs/transport.md) and stop it in ``finally``; the
+servers also die with the process that started them (``PR_SET_PDEATHSIG``), so a killed run leaves none.
 
 Example::
 
@@ -14,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -21,6 +23,8 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+from provgraph.services.embedded import _set_parent_death_signal
 
 __all__ = ["LocalRedisCluster"]
 
@@ -42,13 +46,28 @@ def _free_ports(count: int) -> list[int]:
 class LocalRedisCluster:
     """``primaries`` Redis Cluster nodes owning the 16,384 slots in equal ranges, no replicas, no persistence."""
 
-    def __init__(self, directory: str | os.PathLike[str], primaries: int = 3) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        primaries: int = 3,
+        *,
+        appendonly: bool = False,
+        node_timeout_ms: int = 15000,
+    ) -> None:
         self.directory = Path(directory)
         self.primaries = primaries
+        self.appendonly = appendonly
+        self.node_timeout_ms = node_timeout_ms
         self.ports: list[int] = []
+        self.buses: list[int] = []
         self._processes: list[subprocess.Popen[bytes]] = []
         self.server = shutil.which("redis-server") or "redis-server"
         self.cli = shutil.which("redis-cli") or "redis-cli"
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the running nodes."""
+        return [process.pid for process in self._processes if process.poll() is None]
 
     @property
     def url(self) -> str:
@@ -64,39 +83,48 @@ class LocalRedisCluster:
         )
         return result.stdout + result.stderr
 
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        port = self.ports[index]
+        return subprocess.Popen(
+            [
+                self.server,
+                "--port",
+                str(port),
+                "--cluster-port",
+                str(self.buses[index]),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{port}.conf",
+                "--cluster-node-timeout",
+                str(self.node_timeout_ms),
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.appendonly else "no",
+                "--appendfilename",
+                f"appendonly-{port}.aof",
+                "--appenddirname",
+                f"aof-{port}",
+                "--logfile",
+                f"redis-{port}.log",
+            ],  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # no orphan servers even when the test or bench is killed: they die with it
+            preexec_fn=functools.partial(_set_parent_death_signal, os.getpid()),
+        )
+
     def start(self) -> LocalRedisCluster:
         self.directory.mkdir(parents=True, exist_ok=True)
         ports = _free_ports(2 * self.primaries)
-        self.ports, buses = ports[: self.primaries], ports[self.primaries :]
+        self.ports, self.buses = ports[: self.primaries], ports[self.primaries :]
         try:
-            for port, bus in zip(self.ports, buses, strict=True):
-                self._processes.append(
-                    subprocess.Popen(
-                        [
-                            self.server,
-                            "--port",
-                            str(port),
-                            "--cluster-port",
-                            str(bus),
-                            "--bind",
-                            "127.0.0.1",
-                            "--cluster-enabled",
-                            "yes",
-                            "--cluster-config-file",
-                            f"nodes-{port}.conf",
-                            "--dir",
-                            str(self.directory),
-                            "--save",
-                            "",
-                            "--appendonly",
-                            "no",
-                            "--logfile",
-                            f"redis-{port}.log",
-                        ],  # fmt: skip
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
+            self._processes = [self._spawn(index) for index in range(self.primaries)]
             for port in self.ports:
                 self._wait(port, lambda reply: "PONG" in reply, "PING")
             nodes = [f"127.0.0.1:{port}" for port in self.ports]
@@ -109,18 +137,37 @@ class LocalRedisCluster:
             )
             if created.returncode != 0:
                 raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
-            for port in self.ports:  # every node agrees the cluster is whole before anyone writes
-                self._wait(port, lambda reply: "cluster_state:ok" in reply, "CLUSTER", "INFO")
-                self._wait(
-                    port,
-                    lambda reply: reply.count("master") >= self.primaries and "connected" in reply,
-                    "CLUSTER",
-                    "NODES",
-                )
+            self._wait_whole()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _wait_whole(self) -> None:
+        for port in self.ports:  # every node agrees the cluster is whole before anyone writes
+            self._wait(port, lambda reply: "cluster_state:ok" in reply, "CLUSTER", "INFO")
+            self._wait(
+                port,
+                lambda reply: reply.count("master") >= self.primaries and "disconnected" not in reply,
+                "CLUSTER",
+                "NODES",
+            )
+
+    def stop_node(self, index: int) -> None:
+        """Stop primary ``index`` (SIGTERM: with ``appendonly`` its data is on disk) and wait until the other
+        nodes mark the cluster failed (after ``node_timeout_ms``)."""
+        process = self._processes[index]
+        process.terminate()
+        process.wait(timeout=10)
+        other = self.ports[(index + 1) % self.primaries]
+        self._wait(other, lambda reply: "cluster_state:fail" in reply, "CLUSTER", "INFO")
+
+    def start_node(self, index: int) -> None:
+        """Start primary ``index`` again on its port with its node file (and data), and wait until the cluster is
+        whole."""
+        self._processes[index] = self._spawn(index)
+        self._wait(self.ports[index], lambda reply: "PONG" in reply, "PING")
+        self._wait_whole()
 
     def _wait(self, port: int, ready: object, *command: str, timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s

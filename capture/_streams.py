@@ -36,6 +36,7 @@ from capture._lazy import guard
 
 __all__ = [
     "CLUSTER_SCHEMES",
+    "cluster_outages",
     "DEFAULT_PARTITIONS",
     "ClusterAddress",
     "StreamPlacement",
@@ -156,6 +157,15 @@ def connect(url: str, **options: Any) -> Any:
         raise redis.exceptions.ConnectionError(
             f"no node of the Redis Cluster answered ({nodes}): {exc}"
         ) from exc
+
+
+def cluster_outages() -> tuple[type[BaseException], ...]:
+    """redis-py's errors that say a cluster shard is down, failing over or not yet covering its slots: outages to
+    wait out like a lost connection, never a problem with the data."""
+    with guard():
+        import redis.exceptions as errors
+
+    return (errors.ClusterDownError, errors.TryAgainError, errors.RedisClusterException)
 
 
 # --- placement ---------------------------------------------------------------------------------------------------

@@ -23,7 +23,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from capture._streams import discover_stream_keys, is_cluster_url, parse_cluster_url
+from capture._streams import (
+    cluster_outages,
+    discover_stream_keys,
+    is_cluster_url,
+    parse_cluster_url,
+    partition_keys,
+)
 from provgraph.errors import StoreUnavailable
 from provgraph.loader import Loader, LoadStats, _redis_client
 from provgraph.redaction import redact_url
@@ -125,7 +131,15 @@ class ClusterLoader:
         self.close()
 
     def _discover(self) -> list[str]:
-        return discover_stream_keys(self.redis, self.settings.stream, self.partitions)
+        """The streams to read; while a shard is down, the ones known already (the next round looks again)."""
+        import redis
+
+        try:
+            return discover_stream_keys(self.redis, self.settings.stream, self.partitions)
+        except (redis.exceptions.RedisError, *cluster_outages()) as exc:
+            logger.warning("cannot look for new streams on the Redis Cluster (%s); trying again later", exc)
+            known = [self.settings.stream, *partition_keys(self.settings.stream, self.partitions)]
+            return list(dict.fromkeys([*known, *self.loaders]))
 
     def _start(self, stream: str, until_idle_s: float | None) -> None:
         progress = None

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from capture import wire
+from capture._streams import cluster_outages
 from provgraph.digests import audit_statements
 from provgraph.graph.cypher import as_one_query
 from provgraph.graph.model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
@@ -1240,7 +1241,10 @@ class Loader:
         first_failure: float | None = None
         while True:
             try:
-                result = call()
+                try:
+                    result = call()
+                except cluster_outages() as exc:  # a Redis Cluster shard down or failing over: wait it out
+                    raise redis.exceptions.ConnectionError(f"Redis Cluster: {exc}") from exc
                 self._reached = True
                 # only the call that waited says the store is back: a Redis read succeeding in the reading thread
                 # says nothing about a graph write still retrying in a writer thread

@@ -17,11 +17,14 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bench._redis_cluster import LocalRedisCluster
+from capture import wire
 from capture._streams import connect, partition_keys, partition_of
 from capture.settings import Settings
 
@@ -32,6 +35,7 @@ NEO4J_URI = os.environ.get("PROVGRAPH_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
 ELEMENT_KINDS = {"entity", "activity", "agent", "bundle"}
 ROUTING_URI = "neo4j://" + NEO4J_URI.split("://", 1)[1]
 
+TASKS = 20
 PRODUCER = textwrap.dedent(
     """
     import sys
@@ -43,7 +47,7 @@ PRODUCER = textwrap.dedent(
 
     for name in sys.argv[1:]:
         with capture.Workflow(name) as run:
-            for i in range(20):
+            for i in range(TASKS):
                 square(i)
     """
 )
@@ -59,7 +63,12 @@ def _capture_runs(buffer: Path, names: list[str]) -> None:
         XDG_CONFIG_HOME=str(buffer.parent / "config"),
         PYTHONPATH=str(ROOT),
     )
-    subprocess.run([sys.executable, "-c", PRODUCER, *names], env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", PRODUCER.replace("TASKS", str(TASKS)), *names],
+        env=env,
+        check=True,
+        timeout=120,
+    )
 
 
 def _element_ids(records: list[dict]) -> list[str]:
@@ -120,6 +129,67 @@ def _delete(backend, docs: list[str], ids: list[str]) -> None:
     )
 
 
+@dataclass
+class Captured:
+    """Workflow runs captured into an offline buffer: the exact messages the cluster then carries."""
+
+    buffer: Path
+    messages: list[wire.Message]
+    sent: dict[str, set[str]]  # document -> its records, as canonical JSON
+    records: int
+
+    @property
+    def docs(self) -> list[str]:
+        return sorted(self.sent)
+
+    @property
+    def ids(self) -> list[str]:
+        return _element_ids([json.loads(r) for doc in self.docs for r in self.sent[doc]])
+
+
+def _capture(tmp_path: Path, unique: str, runs: int) -> Captured:
+    import capture
+
+    buffer = tmp_path / "buffer"
+    _capture_runs(buffer, [f"cluster-{unique}-{i}" for i in range(runs)])
+    messages = capture.read_buffer(buffer)
+    sent: dict[str, set[str]] = collections.defaultdict(set)
+    for message in messages:
+        sent[message.doc].update(json.dumps(record, sort_keys=True) for record in message.records)
+    assert len(sent) == runs
+    return Captured(buffer, messages, dict(sent), sum(len(m.records) for m in messages))
+
+
+def _settings(tmp_path: Path, unique: str, url: str) -> Settings:
+    return Settings(
+        home=str(tmp_path / "home"),
+        graph_url=ROUTING_URI,
+        redis_url=url,
+        stream=f"provgraph:test:{unique}:records",
+        dead_letter_stream=f"provgraph:test:{unique}:dead",
+        consumer_group=f"loader-{unique}",
+        loader_batch_records=200,
+        loader_flush_interval_ms=20,
+        loader_retry_max_s=0.5,
+    )
+
+
+def _assert_exact(backend, captured: Captured) -> None:
+    """The graph holds every captured record of the runs once, and nothing else of them."""
+    docs = captured.docs
+    declarations, relations = _stored(backend, docs, captured.ids)
+    sent_all = {(doc, r) for doc in docs for r in captured.sent[doc]}
+    sent_elements = {(doc, r) for doc, r in sent_all if json.loads(r)["k"] in ELEMENT_KINDS}
+    assert sorted(declarations) == sorted(sent_elements)  # every declaration stored, once
+    assert sorted(relations) == sorted(sent_all - sent_elements)  # every relation stored, once
+    rows = backend.read(
+        "MATCH (t:Task)-[:wasStartedBy]->(r:WorkflowRun) WHERE r.id IN $docs "
+        "RETURN count(t) AS n, count(DISTINCT t.id) AS d",
+        {"docs": docs},
+    )
+    assert (rows[0]["n"], rows[0]["d"]) == (TASKS * len(docs), TASKS * len(docs))
+
+
 def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
     tmp_path: Path, unique: str
 ) -> None:
@@ -127,48 +197,27 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
     from provgraph.cluster_loader import ClusterLoader
     from provgraph.graph.backend import Neo4jBackend
 
-    names = [f"cluster-{unique}-{i}" for i in range(12)]
-    buffer = tmp_path / "buffer"
-    _capture_runs(buffer, names)
-    messages = capture.read_buffer(buffer)
-    sent: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    namespaces: dict[str, dict[str, str]] = collections.defaultdict(dict)
-    for message in messages:
-        namespaces[message.doc].update(message.namespaces)
-        for record in message.records:
-            sent[message.doc][json.dumps(record, sort_keys=True)] += 1
-    docs = sorted(sent)
-    assert len(docs) == len(names)
-    records = sum(len(m.records) for m in messages)
-    ids = _element_ids([json.loads(r) for doc in docs for r in sent[doc]])
-
+    captured = _capture(tmp_path, unique, 12)
+    messages = captured.messages
     cluster = LocalRedisCluster(tmp_path / "cluster")
     backends: list[Neo4jBackend] = []
     try:
         cluster.start()
-        settings = Settings(
-            home=str(tmp_path / "home"),
-            graph_url=ROUTING_URI,
-            redis_url=cluster.url,
-            stream=f"provgraph:test:{unique}:records",
-            dead_letter_stream=f"provgraph:test:{unique}:dead",
-            consumer_group=f"loader-{unique}",
-            loader_batch_records=200,
-            loader_flush_interval_ms=20,
-        )
+        settings = _settings(tmp_path, unique, cluster.url)
         # the producer side: every captured message through capture's own Redis sink, placed by its run
-        result = capture.replay(buffer, settings=settings)
-        assert (result.messages, result.records, result.failed) == (len(messages), records, [])
+        result = capture.replay(captured.buffer, settings=settings)
+        assert (result.messages, result.records, result.failed) == (len(messages), captured.records, [])
         client = connect(cluster.url)
         try:
             keys = partition_keys(settings.stream, 6)
             lengths = {key: client.xlen(key) for key in keys}
             assert sum(lengths.values()) == len(messages)
-            for message_doc in docs:  # each run wholly in its partition, in the order it was sent
-                key = keys[partition_of(message_doc, 6)]
-                entries = [json.loads(fields[b"m"]) for _, fields in client.xrange(key)]
-                assert [e["records"] for e in entries if e["doc"] == message_doc] == [
-                    m.records for m in messages if m.doc == message_doc
+            for doc in captured.docs:  # each run wholly in its partition, in the order it was sent
+                entries = [
+                    json.loads(fields[b"m"]) for _, fields in client.xrange(keys[partition_of(doc, 6)])
+                ]
+                assert [e["records"] for e in entries if e["doc"] == doc] == [
+                    m.records for m in messages if m.doc == doc
                 ]
             shards = {client.get_node_from_key(key).port for key, n in lengths.items() if n}
             assert len(shards) >= 2, f"12 runs all on one shard: {lengths}"
@@ -178,51 +227,101 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
         # two loaders, each reading every stream; the graph through the routing scheme
         loaders = []
         for name in ("a", "b"):
-            backend = Neo4jBackend(settings)
-            backends.append(backend)
-            loaders.append(ClusterLoader(settings, backend=backend, consumer=f"{unique}-{name}"))
+            backends.append(Neo4jBackend(settings))
+            loaders.append(ClusterLoader(settings, backend=backends[-1], consumer=f"{unique}-{name}"))
         failures: list[BaseException] = []
-
-        def run(loader: ClusterLoader) -> None:
-            try:
-                loader.run(until_idle_s=1.0)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                failures.append(exc)
-
-        threads = [threading.Thread(target=run, args=(loader,)) for loader in loaders]
-        for thread in threads:
-            thread.start()
+        threads = [_running(loader, 1.0, failures) for loader in loaders]
         for thread in threads:
             thread.join(timeout=120)
         assert not failures and not any(t.is_alive() for t in threads)
         for loader in loaders:
             loader.close()
         loaded = [loader.stats.records for loader in loaders]
-        assert sum(loaded) == records, f"each record loaded once: {loaded} for {records} sent"
+        assert sum(loaded) == captured.records, f"each record loaded once: {loaded} of {captured.records}"
         assert sum(loader.dead_letters for loader in loaders) == 0
         assert set(loaders[0].streams) >= set(keys)
-
-        declarations, relations = _stored(backends[0], docs, ids)
-        sent_all = {(doc, r) for doc in docs for r in sent[doc]}
-        sent_elements = {(doc, r) for doc, r in sent_all if json.loads(r)["k"] in ELEMENT_KINDS}
-        sent_relations = sent_all - sent_elements
-        assert sorted(declarations) == sorted(sent_elements)  # every declaration stored, once
-        assert sorted(relations) == sorted(sent_relations)  # every relation stored, once
-        rows = backends[0].read(
-            "MATCH (t:Task)-[:wasStartedBy]->(r:WorkflowRun) WHERE r.id IN $docs "
-            "RETURN count(t) AS n, count(DISTINCT t.id) AS d",
-            {"docs": docs},
-        )
-        assert (rows[0]["n"], rows[0]["d"]) == (20 * len(docs), 20 * len(docs))
+        _assert_exact(backends[0], captured)
     finally:
         cluster.stop()
         if backends:
-            _delete(backends[0], docs, ids)
+            _delete(backends[0], captured.docs, captured.ids)
         for backend in backends:
             backend.close()
 
 
-def _delete(backend, docs: list[str], unique: str) -> None:
-    from provgraph.purge import purge, select
+def _running(loader, until_idle_s: float | None, failures: list[BaseException]) -> threading.Thread:
+    def run() -> None:
+        try:
+            loader.run(until_idle_s=until_idle_s)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            failures.append(exc)
 
-    purge(backend, select(backend, docs=docs))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_primary_down_mid_run_stalls_the_transport_and_loses_nothing(tmp_path: Path, unique: str) -> None:
+    """A primary stops (its data in its append-only file) while records are being sent and loaded: the sink
+    refuses and the replay resumes later; the running loader waits (no crash, nothing acknowledged wrongly); once
+    the primary is back, every record is in the graph exactly once."""
+    import capture
+    from capture._spill import replay_file
+    from provgraph.cluster_loader import ClusterLoader
+    from provgraph.graph.backend import Neo4jBackend
+
+    captured = _capture(tmp_path, unique, 6)
+    first = [m for m in captured.messages if m.doc in captured.docs[:3]]
+    second = [m for m in captured.messages if m.doc in captured.docs[3:]]
+    first_file, second_file = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    for path, part in ((first_file, first), (second_file, second)):
+        path.write_bytes(
+            b"".join(
+                wire.encode_message(m.doc, m.records, m.namespaces, sent_at=m.sent_at) + b"\n" for m in part
+            )
+        )
+    cluster = LocalRedisCluster(tmp_path / "cluster", appendonly=True, node_timeout_ms=1000)
+    backend = None
+    loader = None
+    try:
+        cluster.start()
+        settings = _settings(tmp_path, unique, cluster.url)
+        backend = Neo4jBackend(settings)
+        loader = ClusterLoader(settings, backend=backend, consumer=f"{unique}-a")
+        failures: list[BaseException] = []
+        thread = _running(loader, None, failures)  # a long-running loader (`provgraph load`)
+        sink = capture.RedisStreamSink(settings.redis_url, settings.stream)
+        assert replay_file(first_file, sink)
+        first_records = sum(len(m.records) for m in first)
+        _wait_for(lambda: loader.stats.records >= first_records, 60, "the first runs to load")
+
+        cluster.stop_node(1)  # the whole cluster refuses now (full slot coverage is required)
+        assert not replay_file(
+            second_file, sink
+        )  # refused: the file keeps its progress, as a spill file does
+        time.sleep(2.0)  # the loader meets the outage on every stream and waits
+        assert thread.is_alive() and not failures
+
+        cluster.start_node(1)
+        _wait_for(lambda: replay_file(second_file, sink), 30, "the cluster to take the rest")
+        sink.close()
+        _wait_for(lambda: loader.stats.records >= captured.records, 60, "every record to load")
+        loader.stop()
+        thread.join(timeout=60)
+        assert not failures and not thread.is_alive()
+        assert loader.dead_letters == 0
+        _assert_exact(backend, captured)
+    finally:
+        if loader is not None:
+            loader.stop()
+        cluster.stop()
+        if backend is not None:
+            _delete(backend, captured.docs, captured.ids)
+            backend.close()
