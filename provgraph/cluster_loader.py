@@ -134,9 +134,10 @@ class ClusterLoader:
         """The streams to read; while a shard is down, the ones known already (the next round looks again)."""
         import redis
 
+        outages: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, *cluster_outages())
         try:
             return discover_stream_keys(self.redis, self.settings.stream, self.partitions)
-        except (redis.exceptions.RedisError, *cluster_outages()) as exc:
+        except outages as exc:
             logger.warning("cannot look for new streams on the Redis Cluster (%s); trying again later", exc)
             known = [self.settings.stream, *partition_keys(self.settings.stream, self.partitions)]
             return list(dict.fromkeys([*known, *self.loaders]))
