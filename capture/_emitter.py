@@ -43,7 +43,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from capture import wire
+from capture import _compact, _ids, wire
 from capture._retry import Backoff
 from capture._sinks import Sink, _LineFile, _RateLimitedLog, make_sink, process_file_name
 from capture._spill import ReplayResult, SpillFile, replay_file, spill_directory
@@ -98,6 +98,7 @@ class Emitter:
         self.sink = sink if sink is not None else make_sink(settings)
         self._interval_s = settings.flush_interval_ms / 1000.0
         self._max_records = int(settings.flush_max_records)
+        self._compact = int(getattr(settings, "wire_version", 2)) >= wire.COMPACT_VERSION
         self._limit = int(settings.queue_max_records)
         self._full_wait_s = float(getattr(settings, "queue_full_timeout_s", 5.0))
         self._spill_dir = spill_directory(
@@ -360,7 +361,10 @@ class Emitter:
             return not self._down and not self._spill.pending_records
 
     def _process(self, items: list[tuple[Any, Any]]) -> None:
-        by_doc: dict[str, list[dict[str, Any]]] = {}
+        # Per document: the message entries (records, and compact task events where the wire version allows) and,
+        # in step, the number of records each entry stands for.
+        by_doc: dict[str, tuple[list[Any], list[int]]] = {}
+        compact = self._compact
         for doc, item in items:
             if doc is _Mark:
                 self._ship(by_doc)
@@ -368,18 +372,26 @@ class Emitter:
                 self._resolve(item)
                 continue
             self._stats["items"] += 1
+            bucket = by_doc.get(doc)
+            if bucket is None:
+                bucket = by_doc[doc] = ([], [])
+            entries, weights = bucket
+            size = len(entries)
             try:
-                records = item if type(item) is list else item.to_records()
+                if type(item) is list:
+                    records = item
+                else:
+                    add = getattr(item, "add_entries", None) if compact else None
+                    if add is not None:
+                        add(entries, weights)
+                        continue
+                    records = item.to_records()
+                entries.extend(records)
+                weights.extend([1] * len(records))
             except Exception as exc:  # noqa: BLE001 - a bad item must not stop the others
+                del entries[size:], weights[size:]
                 self._stats["items_failed"] += 1
                 self._log(logging.ERROR, "expand", "provgraph emitter: could not describe an item: %r", exc)
-                continue
-            if records:
-                bucket = by_doc.get(doc)
-                if bucket is None:
-                    by_doc[doc] = list(records)
-                else:
-                    bucket.extend(records)
         self._ship(by_doc)
 
     def _resolve(self, mark: _Mark) -> None:
@@ -388,15 +400,25 @@ class Emitter:
         mark.ok = not self._down and not self._spill.pending_records
         mark.done.set()
 
-    def _ship(self, by_doc: dict[str, list[dict[str, Any]]]) -> None:
+    def _ship(self, by_doc: dict[str, tuple[list[Any], list[int]]]) -> None:
         messages: list[bytes] = []
         counts: list[int] = []
         step = self._max_records
-        for doc, records in by_doc.items():
-            self._stats["records"] += len(records)
-            for start in range(0, len(records), step):
-                part = records[start : start + step]
-                payload = self._encode(doc, part)
+        for doc, (entries, weights) in by_doc.items():
+            if not entries:
+                continue
+            # Messages of at most `flush_max_records` records (an event counts the records it stands for).
+            start = 0
+            total = 0
+            parts: list[tuple[int, int]] = []
+            for index, weight in enumerate(weights):
+                if total + weight > step and index > start:
+                    parts.append((start, index))
+                    start, total = index, 0
+                total += weight
+            parts.append((start, len(entries)))
+            for first, last in parts:
+                payload = self._encode(doc, entries[first:last], weights[first:last])
                 if payload is not None:
                     messages.append(payload[0])
                     counts.append(payload[1])
@@ -404,42 +426,93 @@ class Emitter:
                     extra = self._extra_messages.pop()
                     messages.append(extra[0])
                     counts.append(extra[1])
+            self._stats["records"] += sum(weights)
         for start in range(0, len(messages), _PIPELINE_MESSAGES):
             self._deliver(
                 messages[start : start + _PIPELINE_MESSAGES], sum(counts[start : start + _PIPELINE_MESSAGES])
             )
 
-    def _encode(self, doc: str, records: list[dict[str, Any]]) -> tuple[bytes, int] | None:
-        if not all(map(_within_limits, records)):
-            records = [record for record in records if self._storable(doc, record)]
-            if not records:
+    def _encode(
+        self, doc: str, entries: list[Any], weights: list[int] | None = None
+    ) -> tuple[bytes, int] | None:
+        """One message of ``entries`` (records, and events), or ``None``; records the wire format refuses are
+        dead-lettered, the rest sent."""
+        if weights is None:
+            weights = [1] * len(entries)
+        templates: set[int] = set()
+        doubtful = False
+        for entry in entries:
+            if type(entry) is list:
+                templates.add(entry[0])
+            elif not doubtful and not _within_limits(entry):
+                doubtful = True
+        if doubtful:
+            kept = [
+                (e, w)
+                for e, w in zip(entries, weights, strict=True)
+                if type(e) is list or self._storable(doc, e)
+            ]
+            if not kept:
                 return None
+            entries, weights = [e for e, _ in kept], [w for _, w in kept]
         try:
-            payload = wire.encode_message(doc, records)
+            payload = self._message(doc, entries, templates)
             if len(payload) <= wire.MAX_MESSAGE_BYTES:
-                return payload, len(records)
-            if len(records) > 1:  # too big as one message: the caller's batch is split in two
-                half = len(records) // 2
-                first, second = self._encode(doc, records[:half]), self._encode(doc, records[half:])
+                return payload, sum(weights)
+            if len(entries) > 1:  # too big as one message: the caller's batch is split in two
+                half = len(entries) // 2
+                first = self._encode(doc, entries[:half], weights[:half])
+                second = self._encode(doc, entries[half:], weights[half:])
                 if first is not None and second is not None:
                     self._extra_messages.append(second)
                     return first
                 return first or second
-            self._dead_letter(doc, records[0], f"one record of {len(payload)} bytes, over the message limit")
+            if type(entries[0]) is list:  # one event too big: its records, one by one
+                return self._encode(doc, self._expand(doc, entries[0]))
+            self._dead_letter(doc, entries[0], f"one record of {len(payload)} bytes, over the message limit")
             return None
         except wire.WireFormatError:
             pass
-        # One record cannot be encoded: keep the others, dead-letter the culprits with the reason.
-        good = []
-        for record in records:
+        # One entry cannot be encoded: keep the others, dead-letter the culprits with the reason (an event that
+        # cannot be encoded is checked as the records it stands for).
+        good: list[Any] = []
+        good_weights: list[int] = []
+        for entry, weight in zip(entries, weights, strict=True):
             try:
-                wire.encode_message(doc, [record])
-                good.append(record)
+                self._message(doc, [entry], {entry[0]} if type(entry) is list else set())
+                good.append(entry)
+                good_weights.append(weight)
+                continue
             except wire.WireFormatError as exc:
-                self._dead_letter(doc, record, exc.reason)
+                if type(entry) is not list:
+                    self._dead_letter(doc, entry, exc.reason)
+                    continue
+            for record in self._expand(doc, entry):
+                try:
+                    wire.encode_message(doc, [record])
+                    good.append(record)
+                    good_weights.append(1)
+                except wire.WireFormatError as exc:
+                    self._dead_letter(doc, record, exc.reason)
         if not good:
             return None
-        return wire.encode_message(doc, good), len(good)
+        used = {entry[0] for entry in good if type(entry) is list}
+        return self._message(doc, good, used), sum(good_weights)
+
+    @staticmethod
+    def _message(doc: str, entries: list[Any], templates: set[int]) -> bytes:
+        if not templates:
+            return wire.encode_message(doc, entries)
+        return wire.encode_compact_message(
+            doc, entries, {number: _compact.TEMPLATES[number] for number in templates}, _ids.process_prefix()
+        )
+
+    @staticmethod
+    def _expand(doc: str, event: list[Any]) -> list[dict[str, Any]]:
+        """The records an event of ours stands for (to check or dead-letter them one by one)."""
+        raw = {"doc": doc, "p": _ids.process_prefix(), "tpl": {str(event[0]): _compact.TEMPLATES[event[0]]}}
+        records, _ = wire.expand_events(raw, [event])
+        return records
 
     def _storable(self, doc: str, record: dict[str, Any]) -> bool:
         """The full wire check of a record the quick one doubted; a refused record is dead-lettered."""

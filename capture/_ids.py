@@ -15,6 +15,8 @@ import re
 import time
 from urllib.parse import quote, unquote_to_bytes
 
+from capture import wire
+
 __all__ = [
     "COUNTER",
     "agent_id_from_user",
@@ -71,24 +73,47 @@ def task_id(number: int | str, prefix: str | None = None) -> str:
     return f"pgid:task_{prefix}_{number}"
 
 
-_second_cache: tuple[int, str] = (-1, "")
+def first_number() -> int:
+    """The first counter value minted under the current prefix (smaller ones were minted before a fork)."""
+    return _prefix_history[-1][0]
+
+
+def value_base(number: int | str) -> str:
+    """``pgid:val_<prefix>_<number>``: the start of the ids of a task's value entities (they share its suffix)."""
+    if type(number) is int and number >= _prefix_history[-1][0]:
+        return f"pgid:val_{_prefix}_{number}"
+    return "pgid:val_" + task_id(number).split("_", 1)[1]
+
+
+_second_cache: tuple[int, int, str] = (-1, 0, "")
+
+
+def utc_offset_s(epoch_ns: int) -> int:
+    """This machine's UTC offset, in seconds, at an instant (``time.time_ns()``), as `iso_from_ns` writes it."""
+    seconds = epoch_ns // 1_000_000_000
+    cached = _second_cache
+    if cached[0] == seconds:
+        return cached[1]
+    return _second(seconds)[1]
+
+
+def _second(seconds: int) -> tuple[int, int, str]:
+    global _second_cache
+    offset = time.localtime(seconds).tm_gmtoff
+    _second_cache = (seconds, offset, wire.second_text(seconds, offset))
+    return _second_cache
 
 
 def iso_from_ns(epoch_ns: int) -> str:
     """ISO 8601 lexical form in local time with its UTC offset and microseconds
     (``2026-01-01T09:00:00.000001+09:00``) of a ``time.time_ns()``: the same instant as UTC, and the local clock
-    time and offset a question like "which step ran on a Monday morning" needs."""
-    global _second_cache
+    time and offset a question like "which step ran on a Monday morning" needs (`capture.wire.iso_from_ns` writes
+    it from the instant and the offset)."""
     seconds, rest = divmod(epoch_ns, 1_000_000_000)
-    cached_second, text = _second_cache
-    if cached_second != seconds:
-        local = time.localtime(seconds)
-        offset = local.tm_gmtoff // 60
-        sign = "-" if offset < 0 else "+"
-        hours, minutes = divmod(abs(offset), 60)
-        text = f"{time.strftime('%Y-%m-%dT%H:%M:%S', local)}.%06d{sign}{hours:02d}:{minutes:02d}"
-        _second_cache = (seconds, text)
-    return text % (rest // 1000)
+    cached = _second_cache
+    if cached[0] != seconds:
+        cached = _second(seconds)
+    return cached[2] % (rest // 1000)
 
 
 # --- ids from names users give ----------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ MAX_STRONG_ENTRIES = 10_000
 """Objects that cannot be weakly referenced (lists, dicts) are kept alive by the registry: fewer of them."""
 
 _VALUE_KEYED = (int, float, str, bytes)
+_NOT_WEAKLY_REFERABLE = frozenset({int, float, str, bytes, tuple, list, dict, bool, type(None)})
+"""Built-in types whose instances cannot be weakly referenced (tried first, they would raise every time)."""
 
 
 _AMBIGUOUS: tuple[str, ...] = ()
@@ -83,11 +85,21 @@ class Lineage:
             if len(table) > MAX_ENTRIES:
                 with self._lock:
                     self._trim(table)
+            # Scalars cannot be weakly referenced: the entry holds the object itself (inlined: once per output).
+            ident = id(value)
             with self._lock:
-                entry = self._by_identity.get(id(value))
+                by_identity = self._by_identity
+                entry = by_identity.pop(ident, None)
                 if entry is not None and entry[1] is value:
                     entity_ids = _AMBIGUOUS  # the same object generated again: an interned or shared scalar
-                self._register_identity(value, entity_ids)
+                by_identity[ident] = (entity_ids, value)
+                strong = self._strong
+                strong.pop(ident, None)
+                strong[ident] = None
+                if len(strong) > MAX_STRONG_ENTRIES:
+                    self._evict_strong()
+                if len(by_identity) > MAX_ENTRIES:
+                    self._trim(by_identity)
             return
         with self._lock:
             self._register_identity(value, entity_ids)
@@ -102,24 +114,30 @@ class Lineage:
 
     def _register_identity(self, value: Any, entity_ids: tuple[str, ...]) -> None:
         key = id(value)
+        holder: Any = value
+        if type(value) not in _NOT_WEAKLY_REFERABLE:
 
-        def forget(ref: weakref.ref[Any], key: int = key) -> None:
-            self._forget(key, ref)
+            def forget(ref: weakref.ref[Any], key: int = key) -> None:
+                self._forget(key, ref)
 
-        try:
-            holder: Any = weakref.ref(value, forget)
-        except TypeError:
-            holder = value
+            try:
+                holder = weakref.ref(value, forget)
+            except TypeError:
+                pass
         self._by_identity.pop(key, None)  # re-insert at the end: eviction drops the oldest first
         self._by_identity[key] = (entity_ids, holder)
         self._strong.pop(key, None)
         if holder is value:
             self._strong[key] = None
-            while len(self._strong) > MAX_STRONG_ENTRIES:
-                oldest = next(iter(self._strong))
-                del self._strong[oldest]
-                self._by_identity.pop(oldest, None)
+            if len(self._strong) > MAX_STRONG_ENTRIES:
+                self._evict_strong()
         self._trim(self._by_identity)
+
+    def _evict_strong(self) -> None:
+        while len(self._strong) > MAX_STRONG_ENTRIES:
+            oldest = next(iter(self._strong))
+            del self._strong[oldest]
+            self._by_identity.pop(oldest, None)
 
     def _forget(self, key: int, ref: weakref.ref[Any]) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from capture import _ids, _redaction, wire
+from capture import _compact, _ids, _redaction, wire
 from capture._agents import machine_agent_records, run_agent_records, software_agent_records
 from capture._context import STATE as _STATE
 from capture._context import Context, Run
@@ -91,6 +91,10 @@ def error_text(error: BaseException | str, redactor: Redactor | None = None) -> 
     return (redactor or _redaction.active(_STATE.settings)).scrub(text)[:_MAX_ERROR_CHARS]
 
 
+_PLAIN_ARGUMENTS = frozenset({int, float, str, bool, bytes, list, tuple, dict, type(None)})
+"""Argument types `TaskSpec.bind` never flattens (an ``argparse.Namespace`` is flattened into its items)."""
+
+
 class TaskSpec:
     """Everything fixed about a decorated function: its name, parameters, outputs and options."""
 
@@ -110,6 +114,7 @@ class TaskSpec:
         "attrs",
         "skip_first",
         "fast_bind",
+        "compact",
     )
 
     def __init__(
@@ -149,6 +154,8 @@ class TaskSpec:
         if function is not None:
             self._read_signature(function)
         self.fast_bind = self.args_handler is None and not self.skip_first
+        self.compact: tuple[Any, Any, int | None] | None = None
+        """(campaign, redactor, template number) of the last compact event built (`capture._compact`)."""
 
     def _read_signature(self, function: Callable[..., Any]) -> None:
         try:
@@ -182,12 +189,12 @@ class TaskSpec:
         names = self.positional
         count = len(names)
         if self.fast_bind and not kwargs and len(args) == count:
-            pairs = list(zip(names, args, strict=True))  # the common call: every parameter given by position
-            for _name, value in pairs:
-                if type(value).__name__ == "Namespace":
+            # the common call: every parameter given by position, none an argparse namespace to flatten
+            for value in args:
+                if type(value) not in _PLAIN_ARGUMENTS and type(value).__name__ == "Namespace":
                     break
             else:
-                return pairs
+                return list(zip(names, args, strict=False))  # lengths checked above
         pairs = []
         for index, value in enumerate(args):
             if index == 0 and self.skip_first:
@@ -431,8 +438,81 @@ class TaskItem(NamedTuple):
     def to_records(self) -> list[dict[str, Any]]:
         return _task_records(self)
 
+    def add_entries(self, entries: list[Any], weights: list[int]) -> None:
+        """Append this task to a message's entries, as a compact event where it can be (`capture._compact`)."""
+        _task_entries(self, entries, weights)
 
-def _task_records(item: TaskItem) -> list[dict[str, Any]]:
+
+def _as_entries(records: list[dict[str, Any]], entries: list[Any], weights: list[int]) -> None:
+    entries.extend(records)
+    weights.extend([1] * len(records))
+
+
+def _has_file(pairs: Iterable[tuple[str, Any]]) -> bool:
+    for pair in pairs:
+        if type(pair[1]) is FileRef:
+            return True
+    return False
+
+
+def _task_template(spec: TaskSpec, campaign: Any, redactor: Redactor) -> dict[str, Any]:
+    scrub = redactor.scrub
+    return wire.task_template(
+        spec.name,
+        tags=[scrub(tag) for tag in spec.tags],
+        custom_metadata=safe_json(redactor.redact(spec.custom_metadata)) if spec.custom_metadata else None,
+        campaign=str(campaign) if campaign else None,
+        extra=[[name, scrub(value) if type(value) is str else value] for name, value in spec.attrs],
+    )
+
+
+def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> None:
+    spec = item.spec
+    if spec.agent is not None or item.telemetry is not None:  # agents' and telemetry records: records
+        _as_entries(_task_records(item), entries, weights)
+        return
+    error = item.error
+    inputs = spec.bind(item.args, item.kwargs)
+    outputs = spec.outputs(item.result) if error is None else []
+    run, parent = item.context
+    campaign = spec.campaign_id or run.campaign
+    redactor = _redaction.active(_STATE.settings)
+    cached = spec.compact
+    if cached is not None and cached[0] is campaign and cached[1] is redactor:
+        template = cached[2]
+    else:
+        template = _compact.template_number(
+            (spec, campaign, redactor), _task_template, spec, campaign, redactor
+        )
+        spec.compact = (campaign, redactor, template)
+    if template is None or _has_file(inputs) or _has_file(outputs):  # files: entities of their own
+        _as_entries(_task_records(item, inputs, outputs), entries, weights)
+        return
+    _compact.add_activity(
+        entries,
+        weights,
+        template,
+        run,
+        item.number,
+        parent,
+        item.start_ns,
+        item.end_ns,
+        "FINISHED" if error is None else "ERROR",
+        None if error is None else error_text(error, redactor),
+        inputs,
+        outputs,
+        item.result,
+        None,
+        redactor,
+    )
+
+
+def _task_records(
+    item: TaskItem,
+    inputs: list[tuple[str, Any]] | None = None,
+    outputs: list[tuple[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The records of one task (its inputs and outputs bound already, when given)."""
     spec = item.spec
     run, parent = item.context
     agent: CallAgent | None = spec.agent
@@ -451,8 +531,8 @@ def _task_records(item: TaskItem) -> list[dict[str, Any]]:
         end_ns=item.end_ns,
         status="FINISHED" if error is None else "ERROR",
         error=error,
-        inputs=spec.bind(item.args, item.kwargs),
-        outputs=spec.outputs(item.result) if error is None else (),
+        inputs=spec.bind(item.args, item.kwargs) if inputs is None else inputs,
+        outputs=(spec.outputs(item.result) if error is None else ()) if outputs is None else outputs,
         whole_result=item.result,
         tags=spec.tags,
         custom_metadata=spec.custom_metadata,
@@ -491,6 +571,21 @@ class LightBatch:
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
                 logger.error("provgraph capture could not describe a light task: %s", _redaction.scrub(exc))
         return records
+
+    def add_entries(self, entries: list[Any], weights: list[int]) -> None:
+        counter = _ids.COUNTER
+        new_item = tuple.__new__
+        for spec, context, args, kwargs, start_ns, end_ns, result, error in self.items:
+            size = len(entries)
+            try:
+                item = new_item(
+                    TaskItem,
+                    (spec, next(counter), context, args, kwargs, start_ns, end_ns, result, error, None),
+                )
+                _task_entries(item, entries, weights)
+            except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
+                del entries[size:], weights[size:]
+                logger.error("provgraph capture could not describe a light task: %s", _redaction.scrub(exc))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -630,6 +725,66 @@ def _iteration_records(
     )
 
 
+def _iteration_template(loop_name: str, campaign: Any, redactor: Redactor) -> dict[str, Any]:
+    return wire.task_template(
+        f"{loop_name}.iteration",
+        campaign=str(campaign) if campaign else None,
+        extra=[
+            ["pg:iteration"],
+            ["pg:loop", redactor.scrub(loop_name) if type(loop_name) is str else loop_name],
+        ],
+    )
+
+
+def _iteration_entries(
+    run: Run,
+    loop_number: int,
+    loop_name: str,
+    item_name: str,
+    iteration: Iteration | IterationItem,
+    entries: list[Any],
+    weights: list[int],
+) -> None:
+    number, position, value, start_ns, end_ns, values, status, telemetry = iteration[-8:]
+    redactor = _redaction.active(_STATE.settings)
+    template = _compact.template_number(
+        ("iteration", loop_name, run.campaign, redactor),
+        _iteration_template,
+        loop_name,
+        run.campaign,
+        redactor,
+    )
+    outputs = (
+        list(values.items()) if type(values) is dict else ([("value", values)] if values is not None else [])
+    )
+    if (
+        template is None
+        or telemetry is not None
+        or type(value) is FileRef
+        or _has_file(outputs)
+        or (type(values) is not dict and isinstance(values, dict))
+    ):
+        _as_entries(_iteration_records(run, loop_number, loop_name, item_name, iteration), entries, weights)
+        return
+    _compact.add_activity(
+        entries,
+        weights,
+        template,
+        run,
+        number,
+        loop_number,
+        start_ns,
+        end_ns,
+        status,
+        None,
+        [(item_name, value)],
+        outputs,
+        values,
+        [position],
+        redactor,
+    )
+
+
 class IterationItem(NamedTuple):
     """One finished iteration of a `capture.Loop`, streamed as it ends: its loop, then the iteration's fields
     (`Iteration`; flat: one tuple per iteration on the loop's hot path)."""
@@ -650,6 +805,9 @@ class IterationItem(NamedTuple):
     def to_records(self) -> list[dict[str, Any]]:
         return _iteration_records(self.run, self.loop_number, self.loop_name, self.item_name, self)
 
+    def add_entries(self, entries: list[Any], weights: list[int]) -> None:
+        _iteration_entries(self.run, self.loop_number, self.loop_name, self.item_name, self, entries, weights)
+
 
 class BatchItem(NamedTuple):
     """A whole `capture.BatchedLoop`: its end boundary and its first ``done`` iterations (the list is
@@ -668,6 +826,13 @@ class BatchItem(NamedTuple):
                 _iteration_records(boundary.run, boundary.number, boundary.name, self.item_name, iteration)
             )
         return records
+
+    def add_entries(self, entries: list[Any], weights: list[int]) -> None:
+        boundary = self.boundary
+        _as_entries(boundary.to_records(), entries, weights)
+        run, number, name, item_name = boundary.run, boundary.number, boundary.name, self.item_name
+        for iteration in self.iterations[: self.done]:
+            _iteration_entries(run, number, name, item_name, iteration, entries, weights)
 
 
 # --- custom tasks -----------------------------------------------------------------------------------------------

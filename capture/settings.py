@@ -156,6 +156,12 @@ class Settings:
         100, "PROVGRAPH_FLUSH_INTERVAL_MS", "Emitter flush period, milliseconds."
     )
     flush_max_records: int = _setting(2000, "PROVGRAPH_FLUSH_MAX_RECORDS", "Records per message, at most.")
+    wire_version: int = _setting(
+        2,
+        "PROVGRAPH_WIRE_VERSION",
+        "Wire version capture writes: 2 sends tasks as compact events (docs/wire-format.md), 1 as records only "
+        "(for a loader older than version 2).",
+    )
     queue_max_records: int = _setting(
         200_000,
         "PROVGRAPH_QUEUE_MAX_RECORDS",
@@ -372,6 +378,8 @@ class Settings:
             raise SettingsError(f"PROVGRAPH_SINK must be redis, file or memory, not {self.sink!r}")
         if self.flush_interval_ms <= 0 or self.flush_max_records <= 0 or self.queue_max_records <= 0:
             raise SettingsError("flush_interval_ms, flush_max_records and queue_max_records must be positive")
+        if self.wire_version not in (1, 2):
+            raise SettingsError(f"PROVGRAPH_WIRE_VERSION must be 1 or 2, not {self.wire_version!r}")
         if min(self.loader_batch_records, self.loader_flush_interval_ms, self.loader_block_ms) <= 0:
             raise SettingsError(
                 "loader_batch_records, loader_flush_interval_ms and loader_block_ms must be positive"

@@ -73,6 +73,13 @@ __all__ = [
     "MAX_PREFIX_BYTES",
     "MAX_RECORDS",
     "WIRE_VERSION",
+    "READABLE_VERSIONS",
+    "COMPACT_VERSION",
+    "MAX_EXPANDED_RECORDS",
+    "encode_compact_message",
+    "expand_events",
+    "iso_from_ns",
+    "task_template",
     "Message",
     "RecordFault",
     "WireFormatError",
@@ -96,7 +103,11 @@ __all__ = [
 ]
 
 WIRE_VERSION = 1
-"""Version of the message layout. Bump on any change a version-1 reader would misread."""
+"""Version of the message layout of plain records (what `encode_message` writes). Bump on any change a version-1
+reader would misread."""
+
+READABLE_VERSIONS = (1, 2)
+"""Versions every reader accepts: 1 (records) and 2 (records and compact task events, `expand_events`)."""
 
 FIELD = "m"
 """Name of the Redis Stream entry field that carries the encoded message."""
@@ -225,6 +236,31 @@ class Message:
 
 
 # --- attribute values -------------------------------------------------------------------------------------------
+
+
+def second_text(seconds: int, utc_offset_s: int) -> str:
+    """The lexical form of a whole second (epoch seconds) at a UTC offset, with ``%06d`` where its microseconds
+    go: ``2026-01-01T09:00:00.%06d+09:00``."""
+    offset = utc_offset_s // 60
+    sign = "-" if offset < 0 else "+"
+    hours, minutes = divmod(abs(offset), 60)
+    wall = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds + utc_offset_s))
+    return f"{wall}.%06d{sign}{hours:02d}:{minutes:02d}"
+
+
+_second_cache: tuple[int, int, str] = (-1, 0, "")
+
+
+def iso_from_ns(epoch_ns: int, utc_offset_s: int) -> str:
+    """ISO 8601 lexical form, with microseconds, of a ``time.time_ns()`` at a UTC offset in seconds
+    (``2026-01-01T09:00:00.000001+09:00``): how capture writes every time (at the producer's local offset,
+    `capture._ids.iso_from_ns`), and how a reader writes an event's times (`expand_events`)."""
+    global _second_cache
+    seconds, rest = divmod(epoch_ns, 1_000_000_000)
+    cached = _second_cache
+    if cached[0] != seconds or cached[1] != utc_offset_s:
+        cached = _second_cache = (seconds, utc_offset_s, second_text(seconds, utc_offset_s))
+    return cached[2] % (rest // 1000)
 
 
 def typed_literal(lexical: str, datatype: str) -> dict[str, str]:
@@ -545,6 +581,324 @@ def encode_message(
         raise WireFormatError(f"cannot encode message: {exc}") from exc
 
 
+# --- version 2: compact task events -------------------------------------------------------------------------------
+#
+# Most of what capture sends is tasks, and most of a task's records are the same every time its function runs: the
+# activity's type, name, tags, metadata and campaign; the shape of its start, usage, generation and derivation
+# relations. In the spirit of PROV-TEMPLATE, a version-2 message sends those fixed parts once per message as a
+# template, and each task as an event: a short JSON array binding the template's variables (the task's number,
+# parent, times, status, and its inputs and outputs, each already described and redacted by the producer). Every
+# reader expands each event into exactly the records the producer would otherwise have sent (`expand_events`,
+# called by `decode_message`); docs/wire-format.md, "Version 2: compact task events", is the specification.
+
+COMPACT_VERSION = 2
+"""The message version that may hold events (``"v": 2``); version 1 holds records only."""
+
+MAX_EXPANDED_RECORDS = 200_000
+"""Most records one message may expand to (a hostile message of nested bindings cannot blow up a reader)."""
+
+SCALAR = 0
+"""Binding kind: a new entity whose value is the JSON scalar itself (``bool``, ``int``, ``float``, ``str``)."""
+DESCRIBED = 1
+"""Binding kind: a new entity with the attributes given (capture's description of any other value)."""
+KNOWN = 2
+"""Binding kind (inputs only): the value already is these entities; the task uses each of them."""
+
+_PYTHON_TYPES = {bool: "bool", int: "int", float: "float", str: "str"}
+_MAX_INT = 2**63 - 1
+
+
+def task_template(
+    name: str,
+    *,
+    type_qn: str = "pg:Task",
+    tags: Sequence[str] = (),
+    custom_metadata: str | None = None,
+    campaign: str | None = None,
+    extra: Sequence[Sequence[Any]] = (),
+) -> dict[str, Any]:
+    """A template's JSON object: what every task bound to it shares.
+
+    Args:
+        name: ``pg:name`` of the activity.
+        type_qn: its ``prov:type`` (a qualified name).
+        tags: ``pg:tags`` values, in order.
+        custom_metadata: ``pg:custom_metadata`` (JSON text), if any.
+        campaign: ``pg:campaign``, if any.
+        extra: further attributes, in order: ``[name, value]`` fixed, or ``[name]`` bound per event (its value is
+            the event's next slot value).
+    """
+    out: dict[str, Any] = {"n": name, "ty": type_qn}
+    if tags:
+        out["tags"] = list(tags)
+    if custom_metadata is not None:
+        out["cm"] = custom_metadata
+    if campaign:
+        out["c"] = campaign
+    if extra:
+        out["x"] = [list(pair) for pair in extra]
+    return out
+
+
+def record_count(inputs: Sequence[Sequence[Any]], outputs: Sequence[Sequence[Any]]) -> int:
+    """How many records an event with these bindings expands to (for the emitter's counts and message sizes)."""
+    used = 0
+    new = 0
+    for binding in inputs:
+        if binding[0] == KNOWN:
+            used += len(binding[2])
+        else:
+            used += 1
+            new += 1
+    return 2 + new + used + len(outputs) * (2 + used)
+
+
+def encode_compact_message(
+    doc: str,
+    entries: Sequence[Any],
+    templates: Mapping[int, dict[str, Any]],
+    prefix: str,
+    source: str | None = None,
+    sent_at: float | None = None,
+) -> bytes:
+    """A version-2 message: ``entries`` are records (JSON objects, as in version 1) and events (JSON arrays), in
+    order; ``templates`` maps each template number the events use to its object (`template`); ``prefix`` is the
+    producer's task-id prefix (`capture._ids.process_prefix`)."""
+    message = {
+        "v": COMPACT_VERSION,
+        "doc": doc,
+        "ts": time.time() if sent_at is None else sent_at,
+        "src": source or _SOURCE,
+        "ns": {},
+        "p": prefix,
+        "tpl": {str(number): body for number, body in templates.items()},
+        "records": list(entries),
+    }
+    try:
+        return _dumps(message)
+    except (TypeError, ValueError) as exc:
+        raise WireFormatError(f"cannot encode message: {exc}") from exc
+
+
+# --- expansion ----------------------------------------------------------------------------------------------------
+
+
+class _Template:
+    """A template decoded once per message: its activity attributes before and after the per-event ones."""
+
+    __slots__ = ("campaign", "custom_metadata", "extra", "name", "slots", "tags", "type_qn")
+
+    def __init__(self, key: str, body: Any) -> None:
+        where = f"template {_describe(key)}"
+        if type(body) is not dict:
+            raise WireFormatError(f"{where}: not an object but {_describe(body)}")
+        name = body.get("n")
+        type_qn = body.get("ty", "pg:Task")
+        if type(name) is not str or type(type_qn) is not str:
+            raise WireFormatError(f"{where}: 'n' and 'ty' must be strings")
+        tags = body.get("tags", [])
+        if type(tags) is not list or any(type(tag) is not str for tag in tags):
+            raise WireFormatError(f"{where}: 'tags' must be a list of strings")
+        custom_metadata = body.get("cm")
+        campaign = body.get("c")
+        if custom_metadata is not None and type(custom_metadata) is not str:
+            raise WireFormatError(f"{where}: 'cm' must be a string")
+        if campaign is not None and type(campaign) is not str:
+            raise WireFormatError(f"{where}: 'c' must be a string")
+        extra = body.get("x", [])
+        if type(extra) is not list or any(
+            type(pair) is not list or len(pair) not in (1, 2) or type(pair[0]) is not str for pair in extra
+        ):
+            raise WireFormatError(f"{where}: 'x' must be a list of [name, value] or [name] pairs")
+        self.name = name
+        self.type_qn = qualified_name(type_qn)
+        self.tags = tags
+        self.custom_metadata = custom_metadata
+        self.campaign = campaign
+        self.extra = extra
+        self.slots = sum(1 for pair in extra if len(pair) == 1)
+
+
+def _task_id(number: Any, prefix: str, where: str) -> str:
+    if type(number) is int and number >= 0:
+        return f"pgid:task_{prefix}_{number}"
+    if type(number) is str:
+        return number
+    raise WireFormatError(f"{where}: a task is a number or an id, not {_describe(number)}")
+
+
+def _bindings(value: Any, where: str, inputs: bool) -> list[Any]:
+    if type(value) is not list:
+        raise WireFormatError(f"{where}: bindings must be a list, not {_describe(value)}")
+    for binding in value:
+        if type(binding) is not list or len(binding) != 3 or type(binding[1]) is not str:
+            raise WireFormatError(f"{where}: a binding is [kind, role, value], not {_describe(binding)}")
+        kind = binding[0]
+        payload = binding[2]
+        if kind == SCALAR and type(kind) is int:
+            if type(payload) not in _PYTHON_TYPES:
+                raise WireFormatError(f"{where}: a scalar binding holds {_describe(payload)}")
+        elif kind == DESCRIBED and type(kind) is int:
+            if type(payload) is not list:
+                raise WireFormatError(f"{where}: a described binding holds a list of [name, value] pairs")
+        elif kind == KNOWN and type(kind) is int and inputs:
+            if type(payload) is not list or any(type(ident) is not str for ident in payload):
+                raise WireFormatError(f"{where}: a known binding holds a list of entity ids")
+        else:
+            raise WireFormatError(f"{where}: unknown binding kind {_describe(kind)}")
+    return value
+
+
+class _TooLarge(Exception):
+    """An event that would take the message over `MAX_EXPANDED_RECORDS`."""
+
+
+def _expand_event(
+    doc: str, prefix: str, templates: dict[str, _Template], event: list[Any], where: str, budget: int
+) -> list[dict[str, Any]]:
+    if len(event) not in (10, 11):
+        raise WireFormatError(f"{where}: an event has 10 or 11 fields, not {len(event)}")
+    key, number, parent, start_ns, end_ns, offset, status, error, inputs, outputs = event[:10]
+    spec = templates.get(str(key))
+    if spec is None:
+        raise WireFormatError(f"{where}: no template {_describe(key)} in this message")
+    activity_id = _task_id(number, prefix, where)
+    parent_id = doc if parent is None else _task_id(parent, prefix, where)
+    if type(start_ns) is not int or (end_ns is not None and type(end_ns) is not int):
+        raise WireFormatError(f"{where}: times are integers (nanoseconds since the epoch)")
+    if type(status) is not str or (error is not None and type(error) is not str):
+        raise WireFormatError(f"{where}: status and error are strings")
+    if type(offset) is int:
+        start_offset = end_offset = offset
+    elif type(offset) is list and len(offset) == 2 and all(type(part) is int for part in offset):
+        start_offset, end_offset = offset
+    else:
+        raise WireFormatError(f"{where}: the UTC offset is seconds, or [start, end] seconds")
+    if not (-86_400 < start_offset < 86_400 and -86_400 < end_offset < 86_400):
+        raise WireFormatError(f"{where}: a UTC offset of a day or more")
+    slots = event[10] if len(event) == 11 else []
+    if type(slots) is not list or len(slots) != spec.slots:
+        raise WireFormatError(f"{where}: template {_describe(key)} binds {spec.slots} slot values")
+    inputs = _bindings(inputs, where, inputs=True)
+    outputs = _bindings(outputs, where, inputs=False)
+    if record_count(inputs, outputs) > budget:
+        raise _TooLarge()
+    try:
+        start = iso_from_ns(start_ns, start_offset)
+        end = iso_from_ns(end_ns, end_offset) if end_ns is not None else None
+    except (OverflowError, ValueError, OSError) as exc:
+        raise WireFormatError(f"{where}: a time out of range ({exc})") from None
+
+    # The same records, in the same order, as capture._records.activity_records builds for a task.
+    attrs: list[list[Any]] = [["prov:type", spec.type_qn], ["pg:name", spec.name], ["pg:status", status]]
+    if end_ns is not None:
+        attrs.append(["pg:duration_s", (end_ns - start_ns) / 1e9])
+    if error is not None:
+        attrs.append(["pg:error", error])
+    attrs.append(["pg:started_by", parent_id])
+    for tag in spec.tags:
+        attrs.append(["pg:tags", tag])
+    if spec.custom_metadata is not None:
+        attrs.append(["pg:custom_metadata", spec.custom_metadata])
+    if spec.campaign:
+        attrs.append(["pg:campaign", spec.campaign])
+    slot = 0
+    for pair in spec.extra:
+        if len(pair) == 2:
+            attrs.append([pair[0], pair[1]])
+        else:
+            attrs.append([pair[0], slots[slot]])
+            slot += 1
+    formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
+    records: list[dict[str, Any]] = [
+        {"k": "activity", "id": activity_id, "f": formal, "a": attrs},
+        {"k": "wasStartedBy", "f": {"activity": activity_id, "starter": parent_id, "time": start}},
+    ]
+    append = records.append
+    base = "pgid:val_" + activity_id.split("_", 1)[1] if "_" in activity_id else f"{activity_id}_val"
+    used_ids: list[str] = []
+    for index, (kind, role, payload) in enumerate(inputs):
+        if kind == KNOWN:
+            known = payload
+        else:
+            entity_id = f"{base}_i{index}"
+            append(_entity(entity_id, role, kind, payload))
+            known = (entity_id,)
+        for entity_id in known:
+            append(
+                {
+                    "k": "used",
+                    "f": {"activity": activity_id, "entity": entity_id, "time": start},
+                    "a": [["prov:role", role]],
+                }
+            )
+            used_ids.append(entity_id)
+    when = end or start
+    for index, (kind, role, payload) in enumerate(outputs):
+        entity_id = f"{base}_o{index}"
+        append(_entity(entity_id, role, kind, payload))
+        append(
+            {
+                "k": "wasGeneratedBy",
+                "f": {"entity": entity_id, "activity": activity_id, "time": when},
+                "a": [["prov:role", role]],
+            }
+        )
+        for used_id in used_ids:
+            if used_id != entity_id:
+                append(
+                    {
+                        "k": "wasDerivedFrom",
+                        "f": {"generatedEntity": entity_id, "usedEntity": used_id, "activity": activity_id},
+                    }
+                )
+    return records
+
+
+def _entity(entity_id: str, role: str, kind: int, payload: Any) -> dict[str, Any]:
+    if kind == SCALAR:
+        attrs = [["pg:role", role], ["pg:python_type", _PYTHON_TYPES[type(payload)]], ["prov:value", payload]]
+    else:
+        attrs = [["pg:role", role], *payload]
+    return {"k": "entity", "id": entity_id, "a": attrs}
+
+
+def expand_events(raw: dict[str, Any], entries: list[Any]) -> tuple[list[Any], list[tuple[int, Any, str]]]:
+    """The records of a version-2 message's entries, events expanded in place (records pass through as they are,
+    to be validated like any record), and the events that could not be expanded: ``(index, event, reason)``.
+
+    Raises `WireFormatError` when the message's templates or prefix are unusable, or it would expand to more than
+    `MAX_EXPANDED_RECORDS` records.
+    """
+    prefix = raw.get("p")
+    if type(prefix) is not str or not 0 < len(prefix) <= 64 or not prefix.isascii():
+        raise WireFormatError(
+            "a version-2 message needs 'p', its producer's task-id prefix (1-64 ASCII chars)"
+        )
+    bodies = raw.get("tpl")
+    if type(bodies) is not dict:
+        raise WireFormatError("a version-2 message needs 'tpl', an object of templates")
+    templates = {key: _Template(key, body) for key, body in bodies.items()}
+    doc = raw["doc"]
+    out: list[Any] = []
+    faults: list[tuple[int, Any, str]] = []
+    for index, entry in enumerate(entries):
+        if type(entry) is not list:
+            out.append(entry)
+            continue
+        try:
+            out.extend(
+                _expand_event(
+                    doc, prefix, templates, entry, f"event {index}", MAX_EXPANDED_RECORDS - len(out)
+                )
+            )
+        except WireFormatError as exc:
+            faults.append((index, entry, exc.reason))
+        except _TooLarge:
+            raise WireFormatError(f"the message expands to over {MAX_EXPANDED_RECORDS} records") from None
+    return out, faults
+
+
 @dataclass(frozen=True, slots=True)
 class RecordFault:
     """A record `decode_message_partial` left out: its index in the message, the record as sent, and why."""
@@ -566,8 +920,10 @@ def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any]]:
     if type(raw) is not dict:
         raise WireFormatError(f"a message must be a JSON object, not {_describe(raw)}")
     version = raw.get("v")
-    if version != WIRE_VERSION or type(version) is not int:
-        raise WireFormatError(f"unknown wire version {_describe(version)} (this reader knows {WIRE_VERSION})")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise WireFormatError(
+            f"unknown wire version {_describe(version)} (this reader knows {', '.join(map(str, READABLE_VERSIONS))})"
+        )
     validate_document_id(raw.get("doc"))
     validate_namespaces(raw.get("ns", {}))
     records = raw.get("records")
@@ -582,6 +938,15 @@ def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any]]:
     return raw, records
 
 
+def _entries(raw: dict[str, Any], records: list[Any]) -> tuple[list[Any], list[RecordFault]]:
+    """A message's records, a version-2 message's compact task events expanded in place (`expand_events`),
+    and the events that could not be expanded."""
+    if raw["v"] == 1:
+        return records, []
+    expanded, faults = expand_events(raw, records)
+    return expanded, [RecordFault(index, event, reason) for index, event, reason in faults]
+
+
 def _message(raw: dict[str, Any], records: list[dict[str, Any]]) -> Message:
     sent_at = raw.get("ts", 0.0)
     source = raw.get("src", "")
@@ -591,7 +956,7 @@ def _message(raw: dict[str, Any], records: list[dict[str, Any]]) -> Message:
         namespaces=raw.get("ns", {}),
         sent_at=float(sent_at) if type(sent_at) in (int, float) and math.isfinite(sent_at) else 0.0,
         source=source[:200] if type(source) is str else "",
-        version=WIRE_VERSION,
+        version=raw["v"],
     )
 
 
@@ -599,6 +964,9 @@ def decode_message(payload: bytes | str) -> Message:
     """Decode and validate a message; raise `WireFormatError` with a one-line reason if it or any record is not
     valid (`decode_message_partial` keeps the valid records instead)."""
     raw, records = _decode_envelope(payload)
+    records, faults = _entries(raw, records)
+    if faults:
+        raise WireFormatError(faults[0].reason)
     for index, record in enumerate(records):
         validate_record(record, index)
     return _message(raw, records)
@@ -609,8 +977,8 @@ def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFa
     left out with their reasons. Raises `WireFormatError` only when the message itself is unusable (size, JSON,
     version, document id, namespaces, not a list of records)."""
     raw, records = _decode_envelope(payload)
+    records, faults = _entries(raw, records)
     valid: list[dict[str, Any]] = []
-    faults: list[RecordFault] = []
     for index, record in enumerate(records):
         try:
             validate_record(record, index)

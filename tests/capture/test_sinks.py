@@ -134,7 +134,7 @@ def test_bad_and_truncated_lines_go_to_the_rejected_file_with_a_reason(tmp_path)
     assert result.messages == 1 and result.rejected == 2
     rejected = [json.loads(line) for line in Path(f"{path}.rejected").read_text().splitlines()]
     assert [r["reason"] for r in rejected] == [
-        "unknown wire version 99 (this reader knows 1)",
+        "unknown wire version 99 (this reader knows 1, 2)",
         "incomplete last line",
     ]
 

@@ -112,4 +112,4 @@ def test_partial_decode_keeps_the_valid_records() -> None:
     assert faults[0].reason.startswith("record 500: 'id' is 5003 bytes")
     # the envelope still fails as a whole
     with pytest.raises(wire.WireFormatError, match="unknown wire version"):
-        wire.decode_message_partial(b'{"v":2}')
+        wire.decode_message_partial(b'{"v":3}')

@@ -1,0 +1,193 @@
+"""Tasks as compact events (wire version 2, `capture.wire`, version 2): the emitter's cheap path.
+
+An activity whose records follow the task shape (activity, start, input entities and usages, output entities,
+generations and derivations) is sent as an event bound to a template instead of as records. Everything that
+decides *what* is recorded still happens here, in the producer, exactly as for records: lineage by identity
+(`capture._lineage`), value description (`capture._values`) and redaction (`capture._redaction`), so no secret is
+ever on the stream. Only the formatting of ids and times and the building of the record objects move to the
+reader, which expands each event into the records `capture._records.activity_records` would have built.
+
+The work per task is what a flat event costs: a template looked up by key (built, checked against the wire limits
+and numbered once per key and process), and each input and output described as a scalar binding (``int``,
+``float``, ``bool``, short ``str``: the value itself) or by its attributes (any other value).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from capture import _ids, wire
+from capture._redaction import Redactor
+from capture._values import MAX_JSON_CHARS, value_attrs
+
+__all__ = ["TEMPLATES", "add_activity", "describe", "template_number"]
+
+_MAX_INT = 2**63 - 1
+_SCALAR, _DESCRIBED, _KNOWN = wire.SCALAR, wire.DESCRIBED, wire.KNOWN
+
+# Types `Lineage.register_input` never registers: no entity id needs formatting for them.
+utc_offset = _ids.utc_offset_s
+
+_NOT_REGISTERED_AS_INPUT = frozenset({int, float, str, bytes, bool, type(None), tuple})
+
+TEMPLATES: list[dict[str, Any]] = []
+"""Template bodies of this process, by number (numbers are only ever meaningful within one message)."""
+_NUMBERS: dict[Any, int | None] = {}
+"""Template key -> its number, or ``None`` when its records break a wire limit (then its activities are sent as
+records, which the emitter checks and dead-letters one by one, as for any record)."""
+_LOCK = threading.Lock()
+
+
+def template_number(key: Any, build: Callable[..., dict[str, Any]], *args: Any) -> int | None:
+    """The number of the template ``key`` names, building it with ``build(*args)`` the first time."""
+    number = _NUMBERS.get(key, -1)
+    if number != -1:
+        return number
+    with _LOCK:
+        if key in _NUMBERS:
+            return _NUMBERS[key]
+        body = build(*args)
+        number = len(TEMPLATES) if _template_fits(body) else None
+        if number is not None:
+            TEMPLATES.append(body)
+        _NUMBERS[key] = number
+        return number
+
+
+def _template_fits(body: dict[str, Any]) -> bool:
+    """Whether the records of a task bound to this template pass the wire checks (its fixed parts do not change)."""
+    sample: list[Any] = [0, 1, None, 0, 1, 0, "FINISHED", None, [], []]
+    slots = sum(1 for pair in body.get("x", ()) if len(pair) == 1)
+    if slots:
+        sample.append([0] * slots)
+    raw = {"doc": "pgid:run_check", "p": "0", "tpl": {"0": body}}
+    try:
+        records, faults = wire.expand_events(raw, [sample])
+        if faults:
+            return False
+        for record in records:
+            wire.validate_record(record)
+        wire.encode_compact_message("pgid:run_check", [sample], {0: body}, prefix="0")
+    except wire.WireFormatError:
+        return False
+    return True
+
+
+def describe(value: Any, role: str, secret: bool, redactor: Redactor) -> list[Any]:
+    """The binding of a new entity for ``value``: the attributes `capture._records` gives it, as a scalar binding
+    where the value itself says it all."""
+    kind = type(value)
+    if secret:  # the value's shape (type, length, salted hash), never the value (docs/security.md)
+        return [
+            _DESCRIBED,
+            role,
+            [
+                ["pg:redacted", True],
+                ["pg:python_type", kind.__qualname__],
+                ["prov:value", redactor.marker(value, role)],
+            ],
+        ]
+    if kind is int:
+        if -_MAX_INT <= value <= _MAX_INT:
+            return [_SCALAR, role, value]
+    elif kind is float:
+        if value - value == 0.0:  # finite
+            return [_SCALAR, role, value]
+    elif kind is str:
+        if len(value) <= MAX_JSON_CHARS:
+            return [_SCALAR, role, redactor.scrub(value)]
+    elif kind is bool:
+        return [_SCALAR, role, value]
+    return [_DESCRIBED, role, [[name, item] for name, item in value_attrs(value, redactor)]]
+
+
+def add_activity(
+    entries: list[Any],
+    weights: list[int],
+    template: int,
+    run: Any,
+    number: int,
+    parent: int | str | None,
+    start_ns: int,
+    end_ns: int | None,
+    status: str,
+    error: str | None,
+    inputs: Sequence[tuple[str, Any]],
+    outputs: Sequence[tuple[str, Any]],
+    whole_result: Any,
+    slots: list[Any] | None,
+    redactor: Redactor,
+) -> None:
+    """Append the event of one activity to ``entries`` (and the number of records it stands for to ``weights``),
+    resolving its lineage as `capture._records.activity_records` does, in the same order.
+
+    This runs once per task on the emitter thread, so the common cases are written out inline (positional
+    arguments, scalar bindings built here rather than through `describe`)."""
+    first = _ids.first_number()
+    if number >= first:
+        task: int | str = number
+        base = f"pgid:val_{_ids.process_prefix()}_{number}"
+    else:  # minted before a fork, under an earlier prefix
+        task = _ids.task_id(number)
+        base = _ids.value_base(number)
+    lineage = run.lineage
+    lookup = lineage.lookup
+    secret_name = redactor.secret_name
+    bound_inputs: list[Any] = []
+    used = 0
+    new = 0
+    index = 0
+    for role, value in inputs:
+        if secret_name(role):
+            bound_inputs.append(describe(value, role, True, redactor))
+            new += 1
+            used += 1
+        else:
+            known = lookup(value)
+            if known is None:
+                kind = type(value)
+                if kind is int and -_MAX_INT <= value <= _MAX_INT:
+                    bound_inputs.append([_SCALAR, role, value])
+                else:
+                    bound_inputs.append(describe(value, role, False, redactor))
+                    if kind not in _NOT_REGISTERED_AS_INPUT:
+                        lineage.register_input(value, (f"{base}_i{index}",))
+                new += 1
+                used += 1
+            else:
+                bound_inputs.append([_KNOWN, role, list(known)])
+                used += len(known)
+        index += 1
+    bound_outputs: list[Any] = []
+    generated: list[str] = []
+    register_output = lineage.register_output
+    index = 0
+    for role, value in outputs:
+        entity_id = f"{base}_o{index}"
+        generated.append(entity_id)
+        if secret_name(role):
+            bound_outputs.append(describe(value, role, True, redactor))
+        else:
+            if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
+                bound_outputs.append([_SCALAR, role, value])
+            else:
+                bound_outputs.append(describe(value, role, False, redactor))
+            register_output(value, (entity_id,))
+        index += 1
+    if whole_result is not None and index > 1:
+        register_output(whole_result, tuple(generated))
+    if type(parent) is int and parent < first:
+        parent = _ids.task_id(parent)
+    offset: Any = utc_offset(start_ns)  # times are written at the producer's local offset
+    if end_ns is not None:
+        end_offset = utc_offset(end_ns)
+        if end_offset != offset:  # the clock changed (daylight saving time) during the task
+            offset = [offset, end_offset]
+    event = [template, task, parent, start_ns, end_ns, offset, status, error, bound_inputs, bound_outputs]
+    if slots is not None:
+        event.append(slots)
+    entries.append(event)
+    # activity + start, each new input entity and each usage, each output's entity, generation and derivations
+    weights.append(2 + new + used + index * (2 + used))
