@@ -243,8 +243,8 @@ class StreamPlacement:
 
 
 def discover_stream_keys(client: Any, stream: str, partitions: int) -> list[str]:
-    """The stream keys a loader reads on a cluster: ``stream`` itself (what writers outside capture, such as
-    ``provgraph import --via-stream``, append to), the ``partitions`` keys, and every other ``<stream>:{...}``
+    """The stream keys a loader reads on a cluster: ``stream`` itself (where writers that do not place by
+    document may append), the ``partitions`` keys, and every other ``<stream>:{...}``
     stream a SCAN of the primaries finds (producers configured with another partition count)."""
     pattern = re.sub(r"([*?\[\]\\])", r"\\\1", stream) + ":{*}"
     found = {

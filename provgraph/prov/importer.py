@@ -341,20 +341,24 @@ def _append_to_stream(
     import redis
 
     from capture._embedded_url import embedded_redis_url, reach_embedded_server
+    from capture._streams import StreamPlacement, connect
 
     url = settings.redis_url
     if url == "embedded":  # the embedded server's stream; its automatic loader loads what this appends
         url = reach_embedded_server(settings) if settings.embedded_autoload else embedded_redis_url(settings)
-    client = redis.Redis.from_url(url)
+    placement = StreamPlacement(settings.stream, url)  # on a Redis Cluster: the document's partition
+    client = None
     try:
+        client = connect(url)
         pipe = client.pipeline(transaction=False)
         for message in messages:
             payload = wire.encode_message(message.doc, message.records, message.namespaces)
-            pipe.xadd(settings.stream, {wire.FIELD: payload})
+            pipe.xadd(placement.key(payload), {wire.FIELD: payload})
         pipe.execute()
     except redis.exceptions.RedisError as exc:
         from provgraph.errors import StoreUnavailable
 
         raise StoreUnavailable(f"cannot write the stream {settings.stream} to import: {exc}") from exc
     finally:
-        client.close()
+        if client is not None:
+            client.close()

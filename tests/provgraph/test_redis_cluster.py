@@ -193,12 +193,18 @@ def _assert_exact(backend, captured: Captured) -> None:
 def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
     tmp_path: Path, unique: str
 ) -> None:
+    from prov.model import ProvDocument
+
     import capture
     from provgraph.cluster_loader import ClusterLoader
     from provgraph.graph.backend import Neo4jBackend
+    from provgraph.prov.compare import same_document
+    from provgraph.prov.export import export_document
+    from provgraph.prov.importer import import_document
 
     captured = _capture(tmp_path, unique, 12)
     messages = captured.messages
+    extra_docs: list[str] = []
     cluster = LocalRedisCluster(tmp_path / "cluster")
     backends: list[Neo4jBackend] = []
     try:
@@ -224,6 +230,14 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
         finally:
             client.close()
 
+        # a PROV document imported onto the stream goes to its own partition and loads too
+        document = ProvDocument()
+        document.add_namespace("ex", f"http://example.org/{unique}/cluster/")
+        document.entity("ex:e", {"prov:label": "via the cluster"})
+        document.wasDerivedFrom("ex:e", "ex:f", identifier="ex:d")
+        imported = import_document(settings, document, via_stream=True)
+        extra_docs.append(imported.doc)
+
         # two loaders, each reading every stream; the graph through the routing scheme
         loaders = []
         for name in ("a", "b"):
@@ -237,14 +251,16 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
         for loader in loaders:
             loader.close()
         loaded = [loader.stats.records for loader in loaders]
-        assert sum(loaded) == captured.records, f"each record loaded once: {loaded} of {captured.records}"
+        expected = captured.records + imported.records
+        assert sum(loaded) == expected, f"each record loaded once: {loaded} of {expected}"
         assert sum(loader.dead_letters for loader in loaders) == 0
         assert set(loaders[0].streams) >= set(keys)
         _assert_exact(backends[0], captured)
+        assert same_document(document, export_document(backends[0], doc=imported.doc))
     finally:
         cluster.stop()
         if backends:
-            _delete(backends[0], captured.docs, captured.ids)
+            _delete(backends[0], captured.docs + extra_docs, captured.ids + ["ex:e", "ex:f"])
         for backend in backends:
             backend.close()
 
