@@ -220,9 +220,10 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
             assert sum(lengths.values()) == len(messages)
             for doc in captured.docs:  # each run wholly in its partition, in the order it was sent
                 entries = [
-                    json.loads(fields[b"m"]) for _, fields in client.xrange(keys[partition_of(doc, 6)])
+                    wire.decode_message(fields[b"m"])
+                    for _, fields in client.xrange(keys[partition_of(doc, 6)])
                 ]
-                assert [e["records"] for e in entries if e["doc"] == doc] == [
+                assert [e.records for e in entries if e.doc == doc] == [
                     m.records for m in messages if m.doc == doc
                 ]
             shards = {client.get_node_from_key(key).port for key, n in lengths.items() if n}
