@@ -58,6 +58,7 @@ __all__ = [
     "FIELD",
     "FORMALS",
     "NAMESPACES",
+    "OCCURRENCE",
     "RECORD_KINDS",
     "RELATIONS",
     "SUBJECT",
@@ -410,7 +411,7 @@ def _plainly_valid(record: Any) -> bool:
     if type(record) is not dict:
         return False
     kind = record.get("k")
-    if type(kind) is not str or kind not in RECORD_KINDS or "ns" in record:
+    if type(kind) is not str or kind not in RECORD_KINDS or "ns" in record or OCCURRENCE in record:
         return False
     ident = record.get("id")
     if ident is None:
@@ -505,6 +506,9 @@ def validate_record(record: Any, index: int = 0) -> None:
             raise WireFormatError(f"{where}: attribute {_describe(pair)} is not a [name, value] pair")
         name = _text(pair[0], MAX_ATTRIBUTE_NAME_BYTES, f"{where}: attribute name")
         _check_value(pair[1], f"{where} attribute {_describe(name)}")
+    occurrence = record.get(OCCURRENCE)
+    if occurrence is not None and (type(occurrence) is not int or not 2 <= occurrence <= 2**31):
+        raise WireFormatError(f"{where}: {OCCURRENCE!r} (occurrence) must be an integer from 2 on")
     ns = record.get("ns")
     if ns is not None:
         if kind != "bundle":
@@ -1030,6 +1034,12 @@ _FULL_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://|urn:)")
 _QNAME_VALUE_TYPES = frozenset({"prov:QUALIFIED_NAME", "xsd:QName"})
 
 
+OCCURRENCE = "n"
+"""Record key of a statement a document states more than once: 2 on its second occurrence, 3 on its third, ...
+(`provgraph.prov.importer` sets it; absent on the first). Part of the statement key, so each occurrence is stored
+and exported; the record's meaning is otherwise the same."""
+
+
 def statement_key(
     doc: str,
     record: Mapping[str, Any],
@@ -1053,6 +1063,11 @@ def statement_key(
         canonical = _meaning(doc, record, resolve)
     except (WireFormatError, TypeError, ValueError, AttributeError, KeyError):
         canonical = _meaning_as_far_as_known(doc, record, resolve)
+    occurrence = record.get(OCCURRENCE)
+    if occurrence is not None:  # the n-th time a document states this statement: a statement of its own
+        canonical.append(
+            [OCCURRENCE, str(occurrence) if type(occurrence) is int else _plain_text(occurrence)]
+        )
     try:
         data = _orjson.dumps(canonical) if _orjson is not None else None
     except (TypeError, ValueError):  # beyond 64-bit integers in a shape the format does not allow, say

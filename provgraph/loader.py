@@ -328,7 +328,10 @@ def _type_labels(attrs: Sequence[Sequence[Any]], names: _Names) -> list[str]:
     labels: list[str] = []
     for name, value in attrs:
         if isinstance(value, dict) and value.get("type") in _QNAME_TYPES and names.uri(name) == PROV_TYPE:
-            label = TYPE_LABELS.get(names.uri(value["$"]))
+            try:
+                label = TYPE_LABELS.get(names.uri(value["$"]))
+            except wire.WireFormatError:  # a value prov keeps with a prefix nobody declared: no subtype
+                continue
             if label and label not in labels:
                 labels.append(label)
     return labels
@@ -417,12 +420,14 @@ def message_rows(
 
     for index, record in enumerate(message.records):
         if record["k"] == "bundle":
+            # as prov reads a bundle's name: by the bundle's own prefixes (``bundle uuid:b1 prefix uuid <...>``),
+            # then the document's
+            names = bundle_names[record["id"]] = _Names(message.namespaces, record.get("ns") or {})
             try:
-                bundle_uris[record["id"]] = doc_names.uri(record["id"])
+                bundle_uris[record["id"]] = names.uri(record["id"])
             except wire.WireFormatError as exc:
                 fault(index, exc.reason)
                 continue
-            bundle_names[record["id"]] = _Names(message.namespaces, record.get("ns") or {})
     for index, record in enumerate(message.records):
         if index in failed:
             continue
@@ -467,7 +472,7 @@ def _record_rows(
     formal = record.get("f", {})
     if kind in KIND_LABELS:
         if kind == "bundle":
-            uri = key = doc_names.uri(record["id"])
+            uri = key = bundle_uris.get(record["id"]) or doc_names.uri(record["id"])
             names, bundle_uri = doc_names, ""
         else:
             uri = names.uri(record["id"])
@@ -534,6 +539,26 @@ def _record_rows(
         rows.references[implied_label or ELEMENT_LABEL].setdefault(
             ref_key, _reference_props(ref_key, qname, bundle_uri)
         )
+
+
+@dataclass(frozen=True)
+class WrittenKeys:
+    """What some messages write, by key: their documents, every element node they declare or reference (the
+    placeholders of subject-less relations included) and their namespace nodes."""
+
+    docs: list[str]
+    nodes: list[str]
+    namespaces: list[str]
+
+
+def written_keys(messages: Iterable[wire.Message]) -> WrittenKeys:
+    """The keys of what loading ``messages`` writes (pure: no I/O), for reading or removing exactly that."""
+    batch = Batch()
+    for message in messages:
+        message_rows(message, batch)
+    nodes = {row["key"] for rows in batch.elements.values() for row in rows}
+    nodes.update(key for references in batch.references.values() for key in references)
+    return WrittenKeys(sorted(batch.documents), sorted(nodes), sorted(batch.namespaces))
 
 
 def _reference_props(key: str, qname: str | None, bundle_uri: str) -> dict[str, Any]:

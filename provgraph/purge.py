@@ -37,11 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from capture import wire
 from provgraph.errors import ConfigurationError
 from provgraph.graph.backend import GraphBackend
 from provgraph.tail import parse_since
 
-__all__ = ["PAYLOAD_ATTRIBUTES", "DocumentPlan", "PurgeResult", "plan", "purge", "select"]
+__all__ = ["PAYLOAD_ATTRIBUTES", "DocumentPlan", "PurgeResult", "plan", "purge", "purge_loaded", "select"]
 
 PAYLOAD_ATTRIBUTES = {
     "prov:value": "value",
@@ -258,6 +259,71 @@ def purge(
         else:
             _purge_document(backend, item.doc, keys, stray.get(item.doc), result, report)
         result.documents.append(item.doc)
+    return result
+
+
+def purge_loaded(backend: GraphBackend, messages: Iterable[wire.Message]) -> PurgeResult:
+    """Remove the documents of ``messages`` that were loaded from exactly these messages (what `provgraph
+    roundtrip` imported), with what `purge` would leave: other documents' declarations of shared nodes are kept.
+
+    The messages name every node, relationship end and namespace their documents wrote
+    (`provgraph.loader.written_keys`), so nothing is scanned: every read and write goes through the key indexes,
+    a few statements per 1,000 nodes for all the documents at once.
+    """
+    from provgraph.loader import written_keys
+
+    written = written_keys(messages)
+    docs, keys = written.docs, written.nodes
+    result = PurgeResult(documents=docs)
+    for start in range(0, len(keys), _BATCH):
+        page = keys[start : start + _BATCH]
+        backend.write(
+            [(backend.render("purge/delete_document_relationships"), {"keys": page, "docs": docs})],
+            tag="purge",
+        )
+    gone = set(docs)
+    for start in range(0, len(keys), _BATCH):
+        rows = backend.read(
+            backend.render("purge/node_details"), {"keys": keys[start : start + _BATCH]}, tag="purge"
+        )
+        delete, keep, references = [], [], []
+        for row in rows:
+            others = [d for d in row["docs"] or [] if d not in gone]
+            if others:
+                if len(others) == len(row["docs"]):
+                    continue  # declared by other documents only: nothing of ours on it
+                pairs = zip(row["decl"] or [], row["decl_sk"] or [], strict=False)
+                kept = [(raw, sk) for raw, sk in pairs if json.loads(raw).get("doc") not in gone]
+                keep.append(
+                    {
+                        "key": row["key"],
+                        "docs": others,
+                        "decl": [raw for raw, _ in kept],
+                        "decl_sk": [sk for _, sk in kept],
+                    }
+                )
+            elif row["relationship_docs"]:
+                props = {"key": row["key"], "id": row["id"], "uri": row["uri"], "bundle": row["bundle"]}
+                if row["docs"]:  # it was declared by ours only: an undeclared reference of the others now
+                    references.append({"key": row["key"], "props": {**props, "declared": False, "docs": []}})
+            else:
+                delete.append(row["key"])
+        statements = []
+        if delete:
+            statements.append((backend.render("purge/delete_nodes"), {"keys": delete}))
+        if keep:
+            statements.append((backend.render("purge/keep_declarations"), {"rows": keep}))
+        if references:
+            statements.append((backend.render("purge/to_reference"), {"rows": references}))
+        if statements:
+            backend.write(statements, tag="purge")
+        result.nodes_deleted += len(delete)
+        result.nodes_kept_for_others += len(keep)
+        result.nodes_now_references += len(references)
+    backend.write(
+        [(backend.render("purge/delete_namespaces"), {"keys": written.namespaces, "docs": docs})],
+        tag="purge",
+    )
     return result
 
 

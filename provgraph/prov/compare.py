@@ -1,16 +1,23 @@
-"""Comparing PROV documents, and what "identical after a round trip" means for each format.
+"""Comparing PROV documents: strictly (what provgraph promises) and by ``prov``'s ``==`` (what ``prov`` promises).
 
-``ProvDocument.__eq__`` compares sets of records but is asymmetric: extra bundles on the right are ignored, and a
-record without an identifier can match one that has one. `same_document` therefore checks ``a == b and b == a``
-and equal sets of bundle identifiers.
+The **strict** comparison (`strictly_equal`, `strict_differences`) sees a document as its namespace declarations
+and the *multiset* of its records, per bundle, each record with its kind, identifier, formal arguments and
+attributes in their exact form: qualified names with the prefix they were written with, literals with their
+lexical form, datatype and language tag (case kept), date-times with their time-zone offset. It sees a repeated
+record, a renamed prefix, ``"10"`` vs ``"10.0"`` for ``xsd:decimal``, ``+01:00`` vs ``Z`` and a dropped namespace
+declaration, none of which ``prov``'s ``==`` sees. Only what ``prov``'s model itself does not hold (the order of
+records and attributes, the spelling of a time that ``prov`` parsed into a date-time) is outside it.
 
-A round trip through the store is *identical* in a format when the exported text, read back the way provgraph
-reads that format (`provgraph.prov.importer.read_document`: ``prov``'s readers; for RDF, after dropping the PROV-O
-shortcut triples export adds, see `provgraph.prov.rdf`), is the same document (`same_document`) as the original. That
-holds for every format: PROV-JSON, PROV-N (``prov`` 3 parses PROV-N), PROV-XML, Turtle, TriG and PROV-JSONLD. Some
-documents cannot survive a format at all, with or without a store (PROV-O has no place for some PROV-DM
-statements; PROV-JSONLD has no ``mentionOf``): `prov_roundtrips` tells, by running ``prov`` alone, and only
-documents it accepts are required to come back identical in that format.
+``ProvDocument.__eq__`` compares sets of records and is asymmetric: extra bundles on the right are ignored, and a
+record without an identifier can match one that has one. `same_document` is the symmetric form of it, reported
+beside the strict comparison.
+
+A round trip through the store is *identical* in a format when the exported text, read back by ``prov``'s reader
+for that format (`provgraph.prov.importer.read_document`, which is ``prov``'s reader as it is), is strictly the
+original document. Some documents ``prov`` itself changes through a format, with or without a store (PROV-XML
+re-prefixes some names; PROV-O has no place for some PROV-DM statements; PROV-JSONLD has no ``mentionOf``):
+`prov_ceiling` tells, by running ``prov`` alone, whether a document survives a format strictly, only by ``==``, or
+not at all, and each document is held to what ``prov`` alone achieves for it.
 
 Example::
 
@@ -21,12 +28,14 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 import io
 import logging
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument, ProvRecord
@@ -35,12 +44,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FormatResult",
-    "differences",
     "parse_text",
+    "prov_ceiling",
     "prov_roundtrips",
     "roundtrip",
     "roundtrip_identical",
     "same_document",
+    "strict_differences",
+    "strict_form",
+    "strictly_equal",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,53 +74,187 @@ def same_document(a: ProvDocument, b: ProvDocument) -> bool:
     return a == b and b == a and _bundle_ids(a) == _bundle_ids(b)
 
 
-def _record_text(record: ProvRecord) -> str:
-    """A PROV-N-like line for a record, attributes sorted (PROV-N keeps insertion order, which is no difference)."""
+# --- the strict comparison -------------------------------------------------------------------------------------
+
+Form = tuple[Any, ...]
+"""A hashable, exact form of one record or value (`strict_form`)."""
+
+
+def _name_form(name: Any) -> str:
+    """A qualified name as written (its prefix included) and the URI it stands for."""
+    from prov.identifier import QualifiedName
+
+    if isinstance(name, QualifiedName):
+        return f"{name} <{name.uri}>"
+    return f"<{name.uri}>" if hasattr(name, "uri") else str(name)
+
+
+def _value_form(value: Any) -> Form:
+    """A value exactly as ``prov`` holds it: a literal's lexical form, datatype (as written) and language tag
+    (case kept); a date-time with its offset (``isoformat``); a number or a string with its Python type."""
+    from prov.identifier import Identifier, QualifiedName
+    from prov.model import Literal
+
+    if isinstance(value, QualifiedName):
+        return ("qname", _name_form(value))
+    if isinstance(value, Literal):
+        datatype = _name_form(value.datatype) if value.datatype is not None else None
+        return ("literal", value.value, datatype, value.langtag)
+    if isinstance(value, Identifier):
+        return ("uri", value.uri)
+    if isinstance(value, datetime.datetime):
+        return ("dateTime", value.isoformat())
+    if value is None:
+        return ("absent",)
+    return (type(value).__name__, repr(value))
+
+
+def _record_form(record: ProvRecord) -> Form:
     from prov.constants import PROV_N_MAP
 
-    formal = ", ".join("-" if value is None else str(value) for _, value in record.formal_attributes)
-    extra = sorted(f"{name}={value!r}" for name, value in record.extra_attributes)
-    identifier = f"{record.identifier}; " if record.identifier else ""
-    return f"{PROV_N_MAP[record.get_type()]}({identifier}{formal}{', [' + ', '.join(extra) + ']' if extra else ''})"
+    identifier = _name_form(record.identifier) if record.identifier is not None else None
+    formal = tuple((str(name), _value_form(value)) for name, value in record.formal_attributes)
+    extra = tuple(sorted((_name_form(name), _value_form(value)) for name, value in record.extra_attributes))
+    return (PROV_N_MAP[record.get_type()], identifier, formal, extra)
 
 
-def _record_texts(bundle: ProvBundle) -> set[str]:
-    return {_record_text(record) for record in bundle.get_records()}
+def _namespace_form(bundle: ProvBundle) -> tuple[tuple[str, str], ...]:
+    declared = {(ns.prefix, ns.uri) for ns in bundle.namespaces}
+    default = bundle.get_default_namespace()
+    if default is not None:
+        declared.add(("(default)", default.uri))
+    return tuple(sorted(declared))
 
 
-def differences(a: ProvDocument, b: ProvDocument, *, limit: int = 20) -> list[str]:
-    """Human-readable differences (PROV-N of records only on one side, bundles only on one side)."""
+@dataclass(frozen=True)
+class _BundleForm:
+    namespaces: tuple[tuple[str, str], ...]
+    records: Counter[Form]
+
+
+def strict_form(document: ProvDocument) -> dict[str | None, _BundleForm]:
+    """The exact content of a document, per bundle (``None``: the document itself): its namespace declarations
+    (prefix and URI) and the multiset of its records, each with its kind, identifier, formal arguments and
+    attributes in their exact form (`_value_form`: lexical forms, datatypes and prefixes as written, time-zone
+    offsets, language-tag case). The order of records and of attributes is no part of it; how often a record
+    occurs is."""
+    forms: dict[str | None, _BundleForm] = {
+        None: _BundleForm(_namespace_form(document), Counter(map(_record_form, document.get_records())))
+    }
+    for bundle in document.bundles:
+        forms[_name_form(bundle.identifier)] = _BundleForm(
+            _namespace_form(bundle), Counter(map(_record_form, bundle.get_records()))
+        )
+    return forms
+
+
+def _forms(
+    a: ProvDocument, b: ProvDocument, reader_prefixes: frozenset[tuple[str, str]]
+) -> tuple[dict[str | None, _BundleForm], dict[str | None, _BundleForm]]:
+    """Both strict forms, without the bindings ``b``'s reader added on its own (declared in ``b`` only)."""
+    left, right = strict_form(a), strict_form(b)
+    if reader_prefixes:
+        for name, form in right.items():
+            own = set(left[name].namespaces) if name in left else set()
+            kept = tuple(ns for ns in form.namespaces if ns in own or ns not in reader_prefixes)
+            right[name] = _BundleForm(kept, form.records)
+    return left, right
+
+
+def strictly_equal(
+    a: ProvDocument, b: ProvDocument, *, reader_prefixes: frozenset[tuple[str, str]] = frozenset()
+) -> bool:
+    """Whether two documents are the same document strictly (`strict_form`); stricter than ``prov``'s ``==``,
+    which sees neither a changed offset, a renamed prefix, ``"10"`` vs ``"10.0"`` for ``xsd:decimal``, the case
+    of a language tag, namespace declarations, nor a repeated record.
+
+    ``reader_prefixes``: (prefix, URI) bindings the reader of ``b`` declares on its own (rdflib's, for RDF);
+    they do not count as declarations of ``b`` unless ``a`` has them too."""
+    left, right = _forms(a, b, reader_prefixes)
+    return left == right
+
+
+def _form_text(form: Form) -> str:
+    kind, identifier, formal, extra = form
+    args = ", ".join("-" if value == ("absent",) else _value_text(value) for _, value in formal)
+    attrs = ", ".join(f"{name}={_value_text(value)}" for name, value in extra)
+    return f"{kind}({identifier + '; ' if identifier else ''}{args}{', [' + attrs + ']' if attrs else ''})"
+
+
+def _value_text(value: Form) -> str:
+    if value[0] == "literal":
+        _, lexical, datatype, lang = value
+        suffix = f"@{lang}" if lang else (f" %% {datatype}" if datatype else "")
+        return f'"{lexical}"{suffix}'
+    if value[0] == "qname":
+        return f"'{value[1]}'"
+    if value[0] in ("uri", "dateTime"):
+        return f"{value[1]} ({value[0]})"
+    return f"{value[1]} ({value[0]})"
+
+
+def strict_differences(
+    a: ProvDocument,
+    b: ProvDocument,
+    *,
+    limit: int = 20,
+    reader_prefixes: frozenset[tuple[str, str]] = frozenset(),
+) -> list[str]:
+    """What `strictly_equal` sees differ: namespace declarations and records (with how many times each occurs
+    on each side when both have it) only on one side, per bundle; ``-`` lines are ``a``'s, ``+`` lines ``b``'s."""
+    left, right = _forms(a, b, reader_prefixes)
     lines: list[str] = []
-
-    def compare(where: str, left: set[str], right: set[str]) -> None:
-        lines.extend(f"{where}- {text}" for text in sorted(left - right))
-        lines.extend(f"{where}+ {text}" for text in sorted(right - left))
-
-    compare("", _record_texts(a), _record_texts(b))
-    a_bundles = {_bundle_uri(x): x for x in a.bundles}
-    b_bundles = {_bundle_uri(x): x for x in b.bundles}
-    for name in sorted(set(a_bundles) | set(b_bundles)):
-        if name not in b_bundles:
-            lines.append(f"- bundle {name}")
-        elif name not in a_bundles:
-            lines.append(f"+ bundle {name}")
-        else:
-            compare(f"[{name}] ", _record_texts(a_bundles[name]), _record_texts(b_bundles[name]))
-    if not lines and not same_document(a, b):
-        lines.append("the records print alike but differ in how they compare (value types, repeated records)")
+    for bundle in sorted(set(left) | set(right), key=lambda name: name or ""):
+        where = f"[bundle {bundle}] " if bundle else ""
+        if bundle not in right:
+            lines.append(f"- bundle {bundle}")
+            continue
+        if bundle not in left:
+            lines.append(f"+ bundle {bundle}")
+            continue
+        one, other = left[bundle], right[bundle]
+        lines.extend(
+            f"{where}- prefix {p}: {u}" for p, u in sorted(set(one.namespaces) - set(other.namespaces))
+        )
+        lines.extend(
+            f"{where}+ prefix {p}: {u}" for p, u in sorted(set(other.namespaces) - set(one.namespaces))
+        )
+        for form in sorted(set(one.records) | set(other.records), key=repr):
+            count_a, count_b = one.records.get(form, 0), other.records.get(form, 0)
+            if count_a == count_b:
+                continue
+            times = f" (x{count_a} -> x{count_b})" if count_a and count_b else ""
+            sign = "-" if count_a > count_b else "+"
+            lines.append(f"{where}{sign} {_form_text(form)}{times}")
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def parse_text(text: str, fmt: str) -> ProvDocument:
-    """Parse exported text as provgraph reads it (`provgraph.prov.importer.read_document`; format names as there)."""
+    """Parse exported text with ``prov``'s reader for ``fmt`` (`provgraph.prov.importer.read_document`; format
+    names as there)."""
     from provgraph.prov.importer import read_document
 
     return read_document(text.encode("utf-8"), fmt)
 
 
-def prov_roundtrips(document: ProvDocument, fmt: str) -> bool:
-    """Whether ``prov`` alone, without the store and without provgraph's readers and writers, writes ``document``
-    as ``fmt`` and reads the same document back."""
+def _reader_prefixes(fmt: str) -> frozenset[tuple[str, str]]:
+    from provgraph.prov.importer import FORMATS
+
+    if FORMATS[fmt][0] == "rdf":
+        from provgraph.prov.rdf import reader_prefixes
+
+        return reader_prefixes()
+    return frozenset()
+
+
+STRICT = "strict"
+EQUAL = "equal"
+
+
+def prov_ceiling(document: ProvDocument, fmt: str) -> str | None:
+    """What ``prov`` alone, without the store and without provgraph, keeps of ``document`` through ``fmt``:
+    `STRICT` (it writes and reads back strictly the same document), `EQUAL` (the same by ``prov``'s ``==`` only:
+    ``prov`` itself changes something the strict comparison sees) or ``None`` (not even that)."""
     from prov.model import ProvDocument
 
     from provgraph.prov.importer import FORMATS
@@ -122,21 +268,36 @@ def prov_roundtrips(document: ProvDocument, fmt: str) -> bool:
             warnings.simplefilter("ignore")
             text = document.serialize(format=prov_format, **options)
             back = ProvDocument.deserialize(source=io.StringIO(text), format=prov_format, **options)
-        return same_document(document, back)
     except Exception:  # any failure to write or read back means prov cannot round-trip it
         logger.debug("prov cannot round-trip this document through %s", fmt, exc_info=True)
-        return False
+        return None
+    if strictly_equal(document, back, reader_prefixes=_reader_prefixes(fmt)):
+        return STRICT
+    return EQUAL if same_document(document, back) else None
 
 
-def roundtrip_identical(original: ProvDocument, exported_text: str, fmt: str) -> tuple[bool, list[str]]:
-    """Whether exported text, parsed back as ``fmt``, is the original document; with differences if not."""
+def prov_roundtrips(document: ProvDocument, fmt: str) -> bool:
+    """Whether ``prov`` alone writes ``document`` as ``fmt`` and reads back the same document by its ``==``."""
+    return prov_ceiling(document, fmt) is not None
+
+
+def roundtrip_identical(
+    original: ProvDocument, exported_text: str, fmt: str, *, strict: bool = True
+) -> tuple[bool, list[str]]:
+    """Whether exported text, read back by ``prov`` as ``fmt``, is the original document (strictly, or by
+    `same_document` with ``strict=False``); with the differences if not."""
     try:
         back = parse_text(exported_text, fmt)
     except Exception as exc:  # the exported text does not parse: a difference, reported as such
         return False, [f"exported {fmt} does not parse: {type(exc).__name__}: {exc}"]
+    prefixes = _reader_prefixes(fmt)
+    if strict:
+        if strictly_equal(original, back, reader_prefixes=prefixes):
+            return True, []
+        return False, strict_differences(original, back, reader_prefixes=prefixes)
     if same_document(original, back):
         return True, []
-    return False, differences(original, back)
+    return False, strict_differences(original, back, reader_prefixes=prefixes)
 
 
 @dataclass
@@ -145,9 +306,14 @@ class FormatResult:
 
     fmt: str
     identical: list[str] = field(default_factory=list)
+    """Documents that came back identical: strictly, or by ``==`` for those in ``loose``."""
     different: dict[str, list[str]] = field(default_factory=dict)
+    loose: list[str] = field(default_factory=list)
+    """Documents ``prov`` alone changes strictly through this format (but not by ``==``): compared by ``==``."""
     inexpressible: list[str] = field(default_factory=list)
     """Documents ``prov`` itself cannot round-trip through this format: not counted."""
+    prov_equal: int = 0
+    """Counted documents that came back equal by ``prov``'s ``==`` (`same_document`), reported beside."""
 
     @property
     def counted(self) -> int:
@@ -164,15 +330,19 @@ def roundtrip(
     *,
     doc_prefix: str,
     progress: Callable[[str], None] | None = None,
+    keep: bool = False,
 ) -> list[FormatResult]:
     """Import each document into the graph (under ``doc_prefix`` + its index), export them all, compare.
 
     All documents go to the loader in one call and come back in one pass over the graph; each export is then
-    written in every format, parsed back by ``prov`` and compared with the original (`roundtrip_identical`).
+    written in every format, read back by ``prov`` and compared with the original, strictly where ``prov`` alone
+    keeps the document strictly through the format (`prov_ceiling`), else by ``==``. Unless ``keep``, the
+    documents are deleted from the graph afterwards (also when something fails on the way).
     """
-    from provgraph.loader import load_messages
+    from provgraph.loader import load_messages, written_keys
     from provgraph.prov.export import export_documents, serialize
     from provgraph.prov.importer import document_to_messages
+    from provgraph.purge import purge_loaded
 
     ids = [f"{doc_prefix}{index}" for index in range(len(documents))]
     messages = []
@@ -180,21 +350,32 @@ def roundtrip(
         messages.extend(document_to_messages(document, doc))
     if progress:
         progress(f"importing {len(documents)} documents ({sum(len(m.records) for m in messages)} records)")
-    load_messages(backend, messages)
-    if progress:
-        progress("exporting them")
-    exported = export_documents(backend, ids)
+    try:
+        load_messages(backend, messages)
+        if progress:
+            progress("exporting them")
+        exported = export_documents(backend, ids, node_keys=written_keys(messages).nodes)
+    finally:
+        if not keep:
+            if progress:
+                progress(f"removing the {len(documents)} documents from the graph")
+            purge_loaded(backend, messages)
     results = []
     for fmt in formats:
         result = FormatResult(fmt)
         for doc, (name, original) in zip(ids, documents, strict=True):
-            if not prov_roundtrips(original, fmt):
+            ceiling = prov_ceiling(original, fmt)
+            if ceiling is None:
                 result.inexpressible.append(name)
                 continue
+            if ceiling == EQUAL:
+                result.loose.append(name)
             try:
                 text = serialize(exported[doc], fmt)
                 assert text is not None
-                same, diffs = roundtrip_identical(original, text, fmt)
+                same, diffs = roundtrip_identical(original, text, fmt, strict=ceiling == STRICT)
+                if same or ceiling == STRICT:
+                    result.prov_equal += same_document(original, parse_text(text, fmt))
             except Exception as exc:  # an export that fails is a difference, reported with its reason
                 same, diffs = False, [f"export failed: {type(exc).__name__}: {exc}"]
             if same:

@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 from capture import wire
 from provgraph.errors import ExportError, UnknownId
 from provgraph.graph.lookup import require_ids
+from provgraph.prov.importer import QNAME_LITERAL_TYPE
 
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument
@@ -95,13 +96,22 @@ class DocumentBuilder:
         if identifier in self._bundles:
             return
         self._flush()
-        bundle = ProvBundle(document=self.document)
         bundle_ns = dict(namespaces or {})
         self._bundle_namespaces[identifier] = bundle_ns
-        self._decode({"prefix": dict(bundle_ns)}, bundle)
-        self._register_implicit(bundle, identifier, bundle_ns)
+        # the name as prov reads it: by the bundle's own prefix where it declares one (``bundle uuid:b1 prefix
+        # uuid <...>``), else by the document's, without declaring the document's prefix in the bundle
+        prefix = identifier.split(":", 1)[0] if ":" in identifier else "default"
         with _quiet():
-            self.document.add_bundle(bundle, bundle.valid_qualified_name(identifier))
+            name = None if prefix in bundle_ns else self.document.valid_qualified_name(identifier)
+            if name is not None:
+                bundle = self.document.bundle(name)
+                self._decode({"prefix": dict(bundle_ns)}, bundle)
+                self._register_implicit(bundle, identifier, bundle_ns)
+            else:
+                bundle = ProvBundle(document=self.document)
+                self._decode({"prefix": dict(bundle_ns)}, bundle)
+                self._register_implicit(bundle, identifier, bundle_ns)
+                self.document.add_bundle(bundle, bundle.valid_qualified_name(identifier))
         self._bundles[identifier] = bundle
 
     def add(self, record: Mapping[str, Any]) -> None:
@@ -125,7 +135,11 @@ class DocumentBuilder:
             else:
                 instance[name] = value
         group = self._pending.setdefault(record.get("b"), {})
-        group.setdefault(kind, {}).setdefault(identifier, []).append(instance)
+        if any(_is_qname_literal(value) for _, value in record.get("a", ())):
+            special = {"id": record.get("id"), "instance": instance}  # filed by kind, not identifier
+            group.setdefault(_QNAME_LITERALS, {}).setdefault(kind, []).append(special)
+        else:
+            group.setdefault(kind, {}).setdefault(identifier, []).append(instance)
         self._pending_count += 1
         self.records += 1
         if self._pending_count >= self._chunk:
@@ -152,12 +166,16 @@ class DocumentBuilder:
                 continue
             target = self.document if bundle_id is None else self._bundles[bundle_id]
             namespaces = self._namespaces if bundle_id is None else self._bundle_namespaces[bundle_id]
+            special = container.pop(_QNAME_LITERALS, {})
             self._register_implicit(target, bundle_id, namespaces, container)
             json_container = {
                 kind: {ident: (items[0] if len(items) == 1 else items) for ident, items in by_id.items()}
                 for kind, by_id in container.items()
             }
             self._decode(json_container, target)
+            for kind, items in special.items():
+                for item in items:
+                    self._add_with_qname_literals(target, kind, item["id"], item["instance"])
 
     def _register_implicit(
         self,
@@ -196,6 +214,34 @@ class DocumentBuilder:
                 self._namespaces[prefix] = missing[prefix]
 
     @staticmethod
+    def _add_with_qname_literals(
+        target: ProvBundle, kind: str, identifier: str | None, instance: Mapping[str, Any]
+    ) -> None:
+        """Add a record with ``xsd:QName`` typed literals: PROV-JSON's decoder would turn each into a qualified
+        name, so the record is built here, with prov's own decoding for every other value."""
+        from prov.constants import PROV_RECORD_IDS_MAP, XSD_QNAME
+        from prov.model import Literal
+        from prov.serializers.provjson import decode_json_representation
+
+        formal: list[tuple[str, Any]] = []
+        extra: list[tuple[str, Any]] = []
+        for name, value in instance.items():
+            for item in value if isinstance(value, _Multi) else [value]:
+                if name.startswith("prov:") and name[5:] in _FORMAL_NAMES:
+                    formal.append((name, item))
+                elif _is_qname_literal(item):
+                    extra.append((name, Literal(item["$"], XSD_QNAME)))
+                else:
+                    extra.append((name, decode_json_representation(item, target)))
+        try:
+            with _quiet():
+                target.new_record(PROV_RECORD_IDS_MAP[kind], identifier, formal, extra)
+        except Exception as exc:  # prov raises several types for a record it cannot rebuild
+            raise ExportError(
+                f"cannot rebuild a PROV record from the graph: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    @staticmethod
     def _decode(container: dict[str, Any], target: ProvBundle) -> None:
         from prov.serializers.provjson import decode_json_container
 
@@ -209,6 +255,15 @@ class DocumentBuilder:
             raise ExportError(
                 f"cannot rebuild a PROV record from the graph: {type(exc).__name__}: {exc}"
             ) from exc
+
+
+_QNAME_LITERALS = "(xsd:QName literals)"  # pending records built by hand (never a record kind)
+_FORMAL_NAMES = frozenset(name for names in wire.FORMALS.values() for name in names)
+
+
+def _is_qname_literal(value: Any) -> bool:
+    """An ``xsd:QName`` typed literal (``"prov:Person" %% xsd:QName``), not a qualified-name value."""
+    return isinstance(value, dict) and value.get("type") == QNAME_LITERAL_TYPE and "lang" not in value
 
 
 class _Multi(list[Any]):
@@ -240,9 +295,16 @@ def records_to_document(namespaces: Mapping[str, str], records: Iterable[Mapping
 
 
 def serialize(
-    document: ProvDocument, fmt: str, out: str | os.PathLike[str] | IO[Any] | None = None
+    document: ProvDocument,
+    fmt: str,
+    out: str | os.PathLike[str] | IO[Any] | None = None,
+    *,
+    rdf_direct: bool = False,
 ) -> str | None:
     """Write ``document`` as ``fmt`` (one of `EXPORT_FORMATS`) to ``out`` (a path or a stream), or return it.
+
+    ``rdf_direct``: in Turtle and TriG, also write PROV-O's direct property beside each qualified influence
+    (`provgraph.prov.rdf.write_rdf`); a PROV reader reads those as more records, so it is off by default.
 
     Raises:
         ExportError: an unknown format, or a document the format cannot express (e.g. ``mentionOf`` in PROV-JSONLD).
@@ -256,7 +318,7 @@ def serialize(
     try:
         with _quiet():
             if prov_format == "rdf":
-                text = write_rdf(document, options["rdf_format"])
+                text = write_rdf(document, options["rdf_format"], direct=rdf_direct)
             else:
                 buffer = io.StringIO()
                 document.serialize(destination=buffer, format=prov_format, **options)
@@ -326,15 +388,21 @@ class _Counter:
 
 
 def export_documents(
-    backend: GraphBackend, docs: Iterable[str], *, progress: Progress | None = None
+    backend: GraphBackend,
+    docs: Iterable[str],
+    *,
+    progress: Progress | None = None,
+    node_keys: Iterable[str] | None = None,
 ) -> dict[str, ProvDocument]:
     """Rebuild several stored documents at once, each as its own ``ProvDocument`` (one pass over the graph).
 
     Reads, in order: the documents' namespaces, their bundle declarations, their element declarations (paged by
     node key) and their relation records (paged by statement key, one relationship type at a time).
-    """
-    from provgraph.graph.model import RELATIONSHIP_TYPES
 
+    ``node_keys``: when the caller knows every element node the documents wrote or referenced (`provgraph
+    roundtrip` does: it loaded them), declarations and relation records are read through the key index from those
+    nodes instead of paging through the whole graph; the records are decoded the same way.
+    """
     docs = list(dict.fromkeys(docs))
     if not docs:
         return {}
@@ -344,26 +412,57 @@ def export_documents(
             namespaces[row["doc"]][row["prefix"]] = row["uri"]
     builders = {doc: DocumentBuilder(namespaces[doc]) for doc in docs}
     counter = _Counter(progress)
-    params = {"docs": docs}
+    if node_keys is not None:
+        _read_known_nodes(backend, builders, sorted(set(node_keys)), counter)
+    else:
+        _read_by_scan(backend, builders, counter)
+    return {doc: builder.finish() for doc, builder in builders.items()}
+
+
+def _add_declarations(
+    builders: Mapping[str, DocumentBuilder], decls: Iterable[Any], *, bundles: bool, counter: _Counter
+) -> None:
+    """Add the declarations (``_decl`` entries) of the builders' documents: bundle ones or the others."""
+    for raw in decls or ():
+        entry = _decoded(raw)
+        if entry["doc"] in builders and (entry["r"]["k"] == "bundle") == bundles:
+            builders[entry["doc"]].add(entry["r"])
+            if not bundles:
+                counter()
+
+
+def _read_by_scan(backend: GraphBackend, builders: Mapping[str, DocumentBuilder], counter: _Counter) -> None:
+    from provgraph.graph.model import RELATIONSHIP_TYPES
+
+    params = {"docs": list(builders)}
     for page in _pages(backend, "bundle_declarations", params):
         for decls in page["decls"]:
-            for raw in decls or ():
-                entry = _decoded(raw)
-                if entry["doc"] in builders and entry["r"]["k"] == "bundle":
-                    builders[entry["doc"]].add(entry["r"])
+            _add_declarations(builders, decls, bundles=True, counter=counter)
     for page in _pages(backend, "element_declarations", params):
         for decls in page["decls"]:
-            for raw in decls or ():
-                entry = _decoded(raw)
-                if entry["doc"] in builders and entry["r"]["k"] != "bundle":
-                    builders[entry["doc"]].add(entry["r"])
-                    counter()
+            _add_declarations(builders, decls, bundles=False, counter=counter)
     for rel_type in sorted(RELATIONSHIP_TYPES):
         for page in _pages(backend, "relation_records", params, type=rel_type):
             for doc, raw in zip(page["docs"], page["recs"], strict=True):
                 builders[doc].add(_decoded(raw))
             counter(len(page["recs"]))
-    return {doc: builder.finish() for doc, builder in builders.items()}
+
+
+def _read_known_nodes(
+    backend: GraphBackend, builders: Mapping[str, DocumentBuilder], keys: list[str], counter: _Counter
+) -> None:
+    query = backend.render("export/known_nodes")
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(keys), PAGE_SIZE):
+        page = keys[start : start + PAGE_SIZE]
+        rows.extend(backend.read(query, {"keys": page, "docs": list(builders)}, tag="export/known_nodes"))
+    for row in rows:  # bundles first: their records resolve against the bundle's namespaces
+        _add_declarations(builders, row["decls"], bundles=True, counter=counter)
+    for row in rows:
+        _add_declarations(builders, row["decls"], bundles=False, counter=counter)
+        for rel in row["rels"]:
+            builders[rel["doc"]].add(_decoded(rel["rec"]))
+            counter()
 
 
 def _stored_documents(backend: GraphBackend, ids: list[str] | None) -> list[str]:
@@ -512,8 +611,10 @@ def export(
     lineage_of: str | None = None,
     everything: bool = False,
     progress: Progress | None = None,
+    rdf_direct: bool = False,
 ) -> str | None:
-    """Export one scope (see `export_document`) as ``fmt`` to ``out`` (a path or stream), or return the text."""
+    """Export one scope (see `export_document`) as ``fmt`` to ``out`` (a path or stream), or return the text
+    (``rdf_direct``: see `serialize`)."""
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     document = export_document(
@@ -525,4 +626,4 @@ def export(
         everything=everything,
         progress=progress,
     )
-    return serialize(document, fmt, out)
+    return serialize(document, fmt, out, rdf_direct=rdf_direct)

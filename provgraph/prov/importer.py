@@ -25,7 +25,8 @@ import io
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,6 +179,65 @@ def _container_records(container: Mapping[str, Any], bundle: str | None) -> Iter
                 yield record
 
 
+QNAME_LITERAL_TYPE = "http://www.w3.org/2001/XMLSchema#QName"
+"""The wire datatype of an ``xsd:QName`` typed *literal* (``"prov:Person" %% xsd:QName``): PROV-JSON writes it
+exactly like a qualified-name value (``xsd:QName``), which ``prov`` reads back as a qualified name; the full URI
+keeps it a literal through the store (`provgraph.prov.export`)."""
+
+
+def _keep_qname_literals(document: ProvDocument, container: dict[str, Any]) -> None:
+    """Retype, in ``prov``'s PROV-JSON encoding of ``document``, each ``xsd:QName`` literal as `QNAME_LITERAL_TYPE`.
+
+    The encoding cannot tell them from qualified-name values, so the document's records say where they are: the
+    records are matched to their encoded instances by kind and identifier (records without one in order, as the
+    encoder numbers them), and as many values of each attribute as were literals are retyped.
+    """
+    from prov.constants import PROV_N_MAP, XSD_QNAME
+    from prov.model import Literal
+
+    bundles: list[tuple[Any, dict[str, Any]]] = [(document, container)]
+    for bundle in document.bundles:
+        bundles.append((bundle, container.get("bundle", {}).get(str(bundle.identifier), {})))
+    for bundle, encoded in bundles:
+        anonymous: dict[str, Iterator[tuple[str, Any]]] = {}
+        seen: Counter[tuple[str, str]] = Counter()
+        for record in bundle.get_records():
+            literals = Counter(
+                (str(name), value.value)
+                for name, value in record.extra_attributes
+                if isinstance(value, Literal) and value.datatype == XSD_QNAME and value.langtag is None
+            )
+            kind = PROV_N_MAP[record.get_type()]
+            by_id = encoded.get(kind, {})
+            if record.identifier is None:
+                if kind not in anonymous:
+                    anonymous[kind] = iter([(i, c) for i, c in by_id.items() if i.startswith(_ANONYMOUS)])
+                instance = next(anonymous[kind], (None, None))[1]
+            else:
+                ident = str(record.identifier)
+                content = by_id.get(ident)
+                seen[(kind, ident)] += 1
+                index = seen[(kind, ident)] - 1
+                instance = content[index] if isinstance(content, list) and index < len(content) else content
+            if not literals or not isinstance(instance, dict):
+                continue
+            for (name, lexical), count in literals.items():
+                value = instance.get(name)
+                for item in value if isinstance(value, list) else [value]:
+                    if count and isinstance(item, dict) and item == {"$": lexical, "type": "xsd:QName"}:
+                        item["type"] = QNAME_LITERAL_TYPE
+                        count -= 1
+
+
+def _declared_namespaces(bundle: Any) -> dict[str, str]:
+    """The prefixes a bundle itself declares (``default`` included)."""
+    namespaces = {ns.prefix: ns.uri for ns in bundle.namespaces}
+    default = bundle.get_default_namespace()
+    if default is not None:
+        namespaces["default"] = default.uri
+    return namespaces
+
+
 def document_to_records(document: ProvDocument) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """The document's top-level namespaces (``default`` included) and its records in wire form.
 
@@ -187,11 +247,16 @@ def document_to_records(document: ProvDocument) -> tuple[dict[str, str], list[di
     from prov.serializers.provjson import encode_json_document
 
     container = encode_json_document(document)
+    _keep_qname_literals(document, container)
     namespaces = dict(container.get("prefix", {}))
     records = list(_container_records(container, None))
+    # a bundle's own declarations, not the encoder's: it also lists the document's prefixes the bundle uses
+    declared = {str(bundle.identifier): _declared_namespaces(bundle) for bundle in document.bundles}
     for bundle_id, bundle_container in container.get("bundle", {}).items():
-        records.append({"k": "bundle", "id": bundle_id, "ns": dict(bundle_container.get("prefix", {}))})
+        own = declared.get(bundle_id, bundle_container.get("prefix", {}))
+        records.append({"k": "bundle", "id": bundle_id, "ns": dict(own)})
         records.extend(_container_records(bundle_container, bundle_id))
+    _number_repeats(namespaces, records)
     for index, record in enumerate(records):
         try:
             wire.validate_record(record, index)
@@ -200,6 +265,32 @@ def document_to_records(document: ProvDocument) -> tuple[dict[str, str], list[di
                 f"the document has a record the wire format cannot carry: {exc.reason}"
             ) from exc
     return namespaces, records
+
+
+def _statement_keys(namespaces: Mapping[str, str], records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each record's statement key within its document (scheme 2, `capture.wire.statement_key`, document ``""``):
+    a bundle's records resolve with the bundle's own namespaces too."""
+    bundle_namespaces = {r.get("id"): dict(r.get("ns") or {}) for r in records if r.get("k") == "bundle"}
+    keys = []
+    for record in records:
+        bundle = record.get("b")
+        resolved = {**namespaces, **bundle_namespaces.get(bundle, {})} if bundle else namespaces
+        keys.append(
+            wire.statement_key("", {k: v for k, v in record.items() if k != wire.OCCURRENCE}, resolved)
+        )
+    return keys
+
+
+def _number_repeats(namespaces: Mapping[str, str], records: list[dict[str, Any]]) -> None:
+    """Mark the second, third, ... occurrence of a statement in the document (`capture.wire.OCCURRENCE`), so each
+    is stored and given back: a record repeated verbatim, or the same statement spelled with another prefix."""
+    seen: Counter[str] = Counter()
+    for record, key in zip(records, _statement_keys(namespaces, records), strict=True):
+        if record["k"] == "bundle":
+            continue
+        seen[key] += 1
+        if seen[key] > 1:
+            record[wire.OCCURRENCE] = seen[key]
 
 
 def document_to_messages(
@@ -256,16 +347,11 @@ def default_doc_id(namespaces: Mapping[str, str], records: Iterable[Mapping[str,
     of `capture.wire.statement_key`: kinds, identifiers and references as URIs, attributes in canonical order).
 
     So the same document as PROV-JSON, PROV-N, PROV-XML, Turtle, TriG or JSON-LD, under any prefixes, with its
-    attributes in any order or its records repeated, gets one id and is stored once; any change of a statement
-    gives another id. Records in a bundle resolve with the bundle's own namespaces too.
+    attributes in any order or its records repeated (occurrence numbers do not count), gets one id and is stored
+    once; any change of a statement gives another id. Records in a bundle resolve with the bundle's own
+    namespaces too.
     """
-    records = list(records)
-    bundle_namespaces = {r.get("id"): dict(r.get("ns") or {}) for r in records if r.get("k") == "bundle"}
-    keys = set()
-    for record in records:
-        bundle = record.get("b")
-        resolved = {**namespaces, **bundle_namespaces.get(bundle, {})} if bundle else namespaces
-        keys.add(wire.statement_key("", record, resolved))
+    keys = set(_statement_keys(namespaces, list(records)))
     return "pgid:doc_" + hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:24]
 
 

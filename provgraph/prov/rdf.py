@@ -1,11 +1,15 @@
-"""PROV-O with its unqualified shortcuts: what export adds to ``prov``'s RDF, and what reading RDF takes away.
+"""PROV-O in and out: ``prov``'s own RDF encoding, and PROV-O's direct properties when they are asked for.
 
 ``prov`` writes a relation that has attributes (a role, a time, an identifier) only in PROV-O's qualified form
-(``:task prov:qualifiedUsage [ a prov:Usage; prov:entity :input; prov:hadRole "x" ]``), without the direct
-``:task prov:used :input``. RDF tools and SPARQL queries mostly look for the direct property, so export adds it for
-every qualified influence that names its influencer. Read back by ``prov``, such a triple would become a second,
-attribute-less record; reading RDF therefore drops a direct triple that only repeats a qualified influence of the
-same subject and object in the same graph (RDF from other tools that write both forms imports cleanly too).
+(``:task prov:qualifiedUsage [ a prov:Usage; prov:entity :input; prov:hadRole "x" ]``), and a bare relation only as
+the direct triple (``:task prov:used :input``). Read back by ``prov`` (or any PROV-O reader), each form is one
+record, so what export writes by default reads back as exactly the exported records. With ``direct=True`` export
+also writes the direct triple beside every qualified influence that names its influencer, for SPARQL queries that
+look only for ``?task prov:used ?input``; a PROV reader then sees one more record per qualified influence (the bare
+relation the direct triple states), which is why it is not the default.
+
+Reading RDF is ``prov``'s reader as it is: a document that states a direct and a qualified form side by side keeps
+both records, and gives both back.
 
 Example::
 
@@ -15,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from typing import TYPE_CHECKING, Any
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from prov.model import ProvDocument
 
-__all__ = ["read_rdf", "write_rdf"]
+__all__ = ["read_rdf", "reader_prefixes", "write_rdf"]
 
 _PROV = "http://www.w3.org/ns/prov#"
 
@@ -45,6 +50,15 @@ _SHORTCUTS: dict[str, tuple[str, str]] = {
 }
 
 
+@functools.cache
+def reader_prefixes() -> frozenset[tuple[str, str]]:
+    """The (prefix, URI) bindings rdflib gives every graph it parses (``brick:``, ``csvw:``, ``owl:``, ...): a
+    document read from RDF by ``prov`` declares them although the text does not."""
+    from rdflib import Dataset
+
+    return frozenset((str(prefix), str(uri)) for prefix, uri in Dataset().namespaces())
+
+
 def _shortcut_quads(dataset: Any) -> list[tuple[Any, Any, Any, Any]]:
     """(subject, direct property, influencer, graph) for every qualified influence in the dataset."""
     from rdflib import URIRef
@@ -61,30 +75,25 @@ def _shortcut_quads(dataset: Any) -> list[tuple[Any, Any, Any, Any]]:
     return quads
 
 
-def write_rdf(document: ProvDocument, rdf_format: str) -> str:
-    """``document`` as PROV-O in ``rdf_format`` (``turtle``, ``trig``), with the direct shortcut properties."""
+def write_rdf(document: ProvDocument, rdf_format: str, *, direct: bool = False) -> str:
+    """``document`` as PROV-O in ``rdf_format`` (``turtle``, ``trig``): ``prov``'s encoding, plus the direct
+    property beside each qualified influence with ``direct`` (a PROV reader then reads those as more records)."""
     from prov.serializers.provrdf import ProvRDFSerializer
 
     dataset = ProvRDFSerializer(document).encode_document(document)
-    dataset.addN(_shortcut_quads(dataset))
+    if direct:
+        dataset.addN(_shortcut_quads(dataset))
     buffer = io.BytesIO()
     dataset.serialize(buffer, format=rdf_format)
     return buffer.getvalue().decode("utf-8")
 
 
 def read_rdf(source: str | bytes, rdf_format: str) -> ProvDocument:
-    """A ``ProvDocument`` from PROV-O text, without the direct triples that only repeat a qualified influence."""
+    """A ``ProvDocument`` from PROV-O text, read by ``prov``'s RDF reader (every triple counts)."""
     from prov.model import ProvDocument
-    from prov.serializers.provrdf import ProvRDFSerializer
-    from rdflib import Dataset
 
     # rdflib logs a traceback for each literal it cannot turn into a Python value (e.g. a huge xsd:duration);
     # prov keeps the lexical form, so it is noise.
     logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
-    dataset = Dataset(default_union=True)
-    dataset.parse(data=source, format=rdf_format)
-    for subject, direct, target, graph in _shortcut_quads(dataset):
-        graph.remove((subject, direct, target))
-    document = ProvDocument()
-    ProvRDFSerializer(document).decode_document(dataset, document)
-    return document
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    return ProvDocument.deserialize(source=io.BytesIO(data), format="rdf", rdf_format=rdf_format)

@@ -161,14 +161,14 @@ def test_names_resolve_against_bundle_then_message_then_builtin_namespaces():
     )
     batch = message_rows(message)
     keys = {row["key"]: group for group, rows in batch.elements.items() for row in rows}
-    assert keys == {
-        "https://a.example/b": ("Bundle", "Bundle"),
-        "https://a.example/b https://b.example/e": ("Entity", "Entity"),
+    assert keys == {  # the bundle's own name too, as prov reads it (a prefix the bundle declares wins)
+        "https://b.example/b": ("Bundle", "Bundle"),
+        "https://b.example/b https://b.example/e": ("Entity", "Entity"),
         "https://a.example/e": ("Entity", "Entity"),
         "https://default.example/plain": ("Entity", "Entity"),
         "https://w3id.org/provgraph/id/person_1": ("Agent", "Person"),
     }
-    assert batch.namespaces["pgid:d https://a.example/b ex"]["uri"] == "https://b.example/"
+    assert batch.namespaces["pgid:d https://b.example/b ex"]["uri"] == "https://b.example/"
     assert batch.namespaces["pgid:d  default"]["uri"] == "https://default.example/"
 
 

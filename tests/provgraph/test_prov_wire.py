@@ -6,11 +6,18 @@ import random
 
 import pytest
 from prov.model import ProvDocument
-from prov_corpus import corpus
+from prov_corpus import all_documents
 
 from capture import wire
 from provgraph.errors import ExportError
-from provgraph.prov.compare import differences, prov_roundtrips, roundtrip_identical, same_document
+from provgraph.prov.compare import (
+    STRICT,
+    prov_ceiling,
+    roundtrip_identical,
+    same_document,
+    strict_differences,
+    strictly_equal,
+)
 from provgraph.prov.export import EXPORT_FORMATS, records_to_document, serialize
 from provgraph.prov.importer import document_to_messages, document_to_records
 
@@ -29,23 +36,33 @@ def _through_wire(document: ProvDocument, max_records: int = 5000) -> ProvDocume
 
 @pytest.fixture(scope="module")
 def documents():
-    return corpus()
+    return all_documents()
 
 
 def test_corpus_is_the_external_one(documents):
-    assert len(documents) >= 400
+    assert len(documents) >= 850  # 407 PROV-JSON and examples, the PROV-N that prov parses of 524 files
     assert any(document.bundles for _, document in documents)
 
 
-def test_every_corpus_document_survives_wire_records_exactly(documents):
-    failed = [name for name, document in documents if not same_document(document, _through_wire(document))]
+def _survives(document: ProvDocument, **options: int) -> bool:
+    """Strictly, except for the few documents prov itself changes through its own PROV-JSON decoder (it declares
+    the document's prefixes that a bundle's records use in the bundle too): those by prov's ==."""
+    back = _through_wire(document, **options)
+    if prov_ceiling(document, "json") == STRICT:
+        return strictly_equal(document, back)
+    return same_document(document, back)
+
+
+def test_every_corpus_document_survives_wire_records_strictly(documents):
+    failed = [name for name, document in documents if not _survives(document)]
     assert failed == []
+    assert sum(prov_ceiling(d, "json") != STRICT for _, d in documents) <= 6
 
 
 def test_small_messages_keep_bundle_records_with_their_bundle(documents):
     failed = []
     for name, document in documents:
-        if document.bundles and not same_document(document, _through_wire(document, max_records=2)):
+        if document.bundles and not _survives(document, max_records=2):
             failed.append(name)
     assert failed == []
     bundled = next(d for _, d in documents if d.bundles)
@@ -57,12 +74,20 @@ def test_small_messages_keep_bundle_records_with_their_bundle(documents):
 
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 def test_rebuilt_documents_serialize_identically(documents, fmt):
-    eligible = [(n, d) for n, d in documents if prov_roundtrips(d, fmt)]
-    identical = sum(roundtrip_identical(d, serialize(_through_wire(d), fmt), fmt)[0] for _, d in eligible)
-    print(f"{fmt}: {identical}/{len(eligible)} documents identical ({len(documents)} in the corpus)")
-    assert identical == len(eligible)
+    """Each document, rebuilt from its wire records and written as ``fmt``, reads back (by prov) as what prov
+    alone keeps of it: strictly where prov alone keeps it strictly, else by prov's ==."""
+    ceilings = {name: prov_ceiling(d, fmt) for name, d in documents}
+    eligible = [(n, d) for n, d in documents if ceilings[n] is not None]
+    different = [
+        n
+        for n, d in eligible
+        if not roundtrip_identical(d, serialize(_through_wire(d), fmt), fmt, strict=ceilings[n] == STRICT)[0]
+    ]
+    strict = sum(ceiling == STRICT for ceiling in ceilings.values())
+    print(f"{fmt}: {len(eligible) - len(different)}/{len(eligible)} identical, {strict} held strictly")
+    assert different == []
     if fmt in ("json", "provn", "xml"):
-        assert len(eligible) == len(documents)
+        assert len(eligible) >= len(documents) - 1  # one spec example prov itself cannot write as PROV-XML
 
 
 def _document() -> ProvDocument:
@@ -121,7 +146,7 @@ def test_rebuilt_document_equals_and_comparison_sees_a_missing_bundle():
     assert without_bundle == original  # prov's == alone ignores the bundle only the right side has
     assert not same_document(original, without_bundle)
     assert not same_document(without_bundle, original)
-    assert "- bundle http://example.org/b1" in differences(original, without_bundle)
+    assert "- bundle ex:b1 <http://example.org/b1>" in strict_differences(original, without_bundle)
 
 
 def test_exported_text_that_does_not_parse_is_a_difference():

@@ -33,8 +33,8 @@ LAYERS: list[set[str]] = [
     {"loader"},
     {"prov.importer", "tail", "autoload", "adapters", "audit", "cluster_loader"},
     {"prov.export"},
-    {"prov.compare", "purge"},
-    {"retention", "evidence"},
+    {"purge"},
+    {"prov.compare", "retention", "evidence"},
     {"client", "services.browser"},
     {"services.managed", "demo", ""},  # "": the package itself (provgraph/__init__.py)
     {"cli.main", "cli.query", "cli.adapters", "cli.browser", "cli.capture", "cli.demo", "cli.embedded"},
