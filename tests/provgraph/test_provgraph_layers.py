@@ -34,7 +34,8 @@ LAYERS: list[set[str]] = [
     {"prov.importer", "tail", "autoload", "adapters", "audit", "cluster_loader"},
     {"prov.export"},
     {"purge"},
-    {"prov.compare", "retention", "evidence"},
+    {"prov.compare", "retention"},
+    {"evidence"},
     {"client", "services.browser"},
     {"services.managed", "demo", ""},  # "": the package itself (provgraph/__init__.py)
     {"cli.main", "cli.query", "cli.adapters", "cli.browser", "cli.capture", "cli.demo", "cli.embedded"},
