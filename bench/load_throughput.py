@@ -9,16 +9,27 @@ the run ``wasAssociatedWith`` the machine: 10 records per task, in messages of `
 Phases:
 0. warm-up: ``--warmup-records`` records through a loader, not measured (Neo4j's JIT compiles the statements'
    code paths during the first ~100,000 records; a loader is a long-running process, so steady state counts).
-1. throughput: a producer thread XADDs every message as fast as it can while a `Loader` (default settings
-   except the stream names) reads, writes and acknowledges; records/s = records / (first XADD -> last commit).
-   Repeated ``--repeat`` times on fresh streams; the figure is the median run.
-1b. graph only: the same records as ready-made batches written by `WRITERS` threads, no Redis and no decoding:
-   the ceiling Neo4j puts on any loader of this graph model on this machine.
+1. throughput, ``--repeat`` rounds; each round runs, back to back on fresh records (the order alternating between
+   rounds, so a drifting machine favours neither):
+   a. end to end: a producer thread XADDs every message as fast as it can while a `Loader` (default settings
+      except the stream names) reads, decodes, writes and acknowledges; records/s = records / (first XADD ->
+      last commit).
+   b. graph only, the ceiling: the same kind of records, grouped into the same batches (messages of
+      ``--message-records``, batches of ``loader_batch_records``), decoded and turned into the loader's exact final
+      statements beforehand; `WRITERS` threads then only send them (`GraphBackend.write`, one transaction per
+      batch, as the loader does): what the graph engine and the driver cost for this lossless model on this
+      machine, with no Redis, decoding, validation, rows, acknowledgements or hand-offs.
+   ``ceiling_ratio`` = median end-to-end records/s / median graph-only records/s (``ceiling_ratio_rounds``: each
+   round's own ratio). CPU seconds per record of this process (the loader and the producer, or the writers) in
+   each phase, and of server processes named with ``--cpu-pid neo4j=PID``, say where the difference goes.
 2. latency: a producer sends one message every ``flush_interval_ms`` (capture's emitter period) at
    ``--latency-rate`` records/s for ``--latency-seconds``; the loader runs at its DEFAULT flush settings;
    latency = commit time - the message's send time (``ts``), p50 and p95 over messages.
 3. baseline: ``--baseline-records`` records, one record per transaction (what older PROV-to-Neo4j tools do:
    a transaction per node or relation, with the same MERGE statements, no batching); records/s on that sample.
+
+Tasks/s are records/s over the 10 records of a task. ``--graph-url embedded`` runs everything against the embedded
+engine (a fresh server in a temporary data directory, its Redis carrying the stream too).
 
 Everything goes under a fresh namespace, stream and documents, and is deleted at the end (in batches).
 The last line is one JSON object.
@@ -126,8 +137,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+class CpuClock:
+    """CPU seconds (user + system) of this process and of named server processes (``/proc/PID/stat``, Linux)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def read(self) -> dict[str, float]:
+        times = os.times()
+        now = {"self": times.user + times.system}
+        for name, pid in self.pids.items():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                now[name] = (int(fields[11]) + int(fields[12])) / self.tick
+            except (OSError, IndexError, ValueError):
+                pass
+        return now
+
+    @staticmethod
+    def per_record(before: dict[str, float], after: dict[str, float], records: int) -> dict[str, float]:
+        """Microseconds of CPU per record, per process, between two readings."""
+        return {name: (after[name] - before[name]) / records * 1e6 for name in after if name in before}
+
+
 def throughput_phase(
-    settings: Settings, backend, client, doc: str, messages: list[list[dict]], loader_count: int = 1
+    settings: Settings,
+    backend,
+    client,
+    doc: str,
+    messages: list[list[dict]],
+    loader_count: int = 1,
+    clock: CpuClock | None = None,
 ) -> dict:
     from provgraph.loader import Loader
 
@@ -157,12 +198,14 @@ def throughput_phase(
         for i, loader in enumerate(loaders)
     ]
     producer = threading.Thread(target=produce)
+    cpu_before = clock.read() if clock else {}
     producer.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     producer.join()
+    cpu_after = clock.read() if clock else {}
     # first XADD -> last commit of any loader (the idle wait at the end is not counted)
     wall = max(loader.last_commit_at for loader in loaders) - started["t"]
     records = sum(stats.records for stats in results.values())
@@ -175,37 +218,71 @@ def throughput_phase(
         "records_per_s": total / wall,
         "write_seconds": elapsed,
         "transactions": transactions,
+        # includes the idle second at the end (the loader polling an empty stream: a few ms of CPU)
+        "cpu_us_per_record": CpuClock.per_record(cpu_before, cpu_after, total),
     }
 
 
 def graph_only_phase(
-    settings: Settings, backend, prefix: str, doc: str, records: int, start_task: int
+    settings: Settings,
+    backend,
+    prefix: str,
+    doc: str,
+    records: int,
+    per_message: int,
+    start_task: int,
+    clock: CpuClock | None = None,
 ) -> dict:
-    from provgraph.loader import WRITERS, Batch, message_rows, write_batch
+    """The ceiling: the loader's final statements for the same batches, prepared beforehand, sent by `WRITERS`
+    threads (each takes the next batch, as the loader's writers do); only the sending is timed."""
+    from provgraph.digests import audit_statements
+    from provgraph.graph.cypher import as_one_query
+    from provgraph.loader import WRITERS, Batch, batch_statements, message_rows
 
     batches, batch = [], Batch()
-    for records_ in workload(prefix, doc, records, 1000, start_task=start_task):
-        message_rows(wire.Message(doc=doc, records=records_), batch)
+    for records_ in workload(prefix, doc, records, per_message, start_task=start_task):
+        message_rows(wire.decode_message(wire.encode_message(doc, records_)), batch)
         if batch.records >= settings.loader_batch_records:
             batches.append(batch)
             batch = Batch()
     if batch.records:
         batches.append(batch)
+    prepared = []
+    for item in batches:  # exactly what `write_batch` sends
+        statements = batch_statements(backend, item) + audit_statements(backend, item)
+        if backend.combines_writes and len(statements) > 1:
+            statements = [as_one_query(statements)]
+        prepared.append(statements)
     writers = WRITERS.get(backend.dialect, 1)
+    queue = iter(prepared)
+    lock = threading.Lock()
 
-    def write(share: list) -> None:
-        for item in share:
-            write_batch(backend, item, tag="bench/graph-only")
+    def write() -> None:
+        while True:
+            with lock:
+                statements = next(queue, None)
+            if statements is None:
+                return
+            backend.write(statements, tag="bench/graph-only")
 
-    threads = [threading.Thread(target=write, args=(batches[i::writers],)) for i in range(writers)]
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    cpu_before = clock.read() if clock else {}
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
+    cpu_after = clock.read() if clock else {}
     total = sum(item.records for item in batches)
-    return {"records": total, "seconds": seconds, "records_per_s": total / seconds, "writers": writers}
+    return {
+        "records": total,
+        "seconds": seconds,
+        "records_per_s": total / seconds,
+        "writers": writers,
+        "transactions": len(prepared),
+        "cpu_us_per_record": CpuClock.per_record(cpu_before, cpu_after, total),
+    }
 
 
 def latency_phase(
@@ -258,52 +335,97 @@ def baseline_phase(backend, prefix: str, doc: str, records: int) -> dict:
 
 
 def cleanup(backend, key_prefix: str, docs: list[str]) -> None:
-    while True:
-        records, _, _ = backend.driver.execute_query(
-            "MATCH (n:Element) WHERE n.key STARTS WITH $prefix WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS c",
-            {"prefix": key_prefix},
-        )
-        if not records or records[0]["c"] == 0:
-            break
+    """Delete what the benchmark wrote, relationships first: the run node holds one relationship per task, too
+    many for one transaction's memory when deleted with it."""
+    for query in (
+        "MATCH (n:Element)-[r]->() WHERE n.key STARTS WITH $prefix WITH r LIMIT 5000 DELETE r RETURN count(*) AS c",
+        "MATCH (n:Element) WHERE n.key STARTS WITH $prefix WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS c",
+    ):
+        while True:
+            records, _, _ = backend.driver.execute_query(query, {"prefix": key_prefix})
+            if not records or records[0]["c"] == 0:
+                break
     backend.driver.execute_query(
         "UNWIND $docs AS doc OPTIONAL MATCH (d:Document {id: doc}) DETACH DELETE d", {"docs": docs}
     )
 
 
+def median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["records_per_s"])[len(runs) // 2]
+
+
+def median_cpu(runs: list[dict]) -> dict[str, float]:
+    names = set.intersection(*(set(r["cpu_us_per_record"]) for r in runs)) if runs else set()
+    return {
+        name: round(statistics.median(r["cpu_us_per_record"][name] for r in runs), 2)
+        for name in sorted(names)
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=100_000, help="records per throughput run")
     parser.add_argument("--message-records", type=int, default=1000, help="records per message (phase 1)")
     parser.add_argument("--baseline-records", type=int, default=1000)
     parser.add_argument("--loaders", type=int, default=1, help="loaders sharing the consumer group (phase 1)")
     parser.add_argument(
         "--warmup-records", type=int, default=100_000, help="loaded before measuring (phase 0)"
     )
-    parser.add_argument("--repeat", type=int, default=3, help="throughput runs; the median is reported")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of end-to-end and graph-only runs; medians are reported"
+    )
     parser.add_argument("--latency-rate", type=int, default=2000, help="records/s offered in phase 2")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--graph-url",
+        default=os.environ.get("PROVGRAPH_GRAPH_URL", "bolt://127.0.0.1:7687"),
+        help="Neo4j bolt:// URI, or 'embedded' (a fresh embedded server in a temporary directory)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("PROVGRAPH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="ignored with --graph-url embedded (the embedded server's Redis carries the stream)",
+    )
+    parser.add_argument(
+        "--cpu-pid",
+        action="append",
+        default=[],
+        metavar="NAME=PID",
+        help="also report the CPU per record of this local server process (e.g. neo4j=1234, redis=5678)",
+    )
     args = parser.parse_args()
 
-    import redis
+    import shutil
+    import tempfile
 
-    from provgraph.graph.backend import Neo4jBackend
+    from provgraph.graph import open_backend
+    from provgraph.loader import _redis_client
 
     token = uuid.uuid4().hex[:10]
     prefix = f"bench_{token}_"
     key_prefix = wire.NAMESPACES["pgid"] + prefix
+    embedded = args.graph_url == "embedded"
+    home = tempfile.mkdtemp(prefix="provgraph-bench-") if embedded else None
     settings = Settings.load(
-        graph_url=os.environ.get("PROVGRAPH_GRAPH_URL", "bolt://127.0.0.1:7687"),
-        redis_url=os.environ.get("PROVGRAPH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        graph_url=args.graph_url,
+        redis_url="embedded" if embedded else args.redis_url,
         stream=f"provgraph:bench:{token}",
         dead_letter_stream=f"provgraph:bench:{token}:dead",
         consumer_group=f"bench-{token}",
         loader_progress_interval_s=3600.0,
+        **({"home": home} if home else {}),
     )
     docs = [f"pgid:{prefix}doc", f"pgid:{prefix}latency", f"pgid:{prefix}baseline", f"pgid:{prefix}warmup"]
     streams = [settings.stream, settings.dead_letter_stream]
-    backend = Neo4jBackend(settings)
-    client = redis.Redis.from_url(settings.redis_url)
+    backend = open_backend(settings)
+    client = _redis_client(settings)
     backend.ensure_schema()
+    pids = dict(item.split("=", 1) for item in args.cpu_pid)
+    server = getattr(backend, "server", None)
+    state = server.state() if server is not None else None
+    if state and isinstance(state.get("pid"), int):
+        pids.setdefault("embedded", state["pid"])
+    clock = CpuClock({name: int(pid) for name, pid in pids.items()})
     load_before = os.getloadavg()
     try:
         if args.warmup_records:
@@ -313,29 +435,55 @@ def main() -> int:
             throughput_phase(
                 warm, backend, client, docs[3], workload(prefix, docs[3], args.warmup_records, 1000)
             )
-        runs = []
+        runs, graph_runs, ratios = [], [], []
         for run in range(args.repeat):
-            print(
-                f"phase 1: {args.records} records through the stream (run {run + 1}/{args.repeat}) ...",
-                file=sys.stderr,
-            )
-            run_settings = settings.replace(stream=f"{settings.stream}:{run}")
-            streams.append(run_settings.stream)
-            messages = workload(
-                prefix, docs[0], args.records, args.message_records, start_task=run * 1_000_000
-            )
-            runs.append(throughput_phase(run_settings, backend, client, docs[0], messages, args.loaders))
-            print(
-                f"  loader: {runs[-1]['records_per_s']:,.0f} records/s ({runs[-1]['records']} in {runs[-1]['seconds']:.1f} s; "
-                f"graph writes {runs[-1]['write_seconds']:.1f} s, {runs[-1]['transactions']} transactions)"
-            )
-        loader = sorted(runs, key=lambda r: r["records_per_s"])[len(runs) // 2]
-        print(f"  median: {loader['records_per_s']:,.0f} records/s")
-        print(f"phase 1b: the same {args.records} records written to the graph only ...", file=sys.stderr)
-        graph_only = graph_only_phase(settings, backend, prefix, docs[0], args.records, start_task=9_000_000)
+            order = ("loader", "graph") if run % 2 == 0 else ("graph", "loader")
+            print(f"phase 1: round {run + 1}/{args.repeat}, {args.records} records each ...", file=sys.stderr)
+            for what in order:
+                if what == "loader":
+                    run_settings = settings.replace(stream=f"{settings.stream}:{run}")
+                    streams.append(run_settings.stream)
+                    messages = workload(
+                        prefix, docs[0], args.records, args.message_records, start_task=run * 1_000_000
+                    )
+                    runs.append(
+                        throughput_phase(
+                            run_settings, backend, client, docs[0], messages, args.loaders, clock
+                        )
+                    )
+                    print(
+                        f"  end to end: {runs[-1]['records_per_s']:,.0f} records/s ({runs[-1]['records']} in "
+                        f"{runs[-1]['seconds']:.1f} s; {runs[-1]['transactions']} transactions); CPU us/record "
+                        + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1]["cpu_us_per_record"].items())
+                    )
+                else:
+                    graph_runs.append(
+                        graph_only_phase(
+                            settings,
+                            backend,
+                            prefix,
+                            docs[0],
+                            args.records,
+                            args.message_records,
+                            start_task=(run + 500) * 1_000_000,
+                            clock=clock,
+                        )
+                    )
+                    print(
+                        f"  graph only: {graph_runs[-1]['records_per_s']:,.0f} records/s ({graph_runs[-1]['writers']} "
+                        f"writers, {graph_runs[-1]['transactions']} transactions); CPU us/record "
+                        + ", ".join(f"{k} {v:.1f}" for k, v in graph_runs[-1]["cpu_us_per_record"].items())
+                    )
+            ratios.append(runs[-1]["records_per_s"] / graph_runs[-1]["records_per_s"])
+        loader = median_run(runs)
+        graph_only = median_run(graph_runs)
+        ceiling_ratio = loader["records_per_s"] / graph_only["records_per_s"]
         print(
-            f"  graph only: {graph_only['records_per_s']:,.0f} records/s ({graph_only['writers']} writers, no Redis, "
-            "no decoding)"
+            f"  median: end to end {loader['records_per_s']:,.0f} records/s "
+            f"({loader['records_per_s'] / RECORDS_PER_TASK:,.0f} tasks/s), graph only "
+            f"{graph_only['records_per_s']:,.0f}: ceiling ratio {ceiling_ratio:.2f} (rounds: "
+            + ", ".join(f"{r:.2f}" for r in ratios)
+            + ")"
         )
         print(
             f"phase 2: latency at {args.latency_rate} records/s for {args.latency_seconds:.0f} s, default flush ...",
@@ -358,10 +506,13 @@ def main() -> int:
         print(f"  speedup: {speedup:.1f}x")
     finally:
         print("cleaning up ...", file=sys.stderr)
-        cleanup(backend, key_prefix, docs)
-        client.delete(*streams)
+        if not embedded:
+            cleanup(backend, key_prefix, docs)
+            client.delete(*streams)
         client.close()
-        backend.close()
+        backend.close()  # the embedded server it started stops
+        if home:
+            shutil.rmtree(home, ignore_errors=True)
     result = {
         "loader_records_per_s": round(loader["records_per_s"], 1),
         "baseline_records_per_s": round(baseline["records_per_s"], 1),
@@ -371,6 +522,16 @@ def main() -> int:
         "latency_max_s": round(latency["max_s"], 4),
         "loader_runs_records_per_s": [round(r["records_per_s"], 1) for r in runs],
         "graph_only_records_per_s": round(graph_only["records_per_s"], 1),
+        "graph_only_runs_records_per_s": [round(r["records_per_s"], 1) for r in graph_runs],
+        "ceiling_ratio": round(ceiling_ratio, 3),
+        "ceiling_ratio_rounds": [round(r, 3) for r in ratios],
+        "loader_tasks_per_s": round(loader["records_per_s"] / RECORDS_PER_TASK, 1),
+        "graph_only_tasks_per_s": round(graph_only["records_per_s"] / RECORDS_PER_TASK, 1),
+        "records_per_task": RECORDS_PER_TASK,
+        "loader_cpu_us_per_record": median_cpu(runs),
+        "graph_only_cpu_us_per_record": median_cpu(graph_runs),
+        "backend": backend.dialect,
+        "run_id": token,
         "records": loader["records"],
         "warmup_records": args.warmup_records,
         "loaders": args.loaders,

@@ -1,5 +1,6 @@
 """bench/load_throughput.py at a tiny size on the real Redis and Neo4j: every phase runs, the last line carries the
-issue's keys with figures that add up, and the benchmark deletes what it wrote."""
+issue's keys with figures that add up (ceiling ratio and tasks/s included), and the benchmark deletes what it
+wrote."""
 
 from __future__ import annotations
 
@@ -21,9 +22,19 @@ def test_load_throughput_bench_small(tmp_path, neo4j_backend):
     assert len(result["loader_runs_records_per_s"]) == 2
     assert result["loader_records_per_s"] in result["loader_runs_records_per_s"]
     assert result["graph_only_records_per_s"] > 0
+    assert len(result["graph_only_runs_records_per_s"]) == 2
+    assert result["graph_only_records_per_s"] in result["graph_only_runs_records_per_s"]
+    ratio = result["loader_records_per_s"] / result["graph_only_records_per_s"]
+    assert abs(result["ceiling_ratio"] - ratio) < 0.01
+    assert len(result["ceiling_ratio_rounds"]) == 2
+    assert abs(result["loader_tasks_per_s"] * result["records_per_task"] - result["loader_records_per_s"]) < 1
+    # CPU per record of the benchmark's own process, in both phases (servers only with --cpu-pid)
+    assert result["loader_cpu_us_per_record"]["self"] > 0
+    assert result["graph_only_cpu_us_per_record"]["self"] > 0
     assert abs(result["speedup"] - result["loader_records_per_s"] / result["baseline_records_per_s"]) < 0.1
     assert result["latency_p50_s"] <= result["latency_p95_s"] <= result["latency_max_s"]
     left, _, _ = neo4j_backend.driver.execute_query(
-        "MATCH (n:Element) WHERE n.key STARTS WITH 'https://w3id.org/provgraph/id/bench_' RETURN count(n) AS c"
+        "MATCH (n:Element) WHERE n.key STARTS WITH $prefix RETURN count(n) AS c",
+        prefix=f"https://w3id.org/provgraph/id/bench_{result['run_id']}_",
     )
     assert left[0]["c"] == 0
