@@ -2,10 +2,11 @@
 
 The test starts its OWN Redis Cluster (three primaries of Debian's ``redis-server`` on 127.0.0.1, in a temporary
 directory; `bench._redis_cluster`) and stops it in ``finally``; the graph is the shared test Neo4j, reached as
-``neo4j://`` (a single Community server answers the routing scheme too). Workflow runs are captured in this
-process and in producer processes through the cluster URL; two loaders (`ClusterLoader`, two consumers of each
-stream's group) load them; the stored documents must equal the captured ones record for record, each record
-loaded once.
+``neo4j://`` (a single Community server answers the routing scheme too). Workflow runs captured by a producer
+process (into an offline buffer, so the exact messages are known) go through capture's Redis sink to the
+cluster, with a PROV document imported onto the stream; three loaders (two `ClusterLoader`s and a `provgraph
+load` process, three consumers of each stream's group) load them; the stored documents must equal the captured
+ones record for record, each record loaded once. A second test stops a primary in the middle.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -190,7 +192,7 @@ def _assert_exact(backend, captured: Captured) -> None:
     assert (rows[0]["n"], rows[0]["d"]) == (TASKS * len(docs), TASKS * len(docs))
 
 
-def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
+def test_runs_through_a_three_primary_cluster_load_exactly_with_three_loaders(
     tmp_path: Path, unique: str
 ) -> None:
     from prov.model import ProvDocument
@@ -239,7 +241,15 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
         imported = import_document(settings, document, via_stream=True)
         extra_docs.append(imported.doc)
 
-        # two loaders, each reading every stream; the graph through the routing scheme
+        # three loaders, each reading every stream: two in this process, one `provgraph load` process; the graph
+        # through the routing scheme
+        command = subprocess.Popen(
+            [sys.executable, "-m", "provgraph", "load", "--until-idle", "1", "--consumer", f"{unique}-c"],
+            env=_cli_env(settings, tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         loaders = []
         for name in ("a", "b"):
             backends.append(Neo4jBackend(settings))
@@ -248,12 +258,30 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
         threads = [_running(loader, 1.0, failures) for loader in loaders]
         for thread in threads:
             thread.join(timeout=120)
+        out, err = command.communicate(timeout=120)
+        assert command.returncode == 0, err[-3000:]
+        assert "reading every partition of" in err
         assert not failures and not any(t.is_alive() for t in threads)
         for loader in loaders:
             loader.close()
-        loaded = [loader.stats.records for loader in loaders]
+        by_command = int(re.findall(r"stopped: (\d+) records", err)[-1])
+        loaded = [loader.stats.records for loader in loaders] + [by_command]
         expected = captured.records + imported.records
         assert sum(loaded) == expected, f"each record loaded once: {loaded} of {expected}"
+        status = subprocess.run(
+            [sys.executable, "-m", "provgraph", "status", "--no-graph"],
+            env=_cli_env(settings, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        for key in keys:  # every partition listed, nothing pending
+            assert re.search(
+                rf"stream +{re.escape(key)}: \d+ entries\ngroup +{settings.consumer_group}: "
+                r"\d+ consumers, 0 pending",
+                status,
+            ), status
         assert sum(loader.dead_letters for loader in loaders) == 0
         assert set(loaders[0].streams) >= set(keys)
         _assert_exact(backends[0], captured)
@@ -264,6 +292,22 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_two_loaders(
             _delete(backends[0], captured.docs + extra_docs, captured.ids + ["ex:e", "ex:f"])
         for backend in backends:
             backend.close()
+
+
+def _cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `provgraph` command with ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVGRAPH_")}
+    env.update(
+        PROVGRAPH_SETTINGS=str(tmp_path / "no-settings-file.yaml"),
+        PROVGRAPH_HOME=settings.home,
+        PROVGRAPH_REDIS_URL=settings.redis_url,
+        PROVGRAPH_GRAPH_URL=settings.graph_url,
+        PROVGRAPH_STREAM=settings.stream,
+        PROVGRAPH_DEAD_LETTER_STREAM=settings.dead_letter_stream,
+        PROVGRAPH_CONSUMER_GROUP=settings.consumer_group,
+        PYTHONPATH=str(ROOT),
+    )
+    return env
 
 
 def _running(loader, until_idle_s: float | None, failures: list[BaseException]) -> threading.Thread:
