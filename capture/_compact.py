@@ -28,7 +28,8 @@ _MAX_INT = 2**63 - 1
 _SCALAR, _DESCRIBED, _KNOWN = wire.SCALAR, wire.DESCRIBED, wire.KNOWN
 
 # Types `Lineage.register_input` never registers: no entity id needs formatting for them.
-utc_offset = _ids.utc_offset_s
+utc_offsets = _ids.utc_offsets
+current_prefix = _ids.current_prefix
 
 _NOT_REGISTERED_AS_INPUT = frozenset({int, float, str, bytes, bool, type(None), tuple})
 
@@ -125,10 +126,10 @@ def add_activity(
 
     This runs once per task on the emitter thread, so the common cases are written out inline (positional
     arguments, scalar bindings built here rather than through `describe`)."""
-    first = _ids.first_number()
+    first, prefix = current_prefix()
     if number >= first:
         task: int | str = number
-        base = f"pgid:val_{_ids.process_prefix()}_{number}"
+        base = f"pgid:val_{prefix}_{number}"
     else:  # minted before a fork, under an earlier prefix
         task = _ids.task_id(number)
         base = _ids.value_base(number)
@@ -180,14 +181,105 @@ def add_activity(
         register_output(whole_result, tuple(generated))
     if type(parent) is int and parent < first:
         parent = _ids.task_id(parent)
-    offset: Any = utc_offset(start_ns)  # times are written at the producer's local offset
-    if end_ns is not None:
-        end_offset = utc_offset(end_ns)
-        if end_offset != offset:  # the clock changed (daylight saving time) during the task
-            offset = [offset, end_offset]
-    event = [template, task, parent, start_ns, end_ns, offset, status, error, bound_inputs, bound_outputs]
+    # times are written at the producer's local UTC offset(s)
+    event = [
+        template,
+        task,
+        parent,
+        start_ns,
+        end_ns,
+        utc_offsets(start_ns, end_ns),
+        status,
+        error,
+        bound_inputs,
+        bound_outputs,
+    ]
     if slots is not None:
         event.append(slots)
     entries.append(event)
     # activity + start, each new input entity and each usage, each output's entity, generation and derivations
     weights.append(2 + new + used + index * (2 + used))
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+"""Values whose description is the value itself (or its summary): no file, no namespace, no mapping inside."""
+
+
+def add_scalar_task(
+    entries: list[Any],
+    weights: list[int],
+    template: int,
+    lineage: Any,
+    number: int,
+    parent: int | str | None,
+    start_ns: int,
+    end_ns: int,
+    names: tuple[str, ...],
+    args: tuple[Any, ...],
+    result: Any,
+    redactor: Redactor,
+    output_role: str = "return",
+    status: str = "FINISHED",
+    slots: list[Any] | None = None,
+) -> bool:
+    """`add_activity` for the most common task (or loop iteration), written out in one function: inputs given by
+    position (``names``, ``args``), every input and the result a scalar (``int``, ``float``, ``str``, ``bool``,
+    ``None``), the result one output named ``output_role``, no secret-named role (the caller checks the names).
+    Returns ``False``, having done nothing, for any other task."""
+    for value in args:
+        if value.__class__ not in _SCALARS:
+            return False
+    if result.__class__ not in _SCALARS:
+        return False
+    first, prefix = current_prefix()
+    if number < first or (type(parent) is int and parent < first):
+        return False  # minted before a fork: `add_activity` finds their prefixes
+    lookup = lineage.lookup
+    bound_inputs: list[Any] = []
+    used = 0
+    new = 0
+    for role, value in zip(names, args, strict=True):
+        known = lookup(value)
+        if known is None:
+            kind = value.__class__
+            if (kind is int and -_MAX_INT <= value <= _MAX_INT) or kind is bool:
+                bound_inputs.append([_SCALAR, role, value])
+            elif kind is str and len(value) <= MAX_JSON_CHARS:
+                bound_inputs.append([_SCALAR, role, redactor.scrub(value)])
+            else:
+                bound_inputs.append(describe(value, role, False, redactor))
+            new += 1
+            used += 1
+        else:
+            bound_inputs.append([_KNOWN, role, list(known)])
+            used += len(known)
+    if result is None:
+        bound_outputs = []
+        records = 2 + new + used
+    else:
+        kind = result.__class__
+        if (kind is int and -_MAX_INT <= result <= _MAX_INT) or kind is bool:
+            bound_outputs = [[_SCALAR, output_role, result]]
+        elif kind is str and len(result) <= MAX_JSON_CHARS:
+            bound_outputs = [[_SCALAR, output_role, redactor.scrub(result)]]
+        else:
+            bound_outputs = [describe(result, output_role, False, redactor)]
+        lineage.register_output(result, (f"pgid:val_{prefix}_{number}_o0",))
+        records = 4 + new + 2 * used
+    event = [
+        template,
+        number,
+        parent,
+        start_ns,
+        end_ns,
+        utc_offsets(start_ns, end_ns),
+        status,
+        None,
+        bound_inputs,
+        bound_outputs,
+    ]
+    if slots is not None:
+        event.append(slots)
+    entries.append(event)
+    weights.append(records)
+    return True

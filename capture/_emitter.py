@@ -365,13 +365,15 @@ class Emitter:
         # in step, the number of records each entry stands for.
         by_doc: dict[str, tuple[list[Any], list[int]]] = {}
         compact = self._compact
-        for doc, item in items:
+        taken = 0  # items of this round counted so far
+        for index, (doc, item) in enumerate(items):
             if doc is _Mark:
+                self._stats["items"] += index - taken
+                taken = index + 1
                 self._ship(by_doc)
                 by_doc = {}
                 self._resolve(item)
                 continue
-            self._stats["items"] += 1
             bucket = by_doc.get(doc)
             if bucket is None:
                 bucket = by_doc[doc] = ([], [])
@@ -392,6 +394,7 @@ class Emitter:
                 del entries[size:], weights[size:]
                 self._stats["items_failed"] += 1
                 self._log(logging.ERROR, "expand", "provgraph emitter: could not describe an item: %r", exc)
+        self._stats["items"] += len(items) - taken
         self._ship(by_doc)
 
     def _resolve(self, mark: _Mark) -> None:

@@ -73,9 +73,10 @@ def task_id(number: int | str, prefix: str | None = None) -> str:
     return f"pgid:task_{prefix}_{number}"
 
 
-def first_number() -> int:
-    """The first counter value minted under the current prefix (smaller ones were minted before a fork)."""
-    return _prefix_history[-1][0]
+def current_prefix() -> tuple[int, str]:
+    """(the first counter value minted under the current prefix, the prefix): smaller values were minted before a
+    fork, under an earlier prefix."""
+    return _prefix_history[-1]
 
 
 def value_base(number: int | str) -> str:
@@ -95,6 +96,20 @@ def utc_offset_s(epoch_ns: int) -> int:
     if cached[0] == seconds:
         return cached[1]
     return _second(seconds)[1]
+
+
+def utc_offsets(start_ns: int, end_ns: int | None) -> int | list[int]:
+    """The UTC offset in seconds at both ends of a task, or ``[at start, at end]`` when the clock changed during it
+    (daylight saving time)."""
+    cached = _second_cache
+    seconds = start_ns // 1_000_000_000
+    start = cached[1] if cached[0] == seconds else _second(seconds)[1]
+    if end_ns is None:
+        return start
+    seconds = end_ns // 1_000_000_000
+    cached = _second_cache
+    end = cached[1] if cached[0] == seconds else _second(seconds)[1]
+    return start if end == start else [start, end]
 
 
 def _second(seconds: int) -> tuple[int, int, str]:

@@ -36,7 +36,7 @@ MAX_ENTRIES = 100_000
 MAX_STRONG_ENTRIES = 10_000
 """Objects that cannot be weakly referenced (lists, dicts) are kept alive by the registry: fewer of them."""
 
-_VALUE_KEYED = (int, float, str, bytes)
+_VALUE_KEYED = frozenset({int, float, str, bytes})
 _NOT_WEAKLY_REFERABLE = frozenset({int, float, str, bytes, tuple, list, dict, bool, type(None)})
 """Built-in types whose instances cannot be weakly referenced (tried first, they would raise every time)."""
 
@@ -81,7 +81,8 @@ class Lineage:
         if kind in _VALUE_KEYED:
             table = self._by_value
             key = (kind, value)
-            table[key] = entity_ids if key not in table else _AMBIGUOUS
+            if table.setdefault(key, entity_ids) is not entity_ids:
+                table[key] = _AMBIGUOUS  # a second output equal to an earlier one
             if len(table) > MAX_ENTRIES:
                 with self._lock:
                     self._trim(table)

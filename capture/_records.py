@@ -154,8 +154,9 @@ class TaskSpec:
         if function is not None:
             self._read_signature(function)
         self.fast_bind = self.args_handler is None and not self.skip_first
-        self.compact: tuple[Any, Any, int | None] | None = None
-        """(campaign, redactor, template number) of the last compact event built (`capture._compact`)."""
+        self.compact: tuple[Any, Any, int | None, bool] | None = None
+        """(campaign, redactor, template number, whether the scalar fast path applies) of the last compact event
+        built (`capture._compact`)."""
 
     def _read_signature(self, function: Callable[..., Any]) -> None:
         try:
@@ -467,24 +468,51 @@ def _task_template(spec: TaskSpec, campaign: Any, redactor: Redactor) -> dict[st
 
 
 def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> None:
-    spec = item.spec
-    if spec.agent is not None or item.telemetry is not None:  # agents' and telemetry records: records
+    spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry = item
+    if spec.agent is not None or telemetry is not None:  # agents' and telemetry records: records
         _as_entries(_task_records(item), entries, weights)
         return
-    error = item.error
-    inputs = spec.bind(item.args, item.kwargs)
-    outputs = spec.outputs(item.result) if error is None else []
-    run, parent = item.context
+    run, parent = context
     campaign = spec.campaign_id or run.campaign
     redactor = _redaction.active(_STATE.settings)
     cached = spec.compact
-    if cached is not None and cached[0] is campaign and cached[1] is redactor:
-        template = cached[2]
-    else:
+    if cached is None or cached[0] is not campaign or cached[1] is not redactor:
         template = _compact.template_number(
             (spec, campaign, redactor), _task_template, spec, campaign, redactor
         )
-        spec.compact = (campaign, redactor, template)
+        # whether the common shape's fast path may be taken: roles by position and "return", none secret-named
+        simple = (
+            template is not None
+            and spec.fast_bind
+            and spec.output_names is None
+            and not any(map(redactor.secret_name, (*spec.positional, "return")))
+        )
+        cached = spec.compact = (campaign, redactor, template, simple)
+    template = cached[2]
+    if (
+        cached[3]
+        and template is not None
+        and error is None
+        and not kwargs
+        and len(args) == len(spec.positional)
+        and _compact.add_scalar_task(
+            entries,
+            weights,
+            template,
+            run.lineage,
+            number,
+            parent,
+            start_ns,
+            end_ns,
+            spec.positional,
+            args,
+            result,
+            redactor,
+        )
+    ):
+        return
+    inputs = spec.bind(args, kwargs)
+    outputs = spec.outputs(result) if error is None else []
     if template is None or _has_file(inputs) or _has_file(outputs):  # files: entities of their own
         _as_entries(_task_records(item, inputs, outputs), entries, weights)
         return
@@ -493,15 +521,15 @@ def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> Non
         weights,
         template,
         run,
-        item.number,
+        number,
         parent,
-        item.start_ns,
-        item.end_ns,
+        start_ns,
+        end_ns,
         "FINISHED" if error is None else "ERROR",
         None if error is None else error_text(error, redactor),
         inputs,
         outputs,
-        item.result,
+        result,
         None,
         redactor,
     )
@@ -754,13 +782,38 @@ def _iteration_entries(
         run.campaign,
         redactor,
     )
+    if template is None or telemetry is not None:
+        _as_entries(_iteration_records(run, loop_number, loop_name, item_name, iteration), entries, weights)
+        return
+    secret_name = redactor.secret_name
+    if (
+        values.__class__ is not dict
+        and not secret_name(item_name)
+        and not secret_name("value")
+        and _compact.add_scalar_task(
+            entries,
+            weights,
+            template,
+            run.lineage,
+            number,
+            loop_number,
+            start_ns,
+            end_ns,
+            (item_name,),
+            (value,),
+            values,
+            redactor,
+            "value",
+            status,
+            [position],
+        )
+    ):
+        return
     outputs = (
         list(values.items()) if type(values) is dict else ([("value", values)] if values is not None else [])
     )
     if (
-        template is None
-        or telemetry is not None
-        or type(value) is FileRef
+        type(value) is FileRef
         or _has_file(outputs)
         or (type(values) is not dict and isinstance(values, dict))
     ):

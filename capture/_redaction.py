@@ -172,6 +172,8 @@ _MAX_DEPTH = 32
 _PROCESS_SALT = os.urandom(32)
 """Key of the marker hash when no salt is set: one per process, so equal secrets show equal hashes in it."""
 _MAX_CACHE = 10_000
+_CACHED_TEXT = 256
+"""Texts up to this many characters keep their scrubbed form (`Redactor.scrub`)."""
 _ENV_CHECK_S = 0.5
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.:@/+-]")
 
@@ -259,6 +261,8 @@ class Redactor:
         # os.environ's own dict: its len() is a C call, where os.environ's is a Python method (hot path)
         self._environ_data: Mapping[Any, Any] = getattr(self._environ, "_data", self._environ)
         self._names: dict[str, bool] = {}
+        self._scrubbed: dict[str, str] = {}
+        self._scrubbed_env: tuple[tuple[str, str], ...] = ()
         self._env_values: tuple[tuple[str, str], ...] = ()
         self._env_size = -1
         self._env_checked = 0.0
@@ -333,6 +337,23 @@ class Redactor:
         if not self.scan_values or size < _MIN_SECRET_CHARS:
             return text
         env_values = self._secret_env_values()
+        if size > _CACHED_TEXT:
+            return self._scrub(text, env_values)
+        # Short texts (names, labels, ids, paths) recur: each is scanned once while the environment's secret
+        # values stay the same.
+        cache = self._scrubbed
+        if env_values is not self._scrubbed_env:
+            if env_values != self._scrubbed_env:
+                cache.clear()
+            self._scrubbed_env = env_values
+        out = cache.get(text)
+        if out is None:
+            out = self._scrub(text, env_values)
+            if len(cache) < _MAX_CACHE:
+                cache[text] = out
+        return text if out is text or out == text else out  # the caller's own object when nothing was found
+
+    def _scrub(self, text: str, env_values: tuple[tuple[str, str], ...]) -> str:
         out = text
         for value, name in env_values:
             if value in out:

@@ -71,6 +71,9 @@ def _workload(directory: Any, elsewhere: str) -> None:
             loop.end_iter({"loss": epoch * 0.5})
         for _ in capture.BatchedLoop([1, "s", 2.0], loop_name="batches"):
             pass
+        plain = capture.Loop([None, 7, 10**30], loop_name="plain", item_name="k")
+        for k in plain:
+            plain.end_iter(k)
         one("surrogate \udc80 text")  # cannot be encoded: its two entities alone are dead-lettered
         one(a)
 

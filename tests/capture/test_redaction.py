@@ -520,3 +520,20 @@ def test_old_setting_names_point_to_the_new_ones(tmp_path):
     with pytest.raises(SettingsError, match="now 'redact_allow'"):
         Settings.load(settings_file)
     assert Settings().redact_scan_values is True and Settings().redact_deny == []
+
+
+def test_remembered_scans_never_outlive_a_new_secret_in_the_environment():
+    """Short texts are scanned once while the environment's secret values stay the same; a secret added later is
+    found in a text scanned (and remembered) before it existed."""
+    environ = {"HOME": "/home/u"}
+    redactor = Redactor(environ=environ)
+    text = "connect with s3cr3t-value-42 now"
+    assert redactor.scrub(text) is text
+    assert redactor.scrub("".join(["connect with ", "s3cr3t-value-42 now"])) == text  # remembered, equal text
+    environ["MY_PASSWORD"] = "s3cr3t-value-42"
+    redactor.refresh_environment()
+    scrubbed = redactor.scrub(text)
+    assert "s3cr3t-value-42" not in scrubbed and "[REDACTED:MY_PASSWORD" in scrubbed
+    del environ["MY_PASSWORD"]
+    redactor.refresh_environment()
+    assert redactor.scrub(text) is text
