@@ -336,6 +336,7 @@ def main() -> int:
                     str(n): median(transport, n, f"{server}_cpu_us_per_record") for n in counts
                 }
     summary.update(
+        token=token,  # the id prefix bench_<token>_ of everything it wrote (and deleted)
         records=args.records,
         runs=args.runs,
         repeat=args.repeat,
