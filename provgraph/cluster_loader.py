@@ -31,7 +31,7 @@ from capture._streams import (
     partition_keys,
 )
 from provgraph.errors import StoreUnavailable
-from provgraph.loader import Loader, LoadStats, _redis_client
+from provgraph.loader import Loader, LoaderProgress, LoadStats, _redis_client
 from provgraph.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 DISCOVER_INTERVAL_S = 5.0
 """How often a running (unbounded) cluster loader looks for streams that appeared since it started."""
 
+PROGRESS_LINE_START = "loaded "
+"""How a stream loader's periodic progress line starts (`LoaderProgress.line`): those are summed into one line."""
+
 WRITERS_PER_STREAM = 1
 """Batches each stream's loader writes at once. A cluster loader already writes one batch per stream in
 parallel (``partitions`` of them); more would only queue up on the graph's two cores (docs/scaling.md)."""
@@ -52,7 +55,9 @@ parallel (``partitions`` of them); more would only queue up on the graph's two c
 class ClusterLoader:
     """Loads every partition stream of ``settings.stream`` on the Redis Cluster of ``settings.redis_url``.
 
-    The same interface as `Loader`: `run`, `stop`, `close`, `stats`, `dead_letters`, `consumer`, `redis`.
+    The same interface as `Loader`: `run`, `stop`, `close`, `progress`, `stats`, `dead_letters`, `consumer`,
+    `redis`. Progress comes as one line for all streams; a stream's own events (an outage, a recreated group)
+    as lines naming the stream.
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class ClusterLoader:
         self.redis = redis_client
         self._progress = progress
         self._progress_lock = threading.Lock()
+        self._started = self._last_report = time.monotonic()
         self._stopping = threading.Event()
         self.loaders: dict[str, Loader] = {}
         self._threads: dict[str, threading.Thread] = {}
@@ -148,6 +154,8 @@ class ClusterLoader:
             outer = self._progress
 
             def progress(line: str, stream: str = stream) -> None:
+                if line.startswith(PROGRESS_LINE_START):  # one line for all streams instead (`_report`)
+                    return
                 with self._progress_lock:  # one whole line at a time from the streams' threads
                     outer(f"{stream}: {line}")
 
@@ -175,6 +183,30 @@ class ClusterLoader:
         self._threads[stream] = thread
         thread.start()
 
+    def progress(self) -> LoaderProgress:
+        """Counts of every stream's loader so far, summed, with the groups' lag and pending entries (None when
+        Redis cannot say for some stream)."""
+        parts = [loader.progress() for loader in list(self.loaders.values())]
+        records = sum(part.records for part in parts)
+        lags = [part.lag for part in parts]
+        pendings = [part.pending for part in parts]
+        return LoaderProgress(
+            records=records,
+            messages=sum(part.messages for part in parts),
+            dead_letters=sum(part.dead_letters for part in parts),
+            records_per_s=records / max(time.monotonic() - self._started, 1e-9),
+            lag=None if None in lags else sum(lag or 0 for lag in lags),
+            pending=None if None in pendings else sum(p or 0 for p in pendings),
+            waiting_for_graph=any(part.waiting_for_graph for part in parts),
+        )
+
+    def _report(self) -> None:
+        self._last_report = time.monotonic()
+        if self._progress is not None:
+            line = f"{len(self.loaders)} streams: {self.progress().line()}"
+            with self._progress_lock:
+                self._progress(line)
+
     def run(self, *, until_idle_s: float | None = None) -> LoadStats:
         """Load every stream until `stop`, or (``until_idle_s``) until each is idle and settled and no new stream
         appeared. Raises the first failure of a stream's loader (the others stop after their batch in flight)."""
@@ -197,10 +229,13 @@ class ClusterLoader:
                 next_discovery = 0.0
                 continue
             running[0].join(timeout=min(0.2, max(0.0, next_discovery - time.monotonic())))
+            if time.monotonic() - self._last_report >= self.settings.loader_progress_interval_s:
+                self._report()
         for thread in self._threads.values():
             thread.join()
         if self._errors:
             raise self._errors[0]
+        self._report()  # the last line is the final state of every stream
         return self.stats
 
 

@@ -261,6 +261,7 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_three_loaders(
         out, err = command.communicate(timeout=120)
         assert command.returncode == 0, err[-3000:]
         assert "reading every partition of" in err
+        assert re.search(r"\d+ streams: loaded \d+ records", err), err  # one progress line for all streams
         assert not failures and not any(t.is_alive() for t in threads)
         for loader in loaders:
             loader.close()
@@ -386,3 +387,11 @@ def test_a_primary_down_mid_run_stalls_the_transport_and_loses_nothing(tmp_path:
         if backend is not None:
             _delete(backend, captured.docs, captured.ids)
             backend.close()
+
+
+def test_stream_progress_lines_are_recognised_for_the_summed_line() -> None:
+    from provgraph.cluster_loader import PROGRESS_LINE_START
+    from provgraph.loader import LoaderProgress
+
+    line = LoaderProgress(1, 1, 0, 1.0, 0, 0, False).line()
+    assert line.startswith(PROGRESS_LINE_START)
