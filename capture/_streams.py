@@ -86,7 +86,10 @@ def parse_cluster_url(url: str) -> ClusterAddress:
         ValueError: not a cluster URL, no node, a node without a port, an unknown option or a bad partition
             count; the message shows the expected form (never the password).
     """
-    form = "redis-cluster://[user:password@]host:port[,host:port...][?partitions=N]"
+    form = (
+        "redis-cluster://host:port[,host:port...][?partitions=N], with user:password@ before the first node when "
+        "the cluster needs a login"
+    )
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in CLUSTER_SCHEMES:
         raise ValueError(f"not a Redis Cluster URL (expected {form})")

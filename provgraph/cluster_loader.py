@@ -30,7 +30,7 @@ from capture._streams import (
     parse_cluster_url,
     partition_keys,
 )
-from provgraph.errors import StoreUnavailable
+from provgraph.errors import ConfigurationError, StoreUnavailable
 from provgraph.loader import Loader, LoaderProgress, LoadStats, _redis_client
 from provgraph.redaction import redact_url
 
@@ -73,7 +73,10 @@ class ClusterLoader:
         import socket
 
         self.settings = settings
-        self.partitions = parse_cluster_url(settings.redis_url).partitions
+        try:
+            self.partitions = parse_cluster_url(settings.redis_url).partitions
+        except ValueError as exc:
+            raise ConfigurationError(f"PROVGRAPH_REDIS_URL: {exc}") from exc
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self._owns_backend = backend is None
         if backend is None:

@@ -1401,4 +1401,9 @@ def _redis_client(settings: Any) -> Any:
         from capture._embedded_url import embedded_redis_url  # written by the embedded server when it starts
 
         url = embedded_redis_url(settings)
-    return connect(url)
+    try:
+        return connect(url)
+    except ValueError as exc:  # a malformed redis-cluster:// URL
+        from provgraph.errors import ConfigurationError
+
+        raise ConfigurationError(f"PROVGRAPH_REDIS_URL: {exc}") from exc

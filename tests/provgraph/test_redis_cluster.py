@@ -395,3 +395,26 @@ def test_stream_progress_lines_are_recognised_for_the_summed_line() -> None:
 
     line = LoaderProgress(1, 1, 0, 1.0, 0, 0, False).line()
     assert line.startswith(PROGRESS_LINE_START)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis-cluster://nohost", "PROVGRAPH_REDIS_URL: Redis Cluster node 'nohost' has no host:port"),
+        ("redis-cluster://127.0.0.1:1", "cannot reach the Redis Cluster at redis-cluster://127.0.0.1:1"),
+    ],
+)
+def test_load_names_a_malformed_or_unreachable_cluster_in_one_line(
+    tmp_path: Path, unique: str, url: str, says: str
+) -> None:
+    env = _cli_env(_settings(tmp_path, unique, url).replace(graph_url=NEO4J_URI), tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "provgraph", "load", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert says in done.stderr and "Traceback" not in done.stderr, done.stderr
