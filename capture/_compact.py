@@ -238,7 +238,8 @@ def add_scalar_task(
     bound_inputs: list[Any] = []
     used = 0
     new = 0
-    for role, value in zip(names, args, strict=True):
+    for index, value in enumerate(args):
+        role = names[index]
         known = lookup(value)
         if known is None:
             kind = value.__class__

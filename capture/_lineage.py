@@ -19,8 +19,9 @@ Rules (see docs/capture.md, "Lineage semantics"):
   `capture.file`, which are identified by their content's SHA-256 everywhere.
 
 Identity entries keep a weak reference where the type allows it, else the object itself (so an ``id()`` is never
-reused while registered); the registry holds at most `MAX_ENTRIES` entries, of which at most `MAX_STRONG_ENTRIES`
-keep their object alive, dropping the oldest first.
+reused while registered); the registry holds at most `MAX_ENTRIES` identity entries, of which at most
+`MAX_STRONG_ENTRIES` keep their object alive, and `MAX_ENTRIES` value entries per scalar type, dropping the oldest
+first.
 Lookups and registrations run on the emitter thread, in emission order, under a lock.
 """
 
@@ -55,8 +56,9 @@ class Lineage:
         self._by_identity: dict[int, tuple[tuple[str, ...], Any]] = {}
         # ids of the entries above that hold the object itself, oldest first
         self._strong: dict[int, None] = {}
-        # (type, value) -> entity ids of the one output equal to it, or _AMBIGUOUS
-        self._by_value: dict[tuple[type, Any], tuple[str, ...]] = {}
+        # type -> (value -> entity ids of the one output equal to it, or _AMBIGUOUS): a table per type, as 1, 1.0
+        # and True are equal keys of one dict
+        self._by_value: dict[type, dict[Any, tuple[str, ...]]] = {kind: {} for kind in _VALUE_KEYED}
         self._lock = threading.RLock()  # re-entrant: a weakref callback may fire while it is held
 
     def lookup(self, value: Any) -> tuple[str, ...] | None:
@@ -70,7 +72,7 @@ class Lineage:
                 return ids or None  # _AMBIGUOUS: generated more than once, equality cannot decide either
         kind = type(value)
         if kind in _VALUE_KEYED:
-            return self._by_value.get((kind, value)) or None
+            return self._by_value[kind].get(value) or None
         return None
 
     def register_output(self, value: Any, entity_ids: tuple[str, ...]) -> None:
@@ -79,10 +81,9 @@ class Lineage:
         if value is None or kind is bool:
             return
         if kind in _VALUE_KEYED:
-            table = self._by_value
-            key = (kind, value)
-            if table.setdefault(key, entity_ids) is not entity_ids:
-                table[key] = _AMBIGUOUS  # a second output equal to an earlier one
+            table = self._by_value[kind]
+            if table.setdefault(value, entity_ids) is not entity_ids:
+                table[value] = _AMBIGUOUS  # a second output equal to an earlier one
             if len(table) > MAX_ENTRIES:
                 with self._lock:
                     self._trim(table)
@@ -152,4 +153,5 @@ class Lineage:
             del table[next(iter(table))]  # (a stale id left in _strong is harmless: popping it finds nothing)
 
     def __len__(self) -> int:
-        return len(self._by_identity) + len(self._by_value)  # each table holds at most MAX_ENTRIES
+        # each table holds at most MAX_ENTRIES
+        return len(self._by_identity) + sum(len(table) for table in self._by_value.values())
