@@ -76,12 +76,13 @@ def _template_fits(body: dict[str, Any]) -> bool:
     return True
 
 
-def describe(value: Any, role: str, secret: bool, redactor: Redactor) -> list[Any]:
+def describe(value: Any, role: str, secret: bool, redactor: Redactor) -> tuple[Any, ...]:
     """The binding of a new entity for ``value``: the attributes `capture._records` gives it, as a scalar binding
-    where the value itself says it all."""
+    where the value itself says it all. Bindings are tuples (JSON arrays on the wire): the garbage collector stops
+    scanning a tuple of plain values, and the emitter holds a batch of them until it is sent."""
     kind = type(value)
     if secret:  # the value's shape (type, length, salted hash), never the value (docs/security.md)
-        return [
+        return (
             _DESCRIBED,
             role,
             [
@@ -89,19 +90,19 @@ def describe(value: Any, role: str, secret: bool, redactor: Redactor) -> list[An
                 ["pg:python_type", kind.__qualname__],
                 ["prov:value", redactor.marker(value, role)],
             ],
-        ]
+        )
     if kind is int:
         if -_MAX_INT <= value <= _MAX_INT:
-            return [_SCALAR, role, value]
+            return (_SCALAR, role, value)
     elif kind is float:
         if value - value == 0.0:  # finite
-            return [_SCALAR, role, value]
+            return (_SCALAR, role, value)
     elif kind is str:
         if len(value) <= MAX_JSON_CHARS:
-            return [_SCALAR, role, redactor.scrub(value)]
+            return (_SCALAR, role, redactor.scrub(value))
     elif kind is bool:
-        return [_SCALAR, role, value]
-    return [_DESCRIBED, role, [[name, item] for name, item in value_attrs(value, redactor)]]
+        return (_SCALAR, role, value)
+    return (_DESCRIBED, role, [[name, item] for name, item in value_attrs(value, redactor)])
 
 
 def add_activity(
@@ -150,7 +151,7 @@ def add_activity(
             if known is None:
                 kind = type(value)
                 if kind is int and -_MAX_INT <= value <= _MAX_INT:
-                    bound_inputs.append([_SCALAR, role, value])
+                    bound_inputs.append((_SCALAR, role, value))
                 else:
                     bound_inputs.append(describe(value, role, False, redactor))
                     if kind not in _NOT_REGISTERED_AS_INPUT:
@@ -158,7 +159,7 @@ def add_activity(
                 new += 1
                 used += 1
             else:
-                bound_inputs.append([_KNOWN, role, list(known)])
+                bound_inputs.append((_KNOWN, role, known))
                 used += len(known)
         index += 1
     bound_outputs: list[Any] = []
@@ -172,7 +173,7 @@ def add_activity(
             bound_outputs.append(describe(value, role, True, redactor))
         else:
             if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
-                bound_outputs.append([_SCALAR, role, value])
+                bound_outputs.append((_SCALAR, role, value))
             else:
                 bound_outputs.append(describe(value, role, False, redactor))
             register_output(value, (entity_id,))
@@ -244,15 +245,15 @@ def add_scalar_task(
         if known is None:
             kind = value.__class__
             if (kind is int and -_MAX_INT <= value <= _MAX_INT) or kind is bool:
-                bound_inputs.append([_SCALAR, role, value])
+                bound_inputs.append((_SCALAR, role, value))
             elif kind is str and len(value) <= MAX_JSON_CHARS:
-                bound_inputs.append([_SCALAR, role, redactor.scrub(value)])
+                bound_inputs.append((_SCALAR, role, redactor.scrub(value)))
             else:
                 bound_inputs.append(describe(value, role, False, redactor))
             new += 1
             used += 1
         else:
-            bound_inputs.append([_KNOWN, role, list(known)])
+            bound_inputs.append((_KNOWN, role, known))
             used += len(known)
     if result is None:
         bound_outputs = []
@@ -260,9 +261,9 @@ def add_scalar_task(
     else:
         kind = result.__class__
         if (kind is int and -_MAX_INT <= result <= _MAX_INT) or kind is bool:
-            bound_outputs = [[_SCALAR, output_role, result]]
+            bound_outputs = [(_SCALAR, output_role, result)]
         elif kind is str and len(result) <= MAX_JSON_CHARS:
-            bound_outputs = [[_SCALAR, output_role, redactor.scrub(result)]]
+            bound_outputs = [(_SCALAR, output_role, redactor.scrub(result))]
         else:
             bound_outputs = [describe(result, output_role, False, redactor)]
         lineage.register_output(result, (f"pgid:val_{prefix}_{number}_o0",))

@@ -514,7 +514,8 @@ class Emitter:
     def _expand(doc: str, event: list[Any]) -> list[dict[str, Any]]:
         """The records an event of ours stands for (to check or dead-letter them one by one)."""
         raw = {"doc": doc, "p": _ids.process_prefix(), "tpl": {str(event[0]): _compact.TEMPLATES[event[0]]}}
-        records, _ = wire.expand_events(raw, [event])
+        # as a reader would see it (tuples become lists); the standard library's JSON keeps lone surrogates
+        records, _ = wire.expand_events(raw, [json.loads(json.dumps(event))])
         return records
 
     def _storable(self, doc: str, record: dict[str, Any]) -> bool:

@@ -52,13 +52,13 @@ class Lineage:
     __slots__ = ("_by_identity", "_by_value", "_lock", "_strong")
 
     def __init__(self) -> None:
-        # id(obj) -> (entity ids or _AMBIGUOUS, obj or weakref to it)
-        self._by_identity: dict[int, tuple[tuple[str, ...], Any]] = {}
+        # id(obj) -> (entity ids (one id: the string) or _AMBIGUOUS, obj or weakref to it)
+        self._by_identity: dict[int, tuple[str | tuple[str, ...], Any]] = {}
         # ids of the entries above that hold the object itself, oldest first
         self._strong: dict[int, None] = {}
         # type -> (value -> entity ids of the one output equal to it, or _AMBIGUOUS): a table per type, as 1, 1.0
         # and True are equal keys of one dict
-        self._by_value: dict[type, dict[Any, tuple[str, ...]]] = {kind: {} for kind in _VALUE_KEYED}
+        self._by_value: dict[type, dict[Any, str | tuple[str, ...]]] = {kind: {} for kind in _VALUE_KEYED}
         self._lock = threading.RLock()  # re-entrant: a weakref callback may fire while it is held
 
     def lookup(self, value: Any) -> tuple[str, ...] | None:
@@ -69,10 +69,15 @@ class Lineage:
             ids, holder = entry
             target = holder() if type(holder) is weakref.ref else holder
             if target is value:
+                if isinstance(ids, str):
+                    return (ids,)
                 return ids or None  # _AMBIGUOUS: generated more than once, equality cannot decide either
         kind = type(value)
         if kind in _VALUE_KEYED:
-            return self._by_value[kind].get(value) or None
+            found = self._by_value[kind].get(value)
+            if isinstance(found, str):
+                return (found,)
+            return found or None
         return None
 
     def register_output(self, value: Any, entity_ids: tuple[str, ...]) -> None:
@@ -81,8 +86,11 @@ class Lineage:
         if value is None or kind is bool:
             return
         if kind in _VALUE_KEYED:
+            # One id is kept as the string itself: an entry then holds no container the garbage collector must
+            # scan (a run registers an entry per output, and full collections run on the user's thread too).
+            ids: str | tuple[str, ...] = entity_ids[0] if len(entity_ids) == 1 else entity_ids
             table = self._by_value[kind]
-            if table.setdefault(value, entity_ids) is not entity_ids:
+            if table.setdefault(value, ids) is not ids:
                 table[value] = _AMBIGUOUS  # a second output equal to an earlier one
             if len(table) > MAX_ENTRIES:
                 with self._lock:
@@ -93,8 +101,8 @@ class Lineage:
                 by_identity = self._by_identity
                 entry = by_identity.pop(ident, None)
                 if entry is not None and entry[1] is value:
-                    entity_ids = _AMBIGUOUS  # the same object generated again: an interned or shared scalar
-                by_identity[ident] = (entity_ids, value)
+                    ids = _AMBIGUOUS  # the same object generated again: an interned or shared scalar
+                by_identity[ident] = (ids, value)
                 strong = self._strong
                 strong.pop(ident, None)
                 strong[ident] = None

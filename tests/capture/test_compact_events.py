@@ -262,7 +262,9 @@ def test_event_times_are_the_producers_local_times_even_across_a_clock_change(zo
                 "p": _ids.process_prefix(),
                 "tpl": {str(number): _compact.TEMPLATES[number]},
             }
-            records, faults = wire.expand_events(raw, entries)
+            records, faults = wire.expand_events(
+                raw, json.loads(json.dumps(entries))
+            )  # as a reader sees them
             assert not faults
             produced.append(json.loads(json.dumps(records).replace("pgid:run_2", "pgid:run_1")))
         v1, v2 = produced
