@@ -49,7 +49,8 @@ PROGRESS_LINE_START = "loaded "
 
 WRITERS_PER_STREAM = 1
 """Batches each stream's loader writes at once. A cluster loader already writes one batch per stream in
-parallel (``partitions`` of them); more would only queue up on the graph's two cores (docs/scaling.md)."""
+parallel (``partitions`` + 1 of them); more would only queue transactions on the graph and contend for its locks
+(docs/scaling.md)."""
 
 
 class ClusterLoader:
