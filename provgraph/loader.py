@@ -77,10 +77,11 @@ loader that stops cleanly removes such consumers with its own."""
 BATCH_RECORDS = 5000
 """Records per transaction in `load_messages` (2k-10k rows per UNWIND is the sweet spot)."""
 
-GC_GENERATION0_THRESHOLD = 20_000
+GC_GENERATION0_THRESHOLD = 100_000
 """Allocations between young-generation garbage collections while loading (Python's default is 700). A batch
 is hundreds of thousands of small dicts and lists that live until its transaction commits; at the default, the
-collector walks them over and over and decoding takes twice as long (docs/loader.md)."""
+collector walks them over and over and decoding takes twice as long; at 20,000 collections still cost about
+2 us of the loader's 12 us per record, at 100,000 a few tenths (docs/loader.md)."""
 
 BOUNDED_RUN_GIVE_UP_S = 10.0
 """How long a bounded run (``run(until_idle_s=...)``: ``load --once``, ``--until-idle``) keeps retrying a Redis or
@@ -189,7 +190,7 @@ class LoadStats:
 class _Names:
     """Resolves qualified names of one message (and one bundle in it) to URIs."""
 
-    __slots__ = ("_prefixes", "_cache", "_uris")
+    __slots__ = ("_prefixes", "_cache", "_uris", "_props")
 
     def __init__(self, *namespace_maps: Mapping[str, str]) -> None:
         prefixes = dict(wire.NAMESPACES)
@@ -198,6 +199,8 @@ class _Names:
         self._prefixes = prefixes
         self._cache: dict[str, tuple[str, str, str]] = {}
         self._uris: dict[str, str] = {}
+        # (attribute name, reserved names) -> (property, always a list), or None for prov:type (`_convenience`)
+        self._props: dict[tuple[str, frozenset[str]], tuple[str, bool] | None] = {}
 
     def split(self, qname: str) -> tuple[str, str, str]:
         """(namespace URI, prefix, local part) of ``qname``; a full URI gives (URI, "", "")."""
@@ -293,21 +296,68 @@ ALWAYS_LISTS = frozenset({wire.NAMESPACES["pg"] + "tags"})
 """Attributes stored as a list even with one value (``tags=["only"]`` reads back as ``["only"]``)."""
 
 
+def _property_of(name: str, names: _Names, reserved: frozenset[str]) -> tuple[str, bool] | None:
+    """(convenience property, always a list) of attribute ``name``; None for ``prov:type``. Cached per message:
+    a message's records repeat the same few attribute names."""
+    key = (name, reserved)
+    if key in names._props:
+        return names._props[key]
+    namespace, prefix, local = names.split(name)
+    if namespace + local == PROV_TYPE:
+        fact = None
+    else:
+        prop = property_name(namespace, prefix, local) if prefix else (local or name)
+        if prop in reserved or prop.startswith("_"):
+            prop = f"{prefix or 'default'}:{local}" if local else name
+        fact = (prop, namespace + local in ALWAYS_LISTS)
+    names._props[key] = fact
+    return fact
+
+
+_SCALARS = (str, float, bool)
+
+
 def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozenset[str]) -> dict[str, Any]:
     """Convenience properties of a record's attributes (docs/graph-model.md): one per attribute name, a list for
-    a multi-valued one (lexical strings when its values' types differ), ``prov:type`` values under ``types``."""
+    a multi-valued one (lexical strings when its values' types differ), ``prov:type`` values under ``types``.
+
+    The common case (no attribute name twice) takes one pass with no intermediate lists; a repeated name goes
+    through `_convenience_general`, which gives the same result for everything."""
+    props: dict[str, Any] = {}
+    types: list[str] | None = None
+    for name, value in attrs:
+        fact = _property_of(name, names, reserved)
+        kind = type(value)
+        if fact is None:  # prov:type
+            if types is None:
+                types = []
+            types.append(str(value["$"] if kind is dict else _lexical(value)))
+            continue
+        if fact[0] in props:
+            return _convenience_general(attrs, names, reserved)
+        if kind in _SCALARS or (kind is int and _INT64[0] <= value <= _INT64[1]):
+            props[fact[0]] = [value] if fact[1] else value
+        else:
+            props[fact[0]] = [_plain(value, names)] if fact[1] else _plain(value, names)
+    if types is not None:
+        props["types"] = types
+    return props
+
+
+def _convenience_general(
+    attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozenset[str]
+) -> dict[str, Any]:
+    """`_convenience` for any attributes: repeated names, ``prov:type`` values, mixed types."""
     collected: dict[str, list[Any]] = {}
     types: list[str] = []
     lists: set[str] = set()
     for name, value in attrs:
-        namespace, prefix, local = names.split(name)
-        if namespace + local == PROV_TYPE:
+        fact = _property_of(name, names, reserved)
+        if fact is None:
             types.append(_plain(value) if isinstance(value, dict) else _lexical(value))
             continue
-        prop = property_name(namespace, prefix, local) if prefix else (local or name)
-        if prop in reserved or prop.startswith("_"):
-            prop = f"{prefix or 'default'}:{local}" if local else name
-        if namespace + local in ALWAYS_LISTS:
+        prop, always_list = fact
+        if always_list:
             lists.add(prop)
         collected.setdefault(prop, []).append(_plain(value, names))
     props: dict[str, Any] = {}
@@ -535,10 +585,10 @@ def _record_rows(
         props["to_formal"] = target_formal
     rows.relations[kind].append({"source": source_key, "target": target_key, "sk": sk, "props": props})
     for formal_name, ref_key, implied_label in ends:
-        qname = formal.get(formal_name) if formal_name else None
-        rows.references[implied_label or ELEMENT_LABEL].setdefault(
-            ref_key, _reference_props(ref_key, qname, bundle_uri)
-        )
+        referenced = rows.references[implied_label or ELEMENT_LABEL]
+        if ref_key not in referenced:  # the run a thousand tasks reference: its properties built once
+            qname = formal.get(formal_name) if formal_name else None
+            referenced[ref_key] = _reference_props(ref_key, qname, bundle_uri)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -213,6 +215,55 @@ def test_relation_edges_missing_ends_and_convenience_values():
     assert started["target"] == "https://a.example/run" and started["props"]["to_formal"] == "starter"
     assert "https://a.example/run" in batch.references["Activity"]
     assert batch.references["Element"]["d _:"]["declared"] is False
+
+
+_ATTRIBUTE_NAMES = st.sampled_from(
+    [
+        "pg:name",
+        "pg:tags",
+        "prov:type",
+        "prov:value",
+        "prov:label",
+        "ex:size",
+        "ex:_hidden",
+        "ex:id",
+        "pg:docs",
+    ]
+    + ["pg:types", "pg:key", "pg:sk", "pg:entity", "pg:time", "bare", "https://full.example/attr"]
+)
+_ATTRIBUTE_VALUES = st.one_of(
+    st.text(max_size=5),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.builds(
+        lambda v, t: {"$": v, "type": t},
+        st.sampled_from(["4", "x", "true"]),
+        st.sampled_from(["xsd:int", "xsd:boolean", "xsd:double", "prov:QUALIFIED_NAME", "ex:custom"]),
+    ),
+    st.builds(lambda v: {"$": v, "lang": "en"}, st.text(max_size=3)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_ATTRIBUTE_NAMES, _ATTRIBUTE_VALUES).map(list), max_size=6))
+def test_convenience_fast_path_equals_the_general_one(attrs):
+    """The one-pass `_convenience` (every record takes it) gives exactly the general algorithm's properties, in the
+    same order and with the same value types, for node and relationship reserved names alike."""
+    from provgraph.loader import (
+        _NODE_RESERVED,
+        _RELATION_RESERVED,
+        _convenience,
+        _convenience_general,
+        _Names,
+    )
+
+    namespaces = {"ex": "https://a.example/", "default": "https://default.example/"}
+    for reserved in (_NODE_RESERVED, _RELATION_RESERVED):
+        fast = _convenience(attrs, _Names(namespaces), reserved)
+        general = _convenience_general(attrs, _Names(namespaces), reserved)
+        assert repr(fast) == repr(general)
 
 
 def test_statement_keys_are_the_wire_statement_keys():
