@@ -59,7 +59,7 @@ def template_number(key: Any, build: Callable[..., dict[str, Any]], *args: Any) 
 
 def _template_fits(body: dict[str, Any]) -> bool:
     """Whether the records of a task bound to this template pass the wire checks (its fixed parts do not change)."""
-    sample: list[Any] = [0, 1, None, 0, 1, 0, "FINISHED", None, [], []]
+    sample: list[Any] = [0, 1, None, 0, 1, 0, "FINISHED", None, [], []]  # an event as a reader decodes it
     slots = sum(1 for pair in body.get("x", ()) if len(pair) == 1)
     if slots:
         sample.append([0] * slots)
@@ -78,8 +78,11 @@ def _template_fits(body: dict[str, Any]) -> bool:
 
 def describe(value: Any, role: str, secret: bool, redactor: Redactor) -> tuple[Any, ...]:
     """The binding of a new entity for ``value``: the attributes `capture._records` gives it, as a scalar binding
-    where the value itself says it all. Bindings are tuples (JSON arrays on the wire): the garbage collector stops
-    scanning a tuple of plain values, and the emitter holds a batch of them until it is sent."""
+    where the value itself says it all.
+
+    Events and bindings are tuples (JSON arrays on the wire; records are dicts): the garbage collector stops
+    tracking a tuple of plain values the first time it sees one, so a batch of events the emitter holds until it is
+    sent does not make later collections, on the user's threads too, scan it again."""
     kind = type(value)
     if secret:  # the value's shape (type, length, salted hash), never the value (docs/security.md)
         return (
@@ -183,7 +186,7 @@ def add_activity(
     if type(parent) is int and parent < first:
         parent = _ids.task_id(parent)
     # times are written at the producer's local UTC offset(s)
-    event = [
+    event: tuple[Any, ...] = (
         template,
         task,
         parent,
@@ -192,11 +195,11 @@ def add_activity(
         utc_offsets(start_ns, end_ns),
         status,
         error,
-        bound_inputs,
-        bound_outputs,
-    ]
+        tuple(bound_inputs),
+        tuple(bound_outputs),
+    )
     if slots is not None:
-        event.append(slots)
+        event += (tuple(slots),)
     entries.append(event)
     # activity + start, each new input entity and each usage, each output's entity, generation and derivations
     weights.append(2 + new + used + index * (2 + used))
@@ -255,20 +258,21 @@ def add_scalar_task(
         else:
             bound_inputs.append((_KNOWN, role, known))
             used += len(known)
+    bound_outputs: tuple[Any, ...]
     if result is None:
-        bound_outputs = []
+        bound_outputs = ()
         records = 2 + new + used
     else:
         kind = result.__class__
         if (kind is int and -_MAX_INT <= result <= _MAX_INT) or kind is bool:
-            bound_outputs = [(_SCALAR, output_role, result)]
+            bound_outputs = ((_SCALAR, output_role, result),)
         elif kind is str and len(result) <= MAX_JSON_CHARS:
-            bound_outputs = [(_SCALAR, output_role, redactor.scrub(result))]
+            bound_outputs = ((_SCALAR, output_role, redactor.scrub(result)),)
         else:
-            bound_outputs = [describe(result, output_role, False, redactor)]
+            bound_outputs = (describe(result, output_role, False, redactor),)
         lineage.register_output(result, (f"pgid:val_{prefix}_{number}_o0",))
         records = 4 + new + 2 * used
-    event = [
+    event: tuple[Any, ...] = (
         template,
         number,
         parent,
@@ -277,11 +281,11 @@ def add_scalar_task(
         utc_offsets(start_ns, end_ns),
         status,
         None,
-        bound_inputs,
+        tuple(bound_inputs),
         bound_outputs,
-    ]
+    )
     if slots is not None:
-        event.append(slots)
+        event += (tuple(slots),)
     entries.append(event)
     weights.append(records)
     return True

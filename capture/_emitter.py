@@ -445,7 +445,7 @@ class Emitter:
         templates: set[int] = set()
         doubtful = False
         for entry in entries:
-            if type(entry) is list:
+            if type(entry) is tuple:  # an event (records are dicts)
                 templates.add(entry[0])
             elif not doubtful and not _within_limits(entry):
                 doubtful = True
@@ -453,7 +453,7 @@ class Emitter:
             kept = [
                 (e, w)
                 for e, w in zip(entries, weights, strict=True)
-                if type(e) is list or self._storable(doc, e)
+                if type(e) is tuple or self._storable(doc, e)
             ]
             if not kept:
                 return None
@@ -470,7 +470,7 @@ class Emitter:
                     self._extra_messages.append(second)
                     return first
                 return first or second
-            if type(entries[0]) is list:  # one event too big: its records, one by one
+            if type(entries[0]) is tuple:  # one event too big: its records, one by one
                 return self._encode(doc, self._expand(doc, entries[0]))
             self._dead_letter(doc, entries[0], f"one record of {len(payload)} bytes, over the message limit")
             return None
@@ -482,12 +482,12 @@ class Emitter:
         good_weights: list[int] = []
         for entry, weight in zip(entries, weights, strict=True):
             try:
-                self._message(doc, [entry], {entry[0]} if type(entry) is list else set())
+                self._message(doc, [entry], {entry[0]} if type(entry) is tuple else set())
                 good.append(entry)
                 good_weights.append(weight)
                 continue
             except wire.WireFormatError as exc:
-                if type(entry) is not list:
+                if type(entry) is not tuple:
                     self._dead_letter(doc, entry, exc.reason)
                     continue
             for record in self._expand(doc, entry):
@@ -499,7 +499,7 @@ class Emitter:
                     self._dead_letter(doc, record, exc.reason)
         if not good:
             return None
-        used = {entry[0] for entry in good if type(entry) is list}
+        used = {entry[0] for entry in good if type(entry) is tuple}
         return self._message(doc, good, used), sum(good_weights)
 
     @staticmethod
@@ -511,7 +511,7 @@ class Emitter:
         )
 
     @staticmethod
-    def _expand(doc: str, event: list[Any]) -> list[dict[str, Any]]:
+    def _expand(doc: str, event: tuple[Any, ...]) -> list[dict[str, Any]]:
         """The records an event of ours stands for (to check or dead-letter them one by one)."""
         raw = {"doc": doc, "p": _ids.process_prefix(), "tpl": {str(event[0]): _compact.TEMPLATES[event[0]]}}
         # as a reader would see it (tuples become lists); the standard library's JSON keeps lone surrogates
