@@ -28,6 +28,7 @@ from provgraph.digests import document_digest, leaf, signed_bytes
 from provgraph.errors import ConfigurationError, ProvgraphError
 from provgraph.graph.backend import GraphBackend
 from provgraph.graph.lookup import require_ids
+from provgraph.graph.prefixes import property_prefixes
 from provgraph.loader import message_rows
 
 __all__ = ["Problem", "VerifyReport", "verify"]
@@ -107,6 +108,7 @@ def verify(
     report = VerifyReport()
     docs = _documents(backend, run, doc)
     key = _public_key(public_key) if public_key is not None else None
+    prefixes = dict(property_prefixes(backend).load())  # property names as the loader gave them
     for index, current in enumerate(docs, 1):
         report.docs.append(current)
         problems = report.problems
@@ -189,7 +191,7 @@ def verify(
                 if digest not in leaves:
                     problems.append(Problem(current, label, "record loaded but missing (deleted)"))
         # queryable properties: what the records imply, through the loader's own derivation
-        expected = message_rows(wire.Message(current, records, namespaces))
+        expected = message_rows(wire.Message(current, records, namespaces), prefixes=prefixes)
         _compare_nodes(current, nodes, expected, problems)
         _compare_relationships(current, seen_rel, expected, problems)
         extra = backend.read(backend.render("audit/undeclared_neighbours"), {"keys": keys}, tag="audit")

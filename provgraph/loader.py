@@ -29,7 +29,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from capture._streams import cluster_outages
 from provgraph.digests import audit_statements
 from provgraph.graph.cypher import as_one_query
 from provgraph.graph.model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
+from provgraph.graph.prefixes import PropertyPrefixes, property_prefixes
 from provgraph.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -190,9 +191,9 @@ class LoadStats:
 class _Names:
     """Resolves qualified names of one message (and one bundle in it) to URIs."""
 
-    __slots__ = ("_prefixes", "_cache", "_uris", "_props")
+    __slots__ = ("_prefixes", "_cache", "_uris", "_props", "stable")
 
-    def __init__(self, *namespace_maps: Mapping[str, str]) -> None:
+    def __init__(self, *namespace_maps: Mapping[str, str], stable: Mapping[str, str] | None = None) -> None:
         prefixes = dict(wire.NAMESPACES)
         for mapping in namespace_maps:  # later maps win: message over built-ins, bundle over message
             prefixes.update(mapping)
@@ -201,6 +202,8 @@ class _Names:
         self._uris: dict[str, str] = {}
         # (attribute name, reserved names) -> (property, always a list), or None for prov:type (`_convenience`)
         self._props: dict[tuple[str, frozenset[str]], tuple[str, bool] | None] = {}
+        # namespace URI -> the graph's one property prefix for it (provgraph.graph.prefixes); None: as written
+        self.stable = stable
 
     def split(self, qname: str) -> tuple[str, str, str]:
         """(namespace URI, prefix, local part) of ``qname``; a full URI gives (URI, "", "")."""
@@ -232,6 +235,22 @@ class _Names:
             namespace, _, local = self.split(qname)
             uri = self._uris[qname] = namespace + local
         return uri
+
+    def prefix(self, namespace: str, written: str) -> str:
+        """The graph's property prefix of ``namespace`` (``written``, the document's, when none is known)."""
+        if self.stable is None:
+            return written
+        return self.stable.get(namespace, written)
+
+    def qname(self, qname: str) -> str:
+        """``qname`` spelled with the graph's prefix of its namespace (as written when it has none, or is a URI)."""
+        if self.stable is None:
+            return qname
+        namespace, written, local = self.split(qname)
+        if not local and not written:
+            return qname  # a full URI
+        prefix = self.stable.get(namespace)
+        return f"{prefix}:{local}" if prefix is not None else qname
 
 
 # --- values --------------------------------------------------------------------------------------------------------
@@ -306,9 +325,10 @@ def _property_of(name: str, names: _Names, reserved: frozenset[str]) -> tuple[st
     if namespace + local == PROV_TYPE:
         fact = None
     else:
-        prop = property_name(namespace, prefix, local) if prefix else (local or name)
+        stable = names.prefix(namespace, prefix) if (prefix or local) else prefix
+        prop = property_name(namespace, stable, local) if stable else (local or name)
         if prop in reserved or prop.startswith("_"):
-            prop = f"{prefix or 'default'}:{local}" if local else name
+            prop = f"{stable or 'default'}:{local}" if local else name
         fact = (prop, namespace + local in ALWAYS_LISTS)
     names._props[key] = fact
     return fact
@@ -331,7 +351,7 @@ def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozen
         if fact is None:  # prov:type
             if types is None:
                 types = []
-            types.append(str(value["$"] if kind is dict else _lexical(value)))
+            types.append(str(_type_value(value, names)))
             continue
         if fact[0] in props:
             return _convenience_general(attrs, names, reserved)
@@ -354,7 +374,7 @@ def _convenience_general(
     for name, value in attrs:
         fact = _property_of(name, names, reserved)
         if fact is None:
-            types.append(_plain(value) if isinstance(value, dict) else _lexical(value))
+            types.append(_type_value(value, names))
             continue
         prop, always_list = fact
         if always_list:
@@ -371,6 +391,18 @@ def _convenience_general(
     if types:
         props["types"] = [str(t) for t in types]
     return props
+
+
+def _type_value(value: Any, names: _Names) -> Any:
+    """A ``prov:type`` value for ``types``: a qualified name with the graph's prefix, else its lexical form."""
+    if isinstance(value, dict):
+        if value.get("type") in _QNAME_TYPES and "lang" not in value and isinstance(value["$"], str):
+            try:
+                return names.qname(value["$"])
+            except wire.WireFormatError:  # a prefix nobody declared: as written
+                return value["$"]
+        return _plain(value)
+    return _lexical(value)
 
 
 def _type_labels(attrs: Sequence[Sequence[Any]], names: _Names) -> list[str]:
@@ -439,12 +471,16 @@ def message_rows(
     batch: Batch | None = None,
     *,
     faults: list[tuple[int, str]] | None = None,
+    prefixes: Mapping[str, str] | None = None,
 ) -> Batch:
     """The parameter rows of one decoded message (pure; no I/O), added to ``batch`` if given.
 
     With ``faults``, a record whose rows cannot be built (a name that does not resolve, say) is left out and
     appended there as (its index in ``message.records``, the reason), and the other records' rows are built;
     without, the first such record raises.
+
+    ``prefixes`` (namespace URI -> the graph's property prefix, `provgraph.graph.prefixes`) names convenience
+    properties, ``id`` and ``types`` the same whatever prefix the message used; without, as the message wrote them.
 
     Raises:
         capture.wire.WireFormatError: without ``faults``, a record names a prefix the message does not declare
@@ -456,7 +492,7 @@ def message_rows(
     rows.messages = 1
     for prefix, uri in message.namespaces.items():
         rows.namespaces[f"{doc}  {prefix}"] = {"doc": doc, "bundle": "", "prefix": prefix, "uri": uri}
-    doc_names = _Names(message.namespaces)
+    doc_names = _Names(message.namespaces, stable=prefixes)
     # a bundle's records resolve against the bundle's own namespaces, declared by its bundle record in the message
     bundle_names: dict[str, _Names] = {}
     bundle_uris: dict[str, str] = {}
@@ -472,7 +508,9 @@ def message_rows(
         if record["k"] == "bundle":
             # as prov reads a bundle's name: by the bundle's own prefixes (``bundle uuid:b1 prefix uuid <...>``),
             # then the document's
-            names = bundle_names[record["id"]] = _Names(message.namespaces, record.get("ns") or {})
+            names = bundle_names[record["id"]] = _Names(
+                message.namespaces, record.get("ns") or {}, stable=prefixes
+            )
             try:
                 bundle_uris[record["id"]] = names.uri(record["id"])
             except wire.WireFormatError as exc:
@@ -514,7 +552,7 @@ def _record_rows(
         found = bundle_names.get(bundle)
         if found is None:  # a bundle with no bundle record in this message: the message's namespaces
             bundle_uris[bundle] = doc_names.uri(bundle)
-            found = bundle_names[bundle] = _Names(doc_names._prefixes)
+            found = bundle_names[bundle] = _Names(doc_names._prefixes, stable=doc_names.stable)
         names = found
         bundle_uri = bundle_uris[bundle]
     sk = wire.statement_key(doc, record, resolve=names.uri)
@@ -528,7 +566,7 @@ def _record_rows(
             uri = names.uri(record["id"])
             key = _node_key(uri, bundle_uri)
         props = _convenience(attrs, names, _NODE_RESERVED)
-        props["id"] = record["id"]
+        props["id"] = names.qname(record["id"])
         props["uri"] = uri
         props["bundle"] = bundle_uri
         for name in ("startTime", "endTime"):
@@ -576,11 +614,17 @@ def _record_rows(
     source_formal, source_key, source_label = ends[0]
     target_formal, target_key, target_label = ends[1] if len(ends) > 1 else (None, source_key, None)
     props = _convenience(attrs, names, _RELATION_RESERVED)
-    props.update(formal)
+    if names.stable is None:
+        props.update(formal)
+    else:  # element references with the graph's prefixes; times as written
+        for name, value in formal.items():
+            props[name] = (
+                value if name in wire.TIME_FORMALS else _stable_reference(name, value, names, doc_names)
+            )
     props["doc"] = doc
     props["_rec"] = _json(record)
     if "id" in record:
-        props["id"] = record["id"]
+        props["id"] = names.qname(record["id"])
     if target_formal is not None:
         props["to_formal"] = target_formal
     rows.relations[kind].append({"source": source_key, "target": target_key, "sk": sk, "props": props})
@@ -588,7 +632,17 @@ def _record_rows(
         referenced = rows.references[implied_label or ELEMENT_LABEL]
         if ref_key not in referenced:  # the run a thousand tasks reference: its properties built once
             qname = formal.get(formal_name) if formal_name else None
+            if qname is not None:
+                qname = (doc_names if formal_name == "bundle" else names).qname(qname)
             referenced[ref_key] = _reference_props(ref_key, qname, bundle_uri)
+
+
+def _stable_reference(formal: str, qname: str, names: _Names, doc_names: _Names) -> str:
+    """A formal argument naming an element (or, in a derivation, a relation), with the graph's prefix."""
+    try:
+        return (doc_names if formal == "bundle" else names).qname(qname)
+    except wire.WireFormatError:  # not every formal is resolved when rows are built: as written
+        return qname
 
 
 @dataclass(frozen=True)
@@ -674,10 +728,13 @@ def write_batch(backend: GraphBackend, batch: Batch, *, tag: str = "loader") -> 
     )
 
 
-def _batches(messages: Iterable[wire.Message], batch_records: int) -> Iterator[Batch]:
+def _batches(
+    messages: Iterable[wire.Message], batch_records: int, prefixes: PropertyPrefixes | None = None
+) -> Iterator[Batch]:
     batch = Batch()
     for message in messages:
-        message_rows(message, batch)
+        mapping = prefixes.claim_for([message]) if prefixes is not None else None
+        message_rows(message, batch, prefixes=mapping)
         if batch.records >= batch_records:
             yield batch
             batch = Batch()
@@ -711,7 +768,7 @@ def load_messages(
     started = time.perf_counter()
     try:
         with _fewer_collections():
-            for batch in _batches(messages, batch_records):
+            for batch in _batches(messages, batch_records, property_prefixes(backend)):
                 stats.add(write_batch(backend, batch))
     except wire.WireFormatError as exc:
         raise WireFormatError(exc.reason) from exc
@@ -743,6 +800,8 @@ class _Entry:
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     # records dead-lettered alone: (index in the payload's records, the record as sent, reason)
     faults: list[tuple[int, Any, str]] = field(default_factory=list)
+    # the graph's property prefixes its rows were built with (the rows of a split are built the same way)
+    prefixes: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -767,9 +826,15 @@ class LoaderProgress:
         )
 
 
-def _decode_entry(entry_id: str, fields: Mapping[bytes, bytes]) -> _Entry:
-    """Decode one stream entry into rows. Never raises: what cannot load gets a reason, the whole entry's
-    (``reason``) when the message itself is unusable, a record's (``faults``) when only that record is."""
+def _decode_entry(
+    entry_id: str,
+    fields: Mapping[bytes, bytes],
+    prefixes: Callable[[wire.Message], Mapping[str, str]] | None = None,
+) -> _Entry:
+    """Decode one stream entry into rows. Never raises for what the entry holds: what cannot load gets a reason,
+    the whole entry's (``reason``) when the message itself is unusable, a record's (``faults``) when only that
+    record is. ``prefixes`` gives the graph's property prefixes for a message (`provgraph.graph.prefixes`: it may
+    register new ones, and raises only while the loader stops with the graph unreachable)."""
     payload = fields.get(wire.FIELD.encode())
     if payload is None:
         names = ", ".join(sorted(k.decode(errors="replace")[:40] for k in list(fields)[:10]))
@@ -793,8 +858,9 @@ def _decode_entry(entry_id: str, fields: Mapping[bytes, bytes]) -> _Entry:
         positions = list(range(len(message.records)))
     entry.records = list(zip(positions, message.records, strict=True))
     row_faults: list[tuple[int, str]] = []
+    mapping = entry.prefixes = prefixes(message) if prefixes is not None else None
     try:
-        entry.rows = message_rows(message, faults=row_faults)
+        entry.rows = message_rows(message, faults=row_faults, prefixes=mapping)
     except Exception as exc:  # not a record's fault: the message's (its namespaces, say)
         entry.rows, entry.records = None, []
         entry.reason = f"cannot build rows: {type(exc).__name__}: {str(exc)[:200]}"
@@ -932,6 +998,12 @@ class Loader:
         self.close()
 
     # -- the loop ----------------------------------------------------------------------------------------------
+
+    def _prefixes_for(self, message: wire.Message) -> Mapping[str, str]:
+        """The graph's property prefixes for a message's namespaces, registering new ones (an outage is retried
+        like a write: until it passes, or the loader stops and the entry stays pending)."""
+        registry = property_prefixes(self.backend)
+        return self._retrying(lambda: registry.claim_for([message]))  # type: ignore[no-any-return]
 
     def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing; reading starts at the stream's first entry."""
@@ -1131,7 +1203,7 @@ class Loader:
                 reason = f"delivered {times} times (more than loader_max_deliveries)"
                 entries.append(_Entry(entry_id.decode(), payload, reason=reason))
             else:
-                entries.append(_decode_entry(entry_id.decode(), fields))
+                entries.append(_decode_entry(entry_id.decode(), fields, self._prefixes_for))
         return entries
 
     def _read_batch(self) -> list[_Entry]:
@@ -1157,7 +1229,7 @@ class Loader:
                     break  # nothing arrived in one block period
                 continue
             for entry_id, fields in response[0][1]:
-                entry = _decode_entry(entry_id.decode(), fields)
+                entry = _decode_entry(entry_id.decode(), fields, self._prefixes_for)
                 entries.append(entry)
                 size = entry.rows.records if entry.rows is not None else 0
                 records += size
@@ -1233,7 +1305,7 @@ class Loader:
         context = [r for _, r in entry.records if r["k"] == "bundle" and r["id"] in bundles]
         subset = wire.Message(message.doc, [*context, *chosen], message.namespaces, message.sent_at)
         try:
-            rows = message_rows(subset)
+            rows = message_rows(subset, prefixes=entry.prefixes)
         except Exception:
             return None
         rows.records -= len(context)

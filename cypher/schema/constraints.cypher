@@ -4,6 +4,8 @@
 CREATE CONSTRAINT element_key IF NOT EXISTS FOR (n:Element) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT document_id IF NOT EXISTS FOR (n:Document) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT namespace_key IF NOT EXISTS FOR (n:Namespace) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT property_prefix_uri IF NOT EXISTS FOR (n:PropertyPrefix) REQUIRE n.uri IS UNIQUE;
+CREATE CONSTRAINT property_prefix_prefix IF NOT EXISTS FOR (n:PropertyPrefix) REQUIRE n.prefix IS UNIQUE;
 CREATE INDEX element_id IF NOT EXISTS FOR (n:Element) ON (n.id);
 CREATE INDEX activity_name IF NOT EXISTS FOR (n:Activity) ON (n.name);
 CREATE INDEX task_status IF NOT EXISTS FOR (n:Task) ON (n.status);

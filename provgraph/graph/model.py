@@ -48,7 +48,15 @@ TYPE_LABELS: dict[str, str] = {
 """A ``prov:type`` value (full URI) that adds a subtype label to its element node."""
 
 LABELS = frozenset(
-    {ELEMENT_LABEL, *KIND_LABELS.values(), *TYPE_LABELS.values(), "Document", "Namespace", "AuditBatch"}
+    {
+        ELEMENT_LABEL,
+        *KIND_LABELS.values(),
+        *TYPE_LABELS.values(),
+        "Document",
+        "Namespace",
+        "AuditBatch",
+        "PropertyPrefix",
+    }
 )
 
 RELATIONSHIP_TYPES = frozenset(wire.RELATIONS)

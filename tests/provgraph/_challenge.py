@@ -23,14 +23,22 @@ class Challenge:
     token: str
     doc: str
     namespace: str
+    prefix: str = "ex"
+    """The graph's property prefix of this copy's namespace (docs/graph-model.md, "One prefix per namespace"):
+    ``ex`` in a graph that saw the namespace first here, the next free ``ex_N`` in a shared test database."""
 
     def key(self, local: str) -> str:
         """The full URI (``key``) of ``ex:<local>`` in this copy."""
         return self.namespace + local
 
+    def id(self, local: str) -> str:
+        """The ``id`` of ``ex:<local>`` in the graph (with the graph's prefix)."""
+        return f"{self.prefix}:{local}"
+
 
 def load(backend: Any, token: str, directory: Path) -> Challenge:
     """Import a copy of the fixture whose ``ex`` namespace embeds ``token``, through the real import path."""
+    from provgraph.graph.prefixes import PropertyPrefixes
     from provgraph.prov.importer import import_document
 
     namespace = f"{NAMESPACE}{token}/"
@@ -38,7 +46,8 @@ def load(backend: Any, token: str, directory: Path) -> Challenge:
     path.write_text(DOCUMENT.read_text().replace(f"<{NAMESPACE}>", f"<{namespace}>"))
     backend.ensure_schema()
     result = import_document(backend, path)
-    return Challenge(token=token, doc=result.doc, namespace=namespace)
+    prefix = PropertyPrefixes(backend).load()[namespace]
+    return Challenge(token=token, doc=result.doc, namespace=namespace, prefix=prefix)
 
 
 def delete(backend: Any, challenge: Challenge) -> None:

@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     },
     {"graph.cypher", "services.embedded"},
     {"graph.backend"},
-    {"graph.falkordb", "graph.lookup"},
+    {"graph.falkordb", "graph.lookup", "graph.prefixes"},
     {"graph"},
     {"digests"},
     {"loader"},

@@ -52,7 +52,7 @@ def test_task_tree_lists_the_steps_of_a_run(client, challenge):
     rows = client.run("task_tree", run=challenge.key("run1"), limit=100)
     assert len(rows) == STEPS
     assert {row["depth"] for row in rows} == {1}
-    assert {row["parent"] for row in rows} == {"ex:run1"}
+    assert {row["parent"] for row in rows} == {challenge.id("run1")}
     names = sorted(row["name"] for row in rows)
     assert names == sorted(
         ["align_warp"] * 4 + ["reslice"] * 4 + ["softmean"] + ["slicer"] * 3 + ["convert"] * 3
@@ -118,12 +118,12 @@ def test_shared_entities_and_entity_runs(client, challenge):
         {(row["entity_key"], row["other_run"], row["relation"], row["other_relation"]) for row in rows}
     )
     inputs = [challenge.key(f"anatomy{k}_img") for k in range(1, 5)] + [challenge.key("reference_img")]
-    assert shared == sorted((key, "ex:run2", "used", "used") for key in inputs)
+    assert shared == sorted((key, challenge.id("run2"), "used", "used") for key in inputs)
     assert {row["other_workflow"] for row in rows} == {"brain atlas run 2"}
     uses = client.run("entity_runs", ref=challenge.key("reference_img"), limit=1000)
     assert sorted((row["run"], row["activity"], row["relation"]) for row in uses) == sorted(
-        [("ex:run1", f"ex:r1_aw_{letter}", "used") for letter in "abcd"]
-        + [("ex:run2", f"ex:r2_aw_{letter}", "used") for letter in "abcd"]
+        [(challenge.id("run1"), challenge.id(f"r1_aw_{letter}"), "used") for letter in "abcd"]
+        + [(challenge.id("run2"), challenge.id(f"r2_aw_{letter}"), "used") for letter in "abcd"]
     )
     assert {row["activity_name"] for row in uses} == {"align_warp"}
     assert [row["run_start"] for row in uses][:1] == ["2026-03-02T08:00:00-06:00"]
@@ -134,14 +134,18 @@ def test_diff_pairs_steps_by_what_they_did_and_names_the_parameter_as_the_cause(
     # the four align_warp steps start at the same instant and run 2 numbers them differently: paired by image
     anatomy_of_run2 = {"a": 3, "b": 1, "c": 4, "d": 2}
     expected_pairs = {
-        (f"ex:r1_aw_{letter}", f"ex:r2_aw_{l2}")
+        (challenge.id(f"r1_aw_{letter}"), challenge.id(f"r2_aw_{l2}"))
         for letter, k in zip("abcd", (1, 2, 3, 4), strict=True)
         for l2, k2 in anatomy_of_run2.items()
         if k2 == k
     }
     assert expected_pairs <= set(diff.pairs)
-    assert {(f"ex:r1_reslice{k}", f"ex:r2_reslice{k}") for k in range(1, 5)} <= set(diff.pairs)
-    assert {(f"ex:r1_slicer_{d}", f"ex:r2_slicer_{d}") for d in "xyz"} <= set(diff.pairs)
+    assert {(challenge.id(f"r1_reslice{k}"), challenge.id(f"r2_reslice{k}")) for k in range(1, 5)} <= set(
+        diff.pairs
+    )
+    assert {(challenge.id(f"r1_slicer_{d}"), challenge.id(f"r2_slicer_{d}")) for d in "xyz"} <= set(
+        diff.pairs
+    )
     assert not diff.added and not diff.removed
     assert len(diff.changes) == STEPS
     causes = diff.causes
@@ -151,9 +155,11 @@ def test_diff_pairs_steps_by_what_they_did_and_names_the_parameter_as_the_cause(
         not c.removed_inputs and not c.added_inputs for c in causes
     )  # the same images: no false change
     consequences = {c.activity_b: c for c in diff.consequences}
-    assert consequences["ex:r2_reslice1"].because == ("ex:r2_aw_b",)
-    assert set(consequences["ex:r2_softmean"].because) == {f"ex:r2_reslice{k}" for k in range(1, 5)}
-    assert consequences["ex:r2_convert_x"].because == ("ex:r2_slicer_x",)
+    assert consequences[challenge.id("r2_reslice1")].because == (challenge.id("r2_aw_b"),)
+    assert set(consequences[challenge.id("r2_softmean")].because) == {
+        challenge.id(f"r2_reslice{k}") for k in range(1, 5)
+    }
+    assert consequences[challenge.id("r2_convert_x")].because == (challenge.id("r2_slicer_x"),)
     assert client.diff(challenge.key("run1"), challenge.key("run1")).changes == ()
 
 
