@@ -326,6 +326,7 @@ def test_no_secret_reaches_stream_graph_exports_or_cli_and_ordinary_values_stay(
     needles = zoo_run["needles"]
     leaks: list[str] = []
     raw = b"".join(fields[wire.FIELD.encode()] for _, fields in zoo_run["raw"])
+    assert b'"v":2' in raw, "the zoo's tasks travel as compact events (wire version 2), checked here too"
     leaks += _leaks("raw stream entries", raw, needles)
     graph = _graph_text(zoo_run["backend"], zoo_run["runs"], zoo_run["raw"])
     leaks += _leaks("graph properties", graph, needles)
