@@ -298,31 +298,28 @@ def activity_records(
     agents: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """All records of one activity (task, iteration, custom task, agent call), lineage resolved."""
-    # Records are built as plain dicts here (not through wire.element/relation): this runs once per task on the
-    # emitter thread and is most of its work.
+    # Records are built by wire's activity builders (plain dicts, not wire.element/relation), the ones a reader uses
+    # to expand a compact event (wire version 2), so both forms give the same records.
     start = _iso(start_ns)
     end = _iso(end_ns) if end_ns is not None else None
-    attrs: list[list[Any]] = [["prov:type", type_qn], ["pg:name", name], ["pg:status", status]]
-    if end_ns is not None:
-        attrs.append(["pg:duration_s", (end_ns - start_ns) / 1e9])
     redactor = _redaction.active(_STATE.settings)
-    if error is not None:
-        attrs.append(["pg:error", error_text(error, redactor)])
-    attrs.append(["pg:started_by", parent_id])
-    for tag in tags:
-        attrs.append(["pg:tags", redactor.scrub(tag) if type(tag) is str else tag])
-    if custom_metadata:
-        attrs.append(["pg:custom_metadata", safe_json(redactor.redact(custom_metadata))])
-    if campaign_id:
-        attrs.append(["pg:campaign", str(campaign_id)])
     scrub = redactor.scrub
-    for pair in extra_attrs:  # prompts, responses, streams, names: text is scanned like any value
-        attrs.append([pair[0], scrub(pair[1]) if type(pair[1]) is str else pair[1]])
-    formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
-    records: list[dict[str, Any]] = [
-        {"k": "activity", "id": activity_id, "f": formal, "a": attrs},
-        {"k": "wasStartedBy", "f": {"activity": activity_id, "starter": parent_id, "time": start}},
-    ]
+    records = wire.activity_head(
+        activity_id,
+        parent_id,
+        type_qn,
+        name,
+        status,
+        start,
+        end,
+        (end_ns - start_ns) / 1e9 if end_ns is not None else None,
+        error_text(error, redactor) if error is not None else None,
+        [scrub(tag) if type(tag) is str else tag for tag in tags],
+        safe_json(redactor.redact(custom_metadata)) if custom_metadata else None,
+        str(campaign_id) if campaign_id else None,
+        # prompts, responses, streams, names: text is scanned like any value
+        [[pair[0], scrub(pair[1]) if type(pair[1]) is str else pair[1]] for pair in extra_attrs],
+    )
     append = records.append
     for agent_id in agents:
         append({"k": "wasAssociatedWith", "f": {"activity": activity_id, "agent": agent_id}})
@@ -340,13 +337,7 @@ def activity_records(
             if not secret:
                 lineage.register_input(value, known)
         for entity_id in known:
-            append(
-                {
-                    "k": "used",
-                    "f": {"activity": activity_id, "entity": entity_id, "time": start},
-                    "a": [["prov:role", role]],
-                }
-            )
+            append(wire.usage(activity_id, entity_id, start, role))
             used_ids.append(entity_id)
 
     generated: list[str] = []
@@ -354,21 +345,10 @@ def activity_records(
     for index, (role, value) in enumerate(outputs):
         secret = secret_name(role)
         entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret, redactor, generated=True)
-        append(
-            {
-                "k": "wasGeneratedBy",
-                "f": {"entity": entity_id, "activity": activity_id, "time": when},
-                "a": [["prov:role", role]],
-            }
-        )
+        append(wire.generation(entity_id, activity_id, when, role))
         for used_id in used_ids:
             if used_id != entity_id:
-                append(
-                    {
-                        "k": "wasDerivedFrom",
-                        "f": {"generatedEntity": entity_id, "usedEntity": used_id, "activity": activity_id},
-                    }
-                )
+                append(wire.derivation(entity_id, used_id, activity_id))
         generated.append(entity_id)
         if not secret:
             lineage.register_output(value, (entity_id,))

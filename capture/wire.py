@@ -81,6 +81,10 @@ __all__ = [
     "expand_events",
     "iso_from_ns",
     "task_template",
+    "activity_head",
+    "derivation",
+    "generation",
+    "usage",
     "Message",
     "RecordFault",
     "WireFormatError",
@@ -687,6 +691,71 @@ def encode_compact_message(
 # --- expansion ----------------------------------------------------------------------------------------------------
 
 
+def activity_head(
+    activity_id: str,
+    parent_id: str,
+    type_qn: dict[str, str],
+    name: str,
+    status: str,
+    start: str,
+    end: str | None,
+    duration_s: float | None,
+    error: str | None,
+    tags: Iterable[Any],
+    custom_metadata: str | None,
+    campaign: str | None,
+    extra: Iterable[Sequence[Any]],
+) -> list[dict[str, Any]]:
+    """The records that open a task-shaped activity (a task, loop iteration, custom task, agent or LLM call), with
+    its attribute values as given (redacted already): the activity and its ``wasStartedBy``. Capture's records and
+    `expand_events` both build them here, so an event expands to exactly what capture would have sent."""
+    attrs: list[list[Any]] = [["prov:type", type_qn], ["pg:name", name], ["pg:status", status]]
+    if duration_s is not None:
+        attrs.append(["pg:duration_s", duration_s])
+    if error is not None:
+        attrs.append(["pg:error", error])
+    attrs.append(["pg:started_by", parent_id])
+    for tag in tags:
+        attrs.append(["pg:tags", tag])
+    if custom_metadata is not None:
+        attrs.append(["pg:custom_metadata", custom_metadata])
+    if campaign:
+        attrs.append(["pg:campaign", campaign])
+    for pair in extra:
+        attrs.append([pair[0], pair[1]])
+    formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
+    return [
+        {"k": "activity", "id": activity_id, "f": formal, "a": attrs},
+        {"k": "wasStartedBy", "f": {"activity": activity_id, "starter": parent_id, "time": start}},
+    ]
+
+
+def usage(activity_id: str, entity_id: str, time: str, role: str) -> dict[str, Any]:
+    """``used(activity, entity, time)`` with its ``prov:role``."""
+    return {
+        "k": "used",
+        "f": {"activity": activity_id, "entity": entity_id, "time": time},
+        "a": [["prov:role", role]],
+    }
+
+
+def generation(entity_id: str, activity_id: str, time: str, role: str) -> dict[str, Any]:
+    """``wasGeneratedBy(entity, activity, time)`` with its ``prov:role``."""
+    return {
+        "k": "wasGeneratedBy",
+        "f": {"entity": entity_id, "activity": activity_id, "time": time},
+        "a": [["prov:role", role]],
+    }
+
+
+def derivation(generated_id: str, used_id: str, activity_id: str) -> dict[str, Any]:
+    """``wasDerivedFrom(generated, used, activity)``."""
+    return {
+        "k": "wasDerivedFrom",
+        "f": {"generatedEntity": generated_id, "usedEntity": used_id, "activity": activity_id},
+    }
+
+
 class _Template:
     """A template decoded once per message: its activity attributes before and after the per-event ones."""
 
@@ -793,31 +862,29 @@ def _expand_event(
     except (OverflowError, ValueError, OSError) as exc:
         raise WireFormatError(f"{where}: a time out of range ({exc})") from None
 
-    # The same records, in the same order, as capture._records.activity_records builds for a task.
-    attrs: list[list[Any]] = [["prov:type", spec.type_qn], ["pg:name", spec.name], ["pg:status", status]]
-    if end_ns is not None:
-        attrs.append(["pg:duration_s", (end_ns - start_ns) / 1e9])
-    if error is not None:
-        attrs.append(["pg:error", error])
-    attrs.append(["pg:started_by", parent_id])
-    for tag in spec.tags:
-        attrs.append(["pg:tags", tag])
-    if spec.custom_metadata is not None:
-        attrs.append(["pg:custom_metadata", spec.custom_metadata])
-    if spec.campaign:
-        attrs.append(["pg:campaign", spec.campaign])
+    extra: list[list[Any]] = []
     slot = 0
     for pair in spec.extra:
         if len(pair) == 2:
-            attrs.append([pair[0], pair[1]])
+            extra.append([pair[0], pair[1]])
         else:
-            attrs.append([pair[0], slots[slot]])
+            extra.append([pair[0], slots[slot]])
             slot += 1
-    formal = {"startTime": start, "endTime": end} if end else {"startTime": start}
-    records: list[dict[str, Any]] = [
-        {"k": "activity", "id": activity_id, "f": formal, "a": attrs},
-        {"k": "wasStartedBy", "f": {"activity": activity_id, "starter": parent_id, "time": start}},
-    ]
+    records = activity_head(
+        activity_id,
+        parent_id,
+        spec.type_qn,
+        spec.name,
+        status,
+        start,
+        end,
+        (end_ns - start_ns) / 1e9 if end_ns is not None else None,
+        error,
+        spec.tags,
+        spec.custom_metadata,
+        spec.campaign,
+        extra,
+    )
     append = records.append
     base = "pgid:val_" + activity_id.split("_", 1)[1] if "_" in activity_id else f"{activity_id}_val"
     used_ids: list[str] = []
@@ -829,33 +896,16 @@ def _expand_event(
             append(_entity(entity_id, role, kind, payload))
             known = (entity_id,)
         for entity_id in known:
-            append(
-                {
-                    "k": "used",
-                    "f": {"activity": activity_id, "entity": entity_id, "time": start},
-                    "a": [["prov:role", role]],
-                }
-            )
+            append(usage(activity_id, entity_id, start, role))
             used_ids.append(entity_id)
     when = end or start
     for index, (kind, role, payload) in enumerate(outputs):
         entity_id = f"{base}_o{index}"
         append(_entity(entity_id, role, kind, payload))
-        append(
-            {
-                "k": "wasGeneratedBy",
-                "f": {"entity": entity_id, "activity": activity_id, "time": when},
-                "a": [["prov:role", role]],
-            }
-        )
+        append(generation(entity_id, activity_id, when, role))
         for used_id in used_ids:
             if used_id != entity_id:
-                append(
-                    {
-                        "k": "wasDerivedFrom",
-                        "f": {"generatedEntity": entity_id, "usedEntity": used_id, "activity": activity_id},
-                    }
-                )
+                append(derivation(entity_id, used_id, activity_id))
     return records
 
 
