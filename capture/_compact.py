@@ -1,4 +1,4 @@
-"""Tasks as compact events (wire version 2, `capture.wire`, version 2): the emitter's cheap path.
+"""Tasks as compact events (wire version 2, `capture.wire`): the emitter's cheap path.
 
 An activity whose records follow the task shape (activity, start, input entities and usages, output entities,
 generations and derivations) is sent as an event bound to a template instead of as records. Everything that
@@ -9,7 +9,9 @@ reader, which expands each event into the records `capture._records.activity_rec
 
 The work per task is what a flat event costs: a template looked up by key (built, checked against the wire limits
 and numbered once per key and process), and each input and output described as a scalar binding (``int``,
-``float``, ``bool``, short ``str``: the value itself) or by its attributes (any other value).
+``float``, ``bool``, short ``str``: the value itself) or by its attributes (any other value). `add_scalar_task`
+writes the commonest shape out in one function; `add_activity` handles any task-shaped activity; activities with
+files, agents or telemetry stay records (`capture._records`).
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ from capture import _ids, wire
 from capture._redaction import Redactor
 from capture._values import MAX_JSON_CHARS, value_attrs
 
-__all__ = ["TEMPLATES", "add_activity", "describe", "template_number"]
+__all__ = ["TEMPLATES", "add_activity", "add_scalar_task", "describe", "template_number"]
 
 _MAX_INT = 2**63 - 1
 _SCALAR, _DESCRIBED, _KNOWN = wire.SCALAR, wire.DESCRIBED, wire.KNOWN
 
-# Types `Lineage.register_input` never registers: no entity id needs formatting for them.
 utc_offsets = _ids.utc_offsets
 current_prefix = _ids.current_prefix
 
+# Types `Lineage.register_input` never registers: no entity id needs formatting for them.
 _NOT_REGISTERED_AS_INPUT = frozenset({int, float, str, bytes, bool, type(None), tuple})
 
 TEMPLATES: list[dict[str, Any]] = []
