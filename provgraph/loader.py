@@ -64,6 +64,12 @@ WRITERS = {"neo4j": 2}
 one runs its statements while the other commits (about 18% more records/s on 2 cores, docs/loader.md); the
 embedded engine writes one query at a time anyway."""
 
+QUEUED_BATCHES = 1
+"""Decoded batches waiting for a writer beyond the ones being written. A writer that finishes takes the next
+batch at once instead of waiting for the reading thread to acknowledge the last one and hand it over (which,
+with that thread busy decoding, costs a GIL hand-off or more while the graph has only one transaction to work
+on). Each costs one batch of memory; acknowledgements stay in read order, after commit."""
+
 TRIM_INTERVAL_S = 5.0
 """How often a running loader trims acknowledged entries from its stream (`Loader.trim`)."""
 
@@ -946,6 +952,8 @@ class Loader:
         """The stream this loader reads (``settings.stream`` unless given: one partition on a Redis Cluster)."""
         self.writers = writers
         """Batches written at once (default: `WRITERS` of the backend's dialect)."""
+        self.queued = QUEUED_BATCHES
+        """Decoded batches waiting for a free writer (`QUEUED_BATCHES`)."""
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self._owns_backend = backend is None
         if backend is None:
@@ -1047,7 +1055,8 @@ class Loader:
                 while not self._stopping:
                     entries = self._retrying(self._recover) or self._retrying(self._read_batch)
                     # acknowledge in order what committed; wait for the oldest batch only when every writer is busy
-                    while in_flight and (in_flight[0][0].done() or len(in_flight) >= writers):
+                    # and a batch is queued for the next free one
+                    while in_flight and (in_flight[0][0].done() or len(in_flight) >= writers + self.queued):
                         self._finish(*in_flight.popleft())
                     if entries:
                         idle_since = time.monotonic()
