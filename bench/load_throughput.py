@@ -240,11 +240,14 @@ def graph_only_phase(
     threads (each takes the next batch, as the loader's writers do); only the sending is timed."""
     from provgraph.digests import audit_statements
     from provgraph.graph.cypher import as_one_query
+    from provgraph.graph.prefixes import property_prefixes
     from provgraph.loader import WRITERS, Batch, batch_statements, message_rows
 
+    registry = property_prefixes(backend)
     batches, batch = [], Batch()
     for records_ in workload(prefix, doc, records, per_message, start_task=start_task):
-        message_rows(wire.decode_message(wire.encode_message(doc, records_)), batch)
+        message = wire.decode_message(wire.encode_message(doc, records_))
+        message_rows(message, batch, prefixes=registry.claim_for([message]))  # as the loader builds them
         if batch.records >= settings.loader_batch_records:
             batches.append(batch)
             batch = Batch()
