@@ -373,3 +373,86 @@ def test_browser_in_chromium_is_styled_offers_the_guide_and_draws_lineage(
             graph_frame.screenshot(path=str(IMAGES / "browser-lineage.png"))
         finally:
             context.close()
+
+
+THIRD_PARTY = """document
+  prefix ex <http://example.org/{token}/>
+  prefix fpc <http://example.org/fpc-terms#>
+  entity(ex:anatomy, [prov:label="anatomy.img"])
+  activity(ex:run1, 2099-01-01T08:00:00-06:00, 2099-01-01T09:00:00-06:00, [prov:type='fpc:WorkflowExecution', prov:label="atlas run 1"])
+  activity(ex:r1_warp, 2099-01-01T08:00:00-06:00, 2099-01-01T08:10:00-06:00, [prov:label="align_warp"])
+  wasInformedBy(ex:r1_warp, ex:run1)
+  used(ex:r1_warp, ex:anatomy, -)
+  wasGeneratedBy(ex:r1_params, ex:r1_warp, -)
+  wasDerivedFrom(ex:r1_params, ex:anatomy)
+  activity(ex:run2, 2099-01-02T08:00:00-06:00, 2099-01-02T09:00:00-06:00, [prov:type='fpc:WorkflowExecution', prov:label="atlas run 2"])
+  activity(ex:r2_warp, 2099-01-02T08:00:00-06:00, 2099-01-02T08:10:00-06:00, [prov:label="align_warp"])
+  wasInformedBy(ex:r2_warp, ex:run2)
+  used(ex:r2_warp, ex:anatomy, -)
+  wasGeneratedBy(ex:r2_params, ex:r2_warp, -)
+  wasDerivedFrom(ex:r2_params, ex:anatomy)
+  activity(ex:r2_slice, 2099-01-02T08:11:00-06:00, 2099-01-02T08:20:00-06:00, [prov:label="reslice"])
+  wasInformedBy(ex:r2_slice, ex:run2)
+  wasInformedBy(ex:r2_slice, ex:r2_warp)
+  used(ex:r2_slice, ex:r2_params, -)
+  wasGeneratedBy(ex:r2_sliced, ex:r2_slice, -)
+  wasDerivedFrom(ex:r2_sliced, ex:r2_params)
+endDocument
+"""
+
+
+@pytest.mark.services
+def test_the_guide_works_on_prov_another_tool_wrote(neo4j_backend, neo4j_settings, unique):
+    """A third-party document (runs as activities their steps point to with wasInformedBy, no capture labels,
+    dated after anything else in the shared test graph so the guide picks it): the guide's ids come from it and
+    each of its questions draws a graph."""
+    from provgraph.prov.compare import parse_text
+    from provgraph.prov.importer import import_document
+    from provgraph.services.browser import example_ids, runnable_query
+
+    namespace = f"http://example.org/{unique}/"
+    document = parse_text(THIRD_PARTY.replace("{token}", unique), "provn")
+    stored = import_document(neo4j_backend, document, doc=f"test:{unique}:guide").doc
+    try:
+        ids = example_ids(neo4j_settings)
+        assert ids == {
+            "run": "ex:run2",
+            "run_name": "atlas run 2",
+            "output": "ex:r2_sliced",
+            "input": "ex:anatomy",
+            "shared_run": "ex:run2",  # it shares the anatomy image with run 1
+        }
+        nodes = {}
+        for question in GUIDE_QUERIES:
+            params = {question.parameter: namespace + ids[question.example].split(":")[1], **question.fixed}
+            rows = neo4j_backend.read(runnable_query(question), params)
+            if question.slug == "slowest":
+                assert rows == [], "no step of another tool records duration_s: nothing to rank, no error"
+            elif question.slug == "shared":
+                assert {row["other_run"]["id"] for row in rows} == {"ex:run1"}
+            else:
+                [row] = rows
+                nodes[question.slug] = sorted(node["id"] for node in row["nodes"])
+        assert nodes == {
+            "lineage": ["ex:anatomy", "ex:r2_params", "ex:r2_slice", "ex:r2_sliced", "ex:r2_warp"],
+            "impact": sorted(
+                [
+                    "ex:anatomy",
+                    "ex:r1_warp",
+                    "ex:r1_params",
+                    "ex:r2_warp",
+                    "ex:r2_params",
+                    "ex:r2_slice",
+                    "ex:r2_sliced",
+                ]
+            ),
+            "task_tree": ["ex:r2_slice", "ex:r2_warp", "ex:run2"],
+        }
+    finally:
+        neo4j_backend.write(
+            [
+                ("MATCH (n:Element) WHERE n.key STARTS WITH $ns DETACH DELETE n", {"ns": namespace}),
+                ("MATCH (n:Namespace) WHERE n.doc = $doc DETACH DELETE n", {"doc": stored}),
+                ("MATCH (n:Document {id: $doc}) DETACH DELETE n", {"doc": stored}),
+            ]
+        )
