@@ -236,13 +236,18 @@ def content_entity_id(sha256: str) -> str:
 def file_entity_id(ref: FileRef) -> str | None:
     """The entity a read of the file refers to now: the latest generation of these bytes at this path in this
     process, else the content entity; ``None`` if the file cannot be read."""
-    try:
-        sha = ref.sha256
-    except OSError:
-        return None
-    if not sha:
+    sha = _readable_sha(ref)
+    if sha is None:
         return None
     return _generations.get((os.path.abspath(ref), sha)) or content_entity_id(sha)
+
+
+def _readable_sha(ref: FileRef) -> str | None:
+    """The file's SHA-256, or ``None`` if it cannot be read (missing, or an error while hashing)."""
+    try:
+        return ref.sha256 or None
+    except OSError:
+        return None
 
 
 def file_attrs(ref: FileRef, scrub: Any = None) -> list[tuple[str, Any]]:
@@ -282,11 +287,8 @@ def file_generation(ref: FileRef, entity_id: str, scrub: Any = None) -> list[dic
     """The records of one generation of the file as ``entity_id`` (its entity, `specializationOf` the content
     entity, and that content entity), remembered so a later read in this process links to it; ``None`` if the file
     cannot be read. The caller adds the ``wasGeneratedBy``."""
-    try:
-        sha = ref.sha256
-    except OSError:
-        return None
-    if not sha:
+    sha = _readable_sha(ref)
+    if sha is None:
         return None
     key = (os.path.abspath(ref), sha)
     _generations.pop(key, None)  # re-inserted last: the dict's order is the forgetting order
