@@ -286,45 +286,49 @@ def purge_loaded(backend: GraphBackend, messages: Iterable[wire.Message]) -> Pur
         rows = backend.read(
             backend.render("purge/node_details"), {"keys": keys[start : start + _BATCH]}, tag="purge"
         )
-        delete, keep, references = [], [], []
-        for row in rows:
-            others = [d for d in row["docs"] or [] if d not in gone]
-            if others:
-                if len(others) == len(row["docs"]):
-                    continue  # declared by other documents only: nothing of ours on it
-                pairs = zip(row["decl"] or [], row["decl_sk"] or [], strict=False)
-                kept = [(raw, sk) for raw, sk in pairs if json.loads(raw).get("doc") not in gone]
-                keep.append(
-                    {
-                        "key": row["key"],
-                        "docs": others,
-                        "decl": [raw for raw, _ in kept],
-                        "decl_sk": [sk for _, sk in kept],
-                    }
-                )
-            elif row["relationship_docs"]:
-                props = {"key": row["key"], "id": row["id"], "uri": row["uri"], "bundle": row["bundle"]}
-                if row["docs"]:  # it was declared by ours only: an undeclared reference of the others now
-                    references.append({"key": row["key"], "props": {**props, "declared": False, "docs": []}})
-            else:
-                delete.append(row["key"])
-        statements = []
-        if delete:
-            statements.append((backend.render("purge/delete_nodes"), {"keys": delete}))
-        if keep:
-            statements.append((backend.render("purge/keep_declarations"), {"rows": keep}))
-        if references:
-            statements.append((backend.render("purge/to_reference"), {"rows": references}))
-        if statements:
-            backend.write(statements, tag="purge")
-        result.nodes_deleted += len(delete)
-        result.nodes_kept_for_others += len(keep)
-        result.nodes_now_references += len(references)
+        _settle_nodes(backend, rows, gone, result)
     backend.write(
         [(backend.render("purge/delete_namespaces"), {"keys": written.namespaces, "docs": docs})],
         tag="purge",
     )
     return result
+
+
+def _settle_nodes(
+    backend: GraphBackend, rows: list[dict[str, Any]], gone: set[str], result: PurgeResult
+) -> None:
+    """After the ``gone`` documents' relationships are deleted: each node (a `purge/node_details` row) keeps the
+    other documents' declarations, becomes an undeclared reference when only gone documents declared it and
+    relationships still use it, or is deleted when nothing uses it any more."""
+    delete, keep, references = [], [], []
+    for row in rows:
+        docs = row["docs"] or []
+        others = [d for d in docs if d not in gone]
+        if others:
+            if len(others) == len(docs):
+                continue  # declared by other documents only: nothing of the gone ones on it
+            pairs = zip(row["decl"] or [], row["decl_sk"] or [], strict=False)
+            kept = [(raw, sk) for raw, sk in pairs if json.loads(raw).get("doc") not in gone]
+            decls, sks = [raw for raw, _ in kept], [sk for _, sk in kept]
+            keep.append({"key": row["key"], "docs": others, "decl": decls, "decl_sk": sks})
+        elif row["relationship_docs"]:
+            if docs:  # declared by gone documents only: an undeclared reference of the others now
+                props = {"key": row["key"], "id": row["id"], "uri": row["uri"], "bundle": row["bundle"]}
+                references.append({"key": row["key"], "props": {**props, "declared": False, "docs": []}})
+        else:
+            delete.append(row["key"])
+    statements = []
+    if delete:
+        statements.append((backend.render("purge/delete_nodes"), {"keys": delete}))
+    if keep:
+        statements.append((backend.render("purge/keep_declarations"), {"rows": keep}))
+    if references:
+        statements.append((backend.render("purge/to_reference"), {"rows": references}))
+    if statements:
+        backend.write(statements, tag="purge")
+    result.nodes_deleted += len(delete)
+    result.nodes_kept_for_others += len(keep)
+    result.nodes_now_references += len(references)
 
 
 def _purge_document(
@@ -352,33 +356,7 @@ def _purge_document(
         rows = backend.read(
             backend.render("purge/node_details"), {"keys": keys[start : start + _BATCH]}, tag="purge"
         )
-        delete, keep, references = [], [], []
-        for row in rows:
-            others = [d for d in row["docs"] if d != doc]
-            if others:
-                decls, sks = [], []
-                for raw, sk in zip(row["decl"] or [], row["decl_sk"] or [], strict=False):
-                    if json.loads(raw).get("doc") != doc:
-                        decls.append(raw)
-                        sks.append(sk)
-                keep.append({"key": row["key"], "docs": others, "decl": decls, "decl_sk": sks})
-            elif row["relationship_docs"]:
-                props = {"key": row["key"], "id": row["id"], "uri": row["uri"], "bundle": row["bundle"]}
-                references.append({"key": row["key"], "props": {**props, "declared": False, "docs": []}})
-            else:
-                delete.append(row["key"])
-        statements = []
-        if delete:
-            statements.append((backend.render("purge/delete_nodes"), {"keys": delete}))
-        if keep:
-            statements.append((backend.render("purge/keep_declarations"), {"rows": keep}))
-        if references:
-            statements.append((backend.render("purge/to_reference"), {"rows": references}))
-        if statements:
-            backend.write(statements, tag="purge")
-        result.nodes_deleted += len(delete)
-        result.nodes_kept_for_others += len(keep)
-        result.nodes_now_references += len(references)
+        _settle_nodes(backend, rows, {doc}, result)
         if len(keys) > _BATCH:
             say(f"{min(start + _BATCH, len(keys))}/{len(keys)} nodes done")
     if undeclared:
