@@ -572,7 +572,12 @@ def _record_rows(
             uri = names.uri(record["id"])
             key = _node_key(uri, bundle_uri)
         props = _convenience(attrs, names, _NODE_RESERVED)
-        props["id"] = names.qname(record["id"])
+        # a bundle's name may use a prefix only the bundle declares: spelled with the bundle's names
+        props["id"] = (
+            bundle_names.get(record["id"], names).qname(record["id"])
+            if kind == "bundle"
+            else names.qname(record["id"])
+        )
         props["uri"] = uri
         props["bundle"] = bundle_uri
         for name in ("startTime", "endTime"):
