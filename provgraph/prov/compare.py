@@ -33,13 +33,14 @@ import io
 import logging
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument, ProvRecord
 
+    from capture import wire
     from provgraph.graph.backend import GraphBackend
 
 __all__ = [
@@ -339,27 +340,43 @@ def roundtrip(
     keeps the document strictly through the format (`prov_ceiling`), else by ``==``. Unless ``keep``, the
     documents are deleted from the graph afterwards (also when something fails on the way).
     """
+    from provgraph.errors import ProvgraphError
     from provgraph.loader import load_messages, written_keys
     from provgraph.prov.export import export_documents, serialize
     from provgraph.prov.importer import document_to_messages
     from provgraph.purge import purge_loaded
 
     ids = [f"{doc_prefix}{index}" for index in range(len(documents))]
-    messages = []
-    for doc, (_, document) in zip(ids, documents, strict=True):
-        messages.extend(document_to_messages(document, doc))
+    names = {doc: name for doc, (name, _) in zip(ids, documents, strict=True)}
+    refused: dict[str, str] = {}  # document name -> why the store did not take it
+    by_doc: dict[str, list[wire.Message]] = {}
+    for doc, (name, document) in zip(ids, documents, strict=True):
+        try:
+            by_doc[doc] = document_to_messages(document, doc)
+        except ProvgraphError as exc:  # this document only: named as different, the others go round
+            refused[name] = f"not imported: {exc}"
+    messages = [message for batch in by_doc.values() for message in batch]
     if progress:
         progress(f"importing {len(documents)} documents ({sum(len(m.records) for m in messages)} records)")
     try:
-        load_messages(backend, messages)
+        try:
+            load_messages(backend, messages)
+        except ProvgraphError:  # one document the loader refuses: load them one by one to name it
+            for doc, batch in by_doc.items():
+                try:
+                    load_messages(backend, batch)
+                except ProvgraphError as exc:
+                    refused[names[doc]] = f"not stored: {exc}"
         if progress:
             progress("exporting them")
-        exported = export_documents(backend, ids, node_keys=written_keys(messages).nodes)
+        exported = export_documents(
+            backend, ids, node_keys=written_keys(_stored(by_doc, names, refused)).nodes
+        )
     finally:
         if not keep:
             if progress:
                 progress(f"removing the {len(documents)} documents from the graph")
-            purge_loaded(backend, messages)
+            purge_loaded(backend, _stored(by_doc, names, refused))
     results = []
     for fmt in formats:
         result = FormatResult(fmt)
@@ -370,6 +387,9 @@ def roundtrip(
                 continue
             if ceiling == EQUAL:
                 result.loose.append(name)
+            if name in refused:
+                result.different[name] = [refused[name]]
+                continue
             try:
                 text = serialize(exported[doc], fmt)
                 assert text is not None
@@ -384,3 +404,10 @@ def roundtrip(
                 result.different[name] = diffs
         results.append(result)
     return results
+
+
+def _stored(
+    by_doc: Mapping[str, list[wire.Message]], names: Mapping[str, str], refused: Mapping[str, str]
+) -> list[wire.Message]:
+    """The messages of the documents the store took."""
+    return [message for doc, batch in by_doc.items() if names[doc] not in refused for message in batch]

@@ -63,3 +63,16 @@ def test_a_qname_literal_a_bundle_local_prefix_and_repeats_come_back_strictly(em
         embedded_backend, [("tricky", document)], ["provn"], doc_prefix=f"pgid:tricky_{token}_"
     )
     assert result.identical == ["tricky"] and result.loose == [] and result.different == {}
+
+
+def test_a_document_the_store_refuses_is_named_and_the_others_still_go_round(embedded_backend) -> None:
+    token = uuid.uuid4().hex[:8]
+    good = _read(TRICKY.format(token=token))
+    bad = ProvDocument()
+    bad.add_namespace("ex", f"http://example.org/{token}/")
+    bad.entity("ex:" + "x" * 100_000)  # an identifier beyond the wire format's limit
+    (result,) = roundtrip(
+        embedded_backend, [("good", good), ("bad", bad)], ["provn"], doc_prefix=f"pgid:refused_{token}_"
+    )
+    assert result.identical == ["good"]
+    assert list(result.different) == ["bad"] and "not imported" in result.different["bad"][0]
