@@ -101,6 +101,7 @@ __all__ = [
     "statement_key_v1",
     "typed_literal",
     "decode_message_partial",
+    "holds_cut_value",
     "validate_document_id",
     "validate_namespaces",
     "validate_payload",
@@ -822,7 +823,7 @@ def _bindings(value: Any, where: str, inputs: bool) -> list[Any]:
     return value
 
 
-class _TooLarge(Exception):
+class _TooLarge(CaptureError):
     """An event that would take the message over `MAX_EXPANDED_RECORDS`."""
 
 
@@ -962,15 +963,86 @@ class RecordFault:
     reason: str
 
 
-def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any]]:
-    """The message object and its records list, the envelope checked (size, JSON, version, doc, ns)."""
+_PARSE_DEPTH = 64
+"""Arrays and objects nested deeper than this (no valid message comes near: values nest at most
+`MAX_NESTING_DEPTH`) are cut out before parsing when the parser refuses the depth, so that only the record holding
+them is refused, not the whole message."""
+
+_TOO_DEEP = "\x00provgraph: cut, nested too deep"
+_TOO_DEEP_JSON = json.dumps(_TOO_DEEP).encode()
+_CUT_REASON = (
+    f"a value nested deeper than {_PARSE_DEPTH} levels (values in a message nest at most {MAX_NESTING_DEPTH})"
+)
+_STRUCTURE = re.compile(rb'[\\"\[\]{}]')
+
+
+def _cut_deep_values(payload: bytes) -> bytes:
+    """``payload`` with every array or object that starts deeper than `_PARSE_DEPTH` replaced by `_TOO_DEEP`:
+    one pass over the structural characters, without recursion (a hostile message may nest 100,000 deep)."""
+    out = bytearray()
+    depth = 0
+    copied = 0  # payload[:copied] is in out (or cut)
+    cut_from = -1
+    in_string = False
+    escaped_until = -1
+    for match in _STRUCTURE.finditer(payload):
+        at = match.start()
+        char = payload[at]
+        if at <= escaped_until:
+            continue
+        if in_string:
+            if char == 0x5C:  # backslash: the next character is escaped
+                escaped_until = at + 1
+            elif char == 0x22:
+                in_string = False
+            continue
+        if char == 0x22:
+            in_string = True
+        elif char in (0x5B, 0x7B):
+            depth += 1
+            if depth == _PARSE_DEPTH + 1 and cut_from < 0:
+                cut_from = at
+        elif char in (0x5D, 0x7D):
+            if depth == _PARSE_DEPTH + 1 and cut_from >= 0:
+                out += payload[copied:cut_from] + _TOO_DEEP_JSON
+                copied = at + 1
+                cut_from = -1
+            depth -= 1
+    out += payload[copied:] if cut_from < 0 else payload[copied:cut_from] + _TOO_DEEP_JSON
+    return bytes(out)
+
+
+def holds_cut_value(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` (a decoded record) held an array or object nested too deep to parse, cut out on decoding:
+    such a record cannot be written out as it was sent."""
+    if value == _TOO_DEEP:
+        return True
+    if depth > _PARSE_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return any(holds_cut_value(item, depth + 1) for item in value.values())
+    if isinstance(value, list):
+        return any(holds_cut_value(item, depth + 1) for item in value)
+    return False
+
+
+def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any], bool]:
+    """The message object and its records list, the envelope checked (size, JSON, version, doc, ns), and whether
+    values nested too deep for the parser were cut out (the records holding `_TOO_DEEP` are then refused)."""
     validate_payload(payload)
+    cut = False
     try:
         raw = _loads(payload)
-    except RecursionError:  # the standard library's parser on deeply nested input
-        raise WireFormatError(f"nested deeper than a message can be ({MAX_NESTING_DEPTH} levels)") from None
-    except (ValueError, TypeError) as exc:
-        raise WireFormatError(f"not valid JSON: {str(exc)[:200]}") from exc
+    except (RecursionError, ValueError, TypeError) as exc:
+        too_deep = isinstance(exc, RecursionError) or "depth" in str(exc)
+        if not too_deep:
+            raise WireFormatError(f"not valid JSON: {str(exc)[:200]}") from exc
+        data = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else bytes(payload)
+        try:
+            raw = _loads(_cut_deep_values(data))
+        except (RecursionError, ValueError, TypeError) as again:
+            raise WireFormatError(f"not valid JSON: {str(again)[:200]}") from again
+        cut = True
     if type(raw) is not dict:
         raise WireFormatError(f"a message must be a JSON object, not {_describe(raw)}")
     version = raw.get("v")
@@ -989,7 +1061,7 @@ def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any]]:
         for key in ("src",):
             if isinstance(raw.get(key), str):
                 _unicode(raw[key], f"'{key}'")
-    return raw, records
+    return raw, records, cut
 
 
 def _entries(raw: dict[str, Any], records: list[Any]) -> tuple[list[Any], list[RecordFault]]:
@@ -1017,10 +1089,13 @@ def _message(raw: dict[str, Any], records: list[dict[str, Any]]) -> Message:
 def decode_message(payload: bytes | str) -> Message:
     """Decode and validate a message; raise `WireFormatError` with a one-line reason if it or any record is not
     valid (`decode_message_partial` keeps the valid records instead)."""
-    raw, records = _decode_envelope(payload)
+    raw, records, cut = _decode_envelope(payload)
     records, faults = _entries(raw, records)
     if faults:
         raise WireFormatError(faults[0].reason)
+    for index, record in enumerate(records if cut else ()):
+        if holds_cut_value(record):
+            raise WireFormatError(f"record {index}: {_CUT_REASON}")
     for index, record in enumerate(records):
         validate_record(record, index)
     return _message(raw, records)
@@ -1030,11 +1105,13 @@ def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFa
     """Decode a message, keeping its valid records: the message (valid records only, in order) and the records
     left out with their reasons. Raises `WireFormatError` only when the message itself is unusable (size, JSON,
     version, document id, namespaces, not a list of records)."""
-    raw, records = _decode_envelope(payload)
+    raw, records, cut = _decode_envelope(payload)
     records, faults = _entries(raw, records)
     valid: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         try:
+            if cut and holds_cut_value(record):
+                raise WireFormatError(f"record {index}: {_CUT_REASON}")
             validate_record(record, index)
         except WireFormatError as exc:
             faults.append(RecordFault(index, record, exc.reason))

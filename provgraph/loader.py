@@ -892,6 +892,8 @@ def _dead_record_payload(entry: _Entry, index: int, record: Any) -> tuple[bytes,
     the record cannot be written out again."""
     message = entry.message
     assert message is not None
+    if wire.holds_cut_value(record):  # what was sent is not in the record any more: keep the whole message
+        return entry.payload, False
     records: list[Any] = [record]
     bundle = record.get("b") if isinstance(record, dict) else None
     if bundle:

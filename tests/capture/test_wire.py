@@ -70,3 +70,24 @@ def test_statement_keys_follow_meaning_not_spelling() -> None:
     assert wire.statement_key("ex:run1", different_value, NS) != key
     assert wire.statement_key("ex:run2", entity, NS) != key  # a statement belongs to its document
     assert wire.statement_key("ex:run1", entity, NS) == key  # stable
+
+
+def test_a_record_nested_deeper_than_the_parser_allows_costs_only_itself():
+    """JSON parsers stop at some depth (orjson at 1,024): the loader cuts such values out before parsing, so the
+    record holding one is refused and its neighbours (strings with brackets and escapes included) load as sent."""
+    good = {"k": "entity", "id": "ex:a", "a": [["ex:s", 'a[b]"{\\']]}
+    deep = "[" * 100_000 + "]" * 100_000
+    good_text = json.dumps(good)
+    payload = (
+        '{"v":1,"doc":"ex:d","ns":{"ex":"https://example.org/"},"records":['
+        + f'{good_text},{{"k":"entity","id":"ex:d","a":[["ex:x",{deep}]]}},{good_text}]}}'
+    ).encode()
+    message, faults = wire.decode_message_partial(payload)
+    assert message.records == [good, good]
+    assert [(fault.index, fault.reason.split(":")[0]) for fault in faults] == [(1, "record 1")]
+    assert "nested deeper than" in faults[0].reason and wire.holds_cut_value(faults[0].record)
+    with pytest.raises(wire.WireFormatError, match="record 1: a value nested deeper"):
+        wire.decode_message(payload)
+    too_deep_ns = b'{"v":1,"doc":"ex:d","ns":{"ex":' + deep.encode() + b'},"records":[]}'
+    with pytest.raises(wire.WireFormatError, match="namespace URI of 'ex' must be a non-empty string"):
+        wire.decode_message_partial(too_deep_ns)

@@ -362,7 +362,7 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path):
     exported = json.loads((tmp_path / "out" / "train_model.json").read_text())
     assert exported["activity"] and exported["entity"]
     turtle = (tmp_path / "out" / "train_model.ttl").read_text()
-    assert "prov:wasGeneratedBy" in turtle or "prov#wasGeneratedBy" in turtle
+    assert "prov:qualifiedGeneration" in turtle  # PROV-O's qualified form; direct triples only when asked
 
     second = demo()  # the same data directory: the first run's runs are still there
     runs = second.split("Recent workflow runs")[1].split("==")[0]

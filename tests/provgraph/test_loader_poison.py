@@ -83,7 +83,7 @@ def test_every_poison_kind_is_dead_lettered_on_first_delivery(scoped, unique, ba
     single = {  # one bad record in a message of good ones: name -> (record, expected reason)
         "k as a list": ({"k": ["entity"], "id": "ex:k1"}, "unknown record kind"),
         "k as a map": ({"k": {"entity": 1}, "id": "ex:k2"}, "unknown record kind"),
-        "deep value": ({"k": "entity", "id": "ex:d", "a": [["ex:x", DEEP]]}, "unsupported value type list"),
+        "deep value": ({"k": "entity", "id": "ex:d", "a": [["ex:x", DEEP]]}, "nested deeper than 64 levels"),
         "40 KB id": ({"k": "entity", "id": "ex:" + "x" * 40_000}, "over the limit of 1024"),
         "10 MB attribute name": (
             {"k": "entity", "id": "ex:big", "a": [["ex:" + "n" * 10_000_000, 1]]},
