@@ -3,7 +3,8 @@
 `tail` reads the Redis Stream with plain ``XREAD`` from a stream id (never ``XREADGROUP``): it is not a consumer
 of the loader's group, so it acknowledges, claims and delays nothing, and any number of tails can watch while
 loaders load. With ``since``, it first replays the events the graph already holds from that time on (a named
-query, ``cypher/tail_since.cypher``), then follows the stream from the entry that was last when it started.
+query, ``cypher/tail_since.cypher``), then follows the stream from the entry that was last when it started (on a
+Redis Cluster: every partition stream of it, `capture._streams`).
 
 Each PROV message becomes a few events, one line each:
 
@@ -40,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from capture import wire
+from capture._streams import discover_stream_keys, is_cluster_url, parse_cluster_url
 from provgraph.errors import ConfigurationError, StoreUnavailable
 from provgraph.graph.backend import GraphBackend
 from provgraph.loader import _redis_client
@@ -559,16 +561,15 @@ def tail(
     owns_redis = redis_client is None
     if owns_redis:
         redis_client = _redis_client(settings)
-    cursor = start_id
-    if follow and cursor is None:
+    cursors: _Cursors | None = None
+    if follow:
         # Fixed now, not at the first iteration: whatever is added after `tail` returns is reported.
         try:
-            last = redis_client.xrevrange(settings.stream, count=1)
+            cursors = _Cursors.start(redis_client, settings, start_id)
         except redis.exceptions.ConnectionError as exc:
             if owns_redis:
                 redis_client.close()
             raise StoreUnavailable(f"cannot reach the record stream at {_safe(settings)}: {exc}") from exc
-        cursor = last[0][0].decode() if last else "0-0"
     if since is not None and backend is None:
         raise ConfigurationError("--since reads the graph; no graph backend was given")
     since_iso = parse_since(since) if since is not None else None
@@ -579,8 +580,7 @@ def tail(
         owns_redis,
         flt,
         since_iso,
-        follow,
-        cursor,
+        cursors,
         idle_timeout_s,
         block_ms,
         limit,
@@ -594,8 +594,7 @@ def _events(
     owns_redis: bool,
     flt: TailFilter,
     since_iso: str | None,
-    follow: bool,
-    cursor: str | None,
+    cursors: _Cursors | None,
     idle_timeout_s: float | None,
     block_ms: int,
     limit: int,
@@ -605,13 +604,13 @@ def _events(
     try:
         if since_iso is not None and backend is not None:
             yield from graph_events(backend, since_iso, flt, limit)
-        if not follow or cursor is None:
+        if cursors is None:
             return
         context = _Context(_run_lookup(backend) if backend is not None else None)
         idle_since = time.monotonic()
         while True:
             try:
-                response = redis_client.xread({settings.stream: cursor}, count=100, block=block_ms)
+                response = cursors.read(redis_client, block_ms)
             except redis.exceptions.ConnectionError as exc:
                 raise StoreUnavailable(f"lost the record stream at {_safe(settings)}: {exc}") from exc
             if not response:
@@ -619,10 +618,10 @@ def _events(
                     return
                 continue
             idle_since = time.monotonic()
-            for _stream, entries in response:
+            for stream, entries in response:
                 for raw_id, fields in entries:
                     entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                    cursor = entry_id
+                    cursors.advance(stream, entry_id)
                     payload = fields.get(wire.FIELD.encode())
                     if payload is None:
                         continue
@@ -636,6 +635,63 @@ def _events(
     finally:
         if owns_redis:
             redis_client.close()
+
+
+class _Cursors:
+    """Where the tail is in each stream it follows: ``settings.stream`` on one server; on a Redis Cluster every
+    partition stream of it (`capture._streams`), found again every `REDISCOVER_S` as runs create new ones."""
+
+    REDISCOVER_S = 5.0
+    CLUSTER_POLL_S = 0.2
+
+    def __init__(self, settings: Any, positions: dict[str, str], start_id: str | None) -> None:
+        self._settings = settings
+        self._positions = positions
+        self._start_id = start_id
+        self._cluster = is_cluster_url(str(settings.redis_url))
+        self._discovered = time.monotonic()
+
+    @classmethod
+    def start(cls, client: Any, settings: Any, start_id: str | None) -> _Cursors:
+        cursors = cls(settings, {}, start_id)
+        for key in cursors._keys(client):
+            cursors._positions[key] = cursors._first_position(client, key)
+        return cursors
+
+    def _keys(self, client: Any) -> list[str]:
+        if not self._cluster:
+            return [str(self._settings.stream)]
+        partitions = parse_cluster_url(str(self._settings.redis_url)).partitions
+        return discover_stream_keys(client, str(self._settings.stream), partitions)
+
+    def _first_position(self, client: Any, key: str) -> str:
+        if self._start_id is not None:
+            return self._start_id
+        last = client.xrevrange(key, count=1)
+        return str(last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) if last else "0-0"
+
+    def read(self, client: Any, block_ms: int) -> list[tuple[Any, list[Any]]]:
+        """The next entries (up to 100 per stream), waiting up to ``block_ms`` when there are none."""
+        if not self._cluster:
+            return list(client.xread(dict(self._positions), count=100, block=block_ms) or [])
+        # A cluster answers one XREAD per slot: each stream is read on its own, without blocking, and the
+        # tail sleeps a little when none had anything. Streams that appeared since are followed from their start.
+        if time.monotonic() - self._discovered >= self.REDISCOVER_S:
+            self._discovered = time.monotonic()
+            for key in self._keys(client):
+                self._positions.setdefault(key, "0-0" if self._start_id is None else self._start_id)
+        response = []
+        for key, position in list(self._positions.items()):
+            found = client.xread({key: position}, count=100)
+            if found:
+                response.extend(found)
+        if not response:
+            time.sleep(min(block_ms / 1000, self.CLUSTER_POLL_S))
+        return response
+
+    def advance(self, stream: Any, entry_id: str) -> None:
+        key = stream.decode() if isinstance(stream, bytes) else str(stream)
+        self._positions[key] = entry_id
 
 
 def _safe(settings: Any) -> str:

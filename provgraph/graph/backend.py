@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -198,12 +199,35 @@ class Neo4jBackend(GraphBackend):
             self.render("schema/relationship_constraint", type=t) for t in sorted(RELATIONSHIP_TYPES)
         ]
         for statement in statements:
+            self._schema_statement(statement)
+
+    # Loaders starting together on an empty database race to create the same index: the loser's
+    # `IF NOT EXISTS` still fails with one of these (or a deadlock), and the statement run again is a no-op.
+    _SCHEMA_RACES = frozenset(
+        {
+            "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+            "Neo.ClientError.Schema.IndexAlreadyExists",
+            "Neo.ClientError.Schema.ConstraintAlreadyExists",
+        }
+    )
+
+    def _schema_statement(self, statement: str, attempts: int = 5) -> None:
+        for attempt in range(attempts):
             try:
                 self.driver.execute_query(statement, database_=self.database)
+                return
             except self._neo4j.exceptions.ClientError as exc:
+                if exc.code in self._SCHEMA_RACES and attempt + 1 < attempts:
+                    continue
                 raise QueryError(
                     f"schema statement failed on Neo4j: {exc.code}: {exc.message}", "schema"
                 ) from exc
+            except self._neo4j.exceptions.TransientError as exc:
+                if attempt + 1 == attempts:
+                    raise StoreUnavailable(
+                        f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)
+                    ) from exc
+                time.sleep(0.05 * (attempt + 1))
             except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError, OSError) as exc:
                 raise StoreUnavailable(
                     f"Neo4j at {redact_url(self.url)} failed: {exc}", redact_url(self.url)

@@ -156,7 +156,10 @@ def loaded(any_backend: Any, captured: dict[str, Any]):
     any_backend.write(
         [
             # only what these documents alone hold: a node others share (the person agent) stays
-            ("MATCH (n:Element) WHERE all(d IN n.docs WHERE d IN $docs) DETACH DELETE n", {"docs": docs}),
+            (
+                "MATCH (n:Element) WHERE any(d IN n.docs WHERE d IN $docs) AND all(d IN n.docs WHERE d IN $docs) DETACH DELETE n",
+                {"docs": docs},
+            ),
             ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
             ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": docs}),
         ]

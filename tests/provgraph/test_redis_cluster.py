@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,7 @@ from bench._redis_cluster import LocalRedisCluster
 from capture import wire
 from capture._streams import connect, partition_keys, partition_of
 from capture.settings import Settings
+from provgraph.tail import TailFilter, tail
 
 pytestmark = pytest.mark.services
 
@@ -212,6 +214,11 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_three_loaders(
     try:
         cluster.start()
         settings = _settings(tmp_path, unique, cluster.url)
+        # `provgraph tail` follows every partition stream, those created after it started included
+        tailed: list[Any] = []
+        tail_events = tail(settings, None, flt=TailFilter(kinds=frozenset({"run", "task"})), idle_timeout_s=4)
+        tailer = threading.Thread(target=lambda: tailed.extend(tail_events), daemon=True)
+        tailer.start()
         # the producer side: every captured message through capture's own Redis sink, placed by its run
         result = capture.replay(captured.buffer, settings=settings)
         assert (result.messages, result.records, result.failed) == (len(messages), captured.records, [])
@@ -232,6 +239,12 @@ def test_runs_through_a_three_primary_cluster_load_exactly_with_three_loaders(
             assert len(shards) >= 2, f"12 runs all on one shard: {lengths}"
         finally:
             client.close()
+
+        tailer.join(timeout=60)
+        assert not tailer.is_alive()
+        finished = collections.Counter(e.run for e in tailed if e.event == "task_finished")
+        assert finished == {doc: TASKS for doc in captured.docs}, finished
+        assert sorted(e.run for e in tailed if e.event == "run_finished") == captured.docs
 
         # a PROV document imported onto the stream goes to its own partition and loads too
         document = ProvDocument()
