@@ -925,6 +925,18 @@ def expand_events(raw: dict[str, Any], entries: list[Any]) -> tuple[list[Any], l
     Raises `WireFormatError` when the message's templates or prefix are unusable, or it would expand to more than
     `MAX_EXPANDED_RECORDS` records.
     """
+    out, faults, _ = _expand(raw, entries, check=False)
+    return out, [(index, event, reason) for index, _, event, reason in faults]
+
+
+def _expand(
+    raw: dict[str, Any], entries: list[Any], *, check: bool, cut: bool = False
+) -> tuple[list[Any], list[tuple[int, int, Any, str]], list[tuple[int, int]]]:
+    """`expand_events`, and what a reader needs besides: the faults as ``(index of the entry, its position in
+    the sequence of records and faults, entry, reason)`` and, for each entry that is a record (still to be
+    validated), its index in the output and its position in that sequence. With ``check``, an event is expanded whole or not at all: when one of its
+    records is not valid (`validate_record`), or it held a value cut out for nesting too deep (``cut``), the
+    event is left out with that reason, so no reader ever writes part of a refused event."""
     prefix = raw.get("p")
     if type(prefix) is not str or not 0 < len(prefix) <= 64 or not prefix.isascii():
         raise WireFormatError(
@@ -936,22 +948,31 @@ def expand_events(raw: dict[str, Any], entries: list[Any]) -> tuple[list[Any], l
     templates = {key: _Template(key, body) for key, body in bodies.items()}
     doc = raw["doc"]
     out: list[Any] = []
-    faults: list[tuple[int, Any, str]] = []
+    faults: list[tuple[int, int, Any, str]] = []
+    plain: list[tuple[int, int]] = []
     for index, entry in enumerate(entries):
         if type(entry) is not list:
+            plain.append((len(out), len(out) + len(faults)))
             out.append(entry)
             continue
+        where = f"event {index}"
         try:
-            out.extend(
-                _expand_event(
-                    doc, prefix, templates, entry, f"event {index}", MAX_EXPANDED_RECORDS - len(out)
-                )
-            )
+            records = _expand_event(doc, prefix, templates, entry, where, MAX_EXPANDED_RECORDS - len(out))
+            if check:
+                if cut and holds_cut_value(entry):
+                    raise WireFormatError(f"{where}: {_CUT_REASON}")
+                for number, record in enumerate(records):
+                    try:
+                        validate_record(record, number)
+                    except WireFormatError as exc:
+                        raise WireFormatError(f"{where}: {exc.reason}") from None
         except WireFormatError as exc:
-            faults.append((index, entry, exc.reason))
+            faults.append((index, len(out) + len(faults), entry, exc.reason))
+            continue
         except _TooLarge:
             raise WireFormatError(f"the message expands to over {MAX_EXPANDED_RECORDS} records") from None
-    return out, faults
+        out.extend(records)
+    return out, faults, plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -1064,13 +1085,17 @@ def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any], b
     return raw, records, cut
 
 
-def _entries(raw: dict[str, Any], records: list[Any]) -> tuple[list[Any], list[RecordFault]]:
-    """A message's records, a version-2 message's compact task events expanded in place (`expand_events`),
-    and the events that could not be expanded."""
+def _entries(
+    raw: dict[str, Any], records: list[Any], cut: bool
+) -> tuple[list[Any], list[RecordFault], list[tuple[int, int]]]:
+    """A message's records, a version-2 message's compact task events expanded in place and checked (`_expand`),
+    the events left out, and the records still to be validated: (index in the records, position). A fault's
+    index is its position in the sequence of the message's records and faults, in order (in a version-1 message,
+    the index of the record)."""
     if raw["v"] == 1:
-        return records, []
-    expanded, faults = expand_events(raw, records)
-    return expanded, [RecordFault(index, event, reason) for index, event, reason in faults]
+        return records, [], [(index, index) for index in range(len(records))]
+    expanded, faults, plain = _expand(raw, records, check=True, cut=cut)
+    return expanded, [RecordFault(position, event, reason) for _, position, event, reason in faults], plain
 
 
 def _message(raw: dict[str, Any], records: list[dict[str, Any]]) -> Message:
@@ -1090,13 +1115,13 @@ def decode_message(payload: bytes | str) -> Message:
     """Decode and validate a message; raise `WireFormatError` with a one-line reason if it or any record is not
     valid (`decode_message_partial` keeps the valid records instead)."""
     raw, records, cut = _decode_envelope(payload)
-    records, faults = _entries(raw, records)
+    records, faults, plain = _entries(raw, records, cut)
     if faults:
         raise WireFormatError(faults[0].reason)
-    for index, record in enumerate(records if cut else ()):
-        if holds_cut_value(record):
+    for index, _ in plain:
+        record = records[index]
+        if cut and holds_cut_value(record):
             raise WireFormatError(f"record {index}: {_CUT_REASON}")
-    for index, record in enumerate(records):
         validate_record(record, index)
     return _message(raw, records)
 
@@ -1106,18 +1131,21 @@ def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFa
     left out with their reasons. Raises `WireFormatError` only when the message itself is unusable (size, JSON,
     version, document id, namespaces, not a list of records)."""
     raw, records, cut = _decode_envelope(payload)
-    records, faults = _entries(raw, records)
-    valid: list[dict[str, Any]] = []
-    for index, record in enumerate(records):
+    records, faults, plain = _entries(raw, records, cut)
+    refused: set[int] = set()
+    for index, position in plain:
+        record = records[index]
         try:
             if cut and holds_cut_value(record):
-                raise WireFormatError(f"record {index}: {_CUT_REASON}")
-            validate_record(record, index)
+                raise WireFormatError(f"record {position}: {_CUT_REASON}")
+            validate_record(record, position)
         except WireFormatError as exc:
-            faults.append(RecordFault(index, record, exc.reason))
-        else:
-            valid.append(record)
-    return _message(raw, valid), faults
+            refused.add(index)
+            faults.append(RecordFault(position, record, exc.reason))
+    if refused:
+        records = [record for index, record in enumerate(records) if index not in refused]
+        faults.sort(key=lambda fault: fault.index)
+    return _message(raw, records), faults
 
 
 STATEMENT_KEY_SCHEME = 2

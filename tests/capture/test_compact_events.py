@@ -207,7 +207,8 @@ def test_an_event_expands_to_the_task_shape():
 def test_a_malformed_event_is_left_out_with_its_reason(event, reason):
     message, faults = wire.decode_message_partial(_message([[*GOOD, [], []], event]))
     assert [r["k"] for r in message.records] == ["activity", "wasStartedBy"]
-    assert len(faults) == 1 and faults[0].index == 1 and reason in faults[0].reason
+    # its index is its position among the message's records and faults: after the first event's two records
+    assert len(faults) == 1 and faults[0].index == 2 and reason in faults[0].reason
     with pytest.raises(wire.WireFormatError, match=re.escape(reason)):
         wire.decode_message(_message([event]))
 
