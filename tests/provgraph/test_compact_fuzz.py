@@ -20,6 +20,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -29,7 +31,7 @@ import pytest
 from _compact_mutations import Mutator
 
 from capture import wire
-from provgraph.loader import _decode_entry
+from provgraph.loader import Loader, _decode_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCER = textwrap.dedent(
@@ -199,3 +201,189 @@ def test_an_event_with_an_invalid_record_is_refused_whole():
     assert "not a [name, value] pair" in faults[0].reason
     with pytest.raises(wire.WireFormatError, match="event 0: record 4"):
         wire.decode_message(json.dumps(raw))
+
+
+# --- a running loader, both backends ------------------------------------------------------------------------------
+
+MUTANTS = 160
+
+
+def _element_ids(records: list[dict[str, Any]]) -> set[str]:
+    ids = {r["id"] for r in records if r["k"] in ("entity", "activity", "agent") and "id" in r}
+    for record in records:
+        ids.update(v for k, v in (record.get("f") or {}).items() if k not in wire.TIME_FORMALS)
+    return ids
+
+
+def test_mutated_compact_events_against_a_running_loader(
+    any_backend, any_redis, any_settings, backend_kind, captured
+):
+    backend, redis_client, settings = any_backend, any_redis, any_settings
+    mutator = Mutator(seed={"neo4j": 7, "embedded": 8}[backend_kind])
+    intact = [Mutator.encode(message) for message in captured]
+    sent: list[tuple[bytes, str]] = [(payload, "intact") for payload in intact]
+    for _ in range(MUTANTS):
+        mutant = mutator.mutate(mutator.rng.choice(captured), captured)
+        sent.append((mutant.payload, mutant.what))
+    sent += [(payload, "intact again") for payload in intact]  # at-least-once delivery
+    mutator.rng.shuffle(sent)
+    docs = sorted({m["doc"] for m in captured})
+
+    failures: list[BaseException] = []
+    loader = Loader(settings, backend=backend, redis_client=redis_client, consumer="compact-fuzz")
+
+    def run() -> None:
+        try:
+            loader.run()
+        except BaseException as exc:  # the test fails on it below
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ids: list[str] = []
+    expected_sks: set[tuple[str, str]] = set()
+    element_ids: set[str] = set()
+    try:
+        pipe = redis_client.pipeline(transaction=False)
+        for payload, _ in sent:
+            pipe.xadd(settings.stream, {wire.FIELD: payload})
+        ids = [i.decode() for i in pipe.execute()]
+        deadline = time.monotonic() + 120  # a bound for a loaded machine, not a timing claim
+        while time.monotonic() < deadline:
+            groups = redis_client.xinfo_groups(settings.stream)
+            if groups and groups[0]["pending"] == 0 and groups[0]["lag"] == 0:
+                break
+            assert thread.is_alive() and not failures, failures  # it never exits
+            time.sleep(0.1)
+        else:
+            pytest.fail("the loader did not finish the stream")
+        loader.stop()
+        thread.join(timeout=60)
+        assert not thread.is_alive() and not failures, failures
+
+        dead: dict[tuple[str, int | None], str] = {}
+        for _, fields in redis_client.xrange(settings.dead_letter_stream):
+            record = fields.get(b"record")
+            key = (fields[b"entry_id"].decode(), int(record) if record is not None else None)
+            assert key not in dead, f"dead-lettered twice: {key}"
+            dead[key] = fields[b"reason"].decode()
+            assert dead[key], key
+        # what the reader says of each entry must be what the loader did: refused entries, events and records
+        # dead-lettered with their reasons; the rest in the graph (unless the loader refused a record alone)
+        records_in_graph: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry_id, (payload, what) in zip(ids, sent, strict=True):
+            decoded = _records_of(payload)
+            if decoded is None:
+                assert (entry_id, None) in dead, what
+                continue
+            message, faults = decoded
+            assert (entry_id, None) not in dead, (what, dead.get((entry_id, None)))
+            for fault in faults:
+                assert (entry_id, fault.index) in dead, (what, fault.reason)
+            taken = {fault.index for fault in faults}
+            positions = [i for i in range(len(message.records) + len(taken)) if i not in taken]
+            for position, record in zip(positions, message.records, strict=True):
+                reason = dead.get((entry_id, position))
+                if reason is not None:  # refused by the loader alone: the graph refused it, or a name
+                    # that resolves nowhere; such a record of an event costs only itself today, the rest of the
+                    # event loads (test_a_record_of_an_event_the_graph_refuses_takes_its_event_along)
+                    assert any(
+                        why in reason for why in ("the graph refused", "unknown prefix", "no prefix")
+                    ), reason
+                    continue
+                sk = wire.statement_key(message.doc, record, message.namespaces)
+                records_in_graph[(message.doc, sk)] = record
+                expected_sks.add((message.doc, sk))
+        for (doc, _), record in records_in_graph.items():
+            if doc in docs:
+                element_ids |= _element_ids([record])
+        assert {doc for doc, _ in expected_sks} <= set(docs)
+
+        stored: Counter[tuple[str, str]] = Counter()
+        for row in backend.read(
+            "MATCH (n:Element) WHERE n.id IN $ids RETURN n._decl AS d", {"ids": sorted(element_ids)}
+        ):
+            for declaration in map(json.loads, row["d"] or []):
+                if declaration["doc"] in docs:
+                    stored[(declaration["doc"], declaration["sk"])] += 1
+        for row in backend.read(
+            "MATCH (n:Element)-[r]->() WHERE n.id IN $ids AND r.doc IN $docs RETURN r.doc AS doc, r.sk AS sk",
+            {"ids": sorted(element_ids), "docs": docs},
+        ):
+            stored[(row["doc"], row["sk"])] += 1
+        twice = [key for key, count in stored.items() if count > 1]
+        assert not twice, [records_in_graph.get(key) for key in twice[:3]]
+        missing = expected_sks - set(stored)
+        assert not missing, [records_in_graph[key] for key in sorted(missing)[:3]]
+        extra = set(stored) - expected_sks
+        assert not extra, sorted(extra)[:3]  # nothing of a refused event or entry
+    finally:
+        loader.stop()
+        thread.join(timeout=60)
+        loader.close()
+        _delete(backend, docs, element_ids)
+        redis_client.delete(settings.stream, settings.dead_letter_stream)
+
+
+def _delete(backend: Any, docs: list[str], ids: set[str]) -> None:
+    """Remove what the test stored: its documents' relationships, the nodes only they declared, the reference
+    nodes only its runs name (their ids hold the producer's prefix), its documents and namespaces."""
+    from provgraph.graph.model import RELATIONSHIP_TYPES
+
+    prefixes = sorted({doc.split("_")[1] for doc in docs})
+    backend.write(
+        [
+            (
+                f"MATCH (n:Element)-[r:{t}]-() WHERE n.id IN $ids AND r.doc IN $docs DELETE r",
+                {"ids": sorted(ids), "docs": docs},
+            )
+            for t in sorted(RELATIONSHIP_TYPES)
+        ]
+        + [
+            (
+                "MATCH (n:Element) WHERE n.id IN $ids AND (size(n.docs) > 0 AND all(d IN n.docs WHERE d IN $docs) "
+                "OR size(n.docs) = 0 AND any(p IN $prefixes WHERE n.id CONTAINS p)) DETACH DELETE n",
+                {"ids": sorted(ids), "docs": docs, "prefixes": prefixes},
+            ),
+            ("MATCH (n:Document) WHERE n.id IN $docs DETACH DELETE n", {"docs": docs}),
+            ("MATCH (n:Namespace) WHERE n.doc IN $docs DETACH DELETE n", {"docs": docs}),
+        ]
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the loader isolates a record the graph refuses alone, also one of an event's records, "
+    "so the rest of that event is written (it does not know which records an event expanded to)",
+)
+def test_a_record_of_an_event_the_graph_refuses_takes_its_event_along(
+    embedded_backend, embedded_redis, embedded_settings, unique
+):
+    """Found by the fuzzer: FalkorDB takes no string holding a NUL character, so an event whose input role holds
+    one had its input entity and usage refused, and its activity and start loaded."""
+    doc = f"pgid:run_{unique}_1"
+    event = [0, 7, None, 1_764_000_000_000_000_000, 1_764_000_000_500_000_000, 0, "FINISHED", None]
+    payload = json.dumps(
+        {
+            "v": 2,
+            "doc": doc,
+            "ns": {},
+            "p": unique,
+            "tpl": {"0": wire.task_template("step")},
+            "records": [[*event, [[0, "in\x00put", 1]], []]],
+        }
+    )
+    embedded_redis.xadd(embedded_settings.stream, {wire.FIELD: payload})
+    loader = Loader(embedded_settings, backend=embedded_backend, redis_client=embedded_redis, consumer="nul")
+    try:
+        loader.run(until_idle_s=0.5)
+        dead = embedded_redis.xrange(embedded_settings.dead_letter_stream)
+        assert dead and all(b"NUL" in fields[b"reason"] for _, fields in dead)
+        task = embedded_backend.read(
+            "MATCH (n:Element {id: $id}) RETURN n.declared AS d", {"id": f"pgid:task_{unique}_7"}
+        )
+        assert not task, "the activity of a refused event is in the graph"
+    finally:
+        loader.close()
+        _delete(embedded_backend, [doc], {f"pgid:task_{unique}_7", f"pgid:val_{unique}_7_i0"})
+        embedded_redis.delete(embedded_settings.stream, embedded_settings.dead_letter_stream)
