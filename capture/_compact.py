@@ -210,6 +210,10 @@ def add_activity(
 _SCALARS = frozenset({int, float, str, bool, type(None)})
 """Values whose description is the value itself (or its summary): no file, no namespace, no mapping inside."""
 
+_MIN_INT = -_MAX_INT
+_PREFIXES = _ids.PREFIX_HISTORY
+_OFFSET = _ids.OFFSET_SPAN
+
 
 def add_scalar_task(
     entries: list[Any],
@@ -231,42 +235,58 @@ def add_scalar_task(
     """`add_activity` for the most common task (or loop iteration), written out in one function: inputs given by
     position (``names``, ``args``), every input and the result a scalar (``int``, ``float``, ``str``, ``bool``,
     ``None``), the result one output named ``output_role``, no secret-named role (the caller checks the names).
-    Returns ``False``, having done nothing, for any other task."""
-    for value in args:
-        if value.__class__ not in _SCALARS:
-            return False
-    if result.__class__ not in _SCALARS:
+    Returns ``False``, having done nothing, for any other task.
+
+    This is most of the emitter's work per task, so it is written for the interpreter: no call it can do without
+    (the lineage's scalar tables, the cached UTC offset), one pass over the inputs, tuples only."""
+    kind = result.__class__
+    if kind not in _SCALARS:
         return False
-    first, prefix = current_prefix()
-    if number < first or (type(parent) is int and parent < first):
+    first, prefix = _PREFIXES[-1]
+    if number < first or (parent.__class__ is int and parent < first):
         return False  # minted before a fork: `add_activity` finds their prefixes
-    lookup = lineage.lookup
-    bound_inputs: list[Any] = []
+    bound_inputs: tuple[Any, ...] = ()
     used = 0
     new = 0
-    for index, value in enumerate(args):
-        role = names[index]
-        known = lookup(value)
-        if known is None:
-            kind = value.__class__
-            if (kind is int and -_MAX_INT <= value <= _MAX_INT) or kind is bool:
-                bound_inputs.append((_SCALAR, role, value))
-            elif kind is str and len(value) <= MAX_JSON_CHARS:
-                bound_inputs.append((_SCALAR, role, redactor.scrub(value)))
+    if args:
+        lookup = lineage.lookup
+        index = 0
+        for value in args:
+            value_kind = value.__class__
+            if value_kind not in _SCALARS:
+                return False  # nothing registered yet: no side effect to undo
+            known = lookup(value)
+            if known is None:
+                if value_kind is str:
+                    if len(value) <= MAX_JSON_CHARS:
+                        binding = (_SCALAR, names[index], redactor.scrub(value))
+                    else:
+                        binding = describe(value, names[index], False, redactor)
+                elif (
+                    (value_kind is int and _MIN_INT <= value <= _MAX_INT)
+                    or value_kind is bool
+                    or (value_kind is float and value - value == 0.0)  # finite
+                ):
+                    binding = (_SCALAR, names[index], value)
+                else:  # a huge int, NaN or an infinity, None: described
+                    binding = describe(value, names[index], False, redactor)
+                new += 1
+                used += 1
             else:
-                bound_inputs.append(describe(value, role, False, redactor))
-            new += 1
-            used += 1
-        else:
-            bound_inputs.append((_KNOWN, role, known))
-            used += len(known)
-    bound_outputs: tuple[Any, ...]
-    if result is None:
+                binding = (_KNOWN, names[index], known)
+                used += len(known)
+            bound_inputs += (binding,)
+            index += 1
+    if kind is int and _MIN_INT <= result <= _MAX_INT:
+        bound_outputs: tuple[Any, ...] = ((_SCALAR, output_role, result),)
+        # held as the task's number; its id, pgid:val_<prefix>_<number>_o0, is formatted if it is ever looked up
+        lineage.register_scalar_output(result, number)
+        records = 4 + new + 2 * used
+    elif result is None:
         bound_outputs = ()
         records = 2 + new + used
     else:
-        kind = result.__class__
-        if (kind is int and -_MAX_INT <= result <= _MAX_INT) or kind is bool:
+        if kind is bool:
             bound_outputs = ((_SCALAR, output_role, result),)
         elif kind is str and len(result) <= MAX_JSON_CHARS:
             bound_outputs = ((_SCALAR, output_role, redactor.scrub(result)),)
@@ -274,20 +294,31 @@ def add_scalar_task(
             bound_outputs = (describe(result, output_role, False, redactor),)
         lineage.register_output(result, (f"pgid:val_{prefix}_{number}_o0",))
         records = 4 + new + 2 * used
-    event: tuple[Any, ...] = (
-        template,
-        number,
-        parent,
-        start_ns,
-        end_ns,
-        utc_offsets(start_ns, end_ns),
-        status,
-        None,
-        tuple(bound_inputs),
-        bound_outputs,
-    )
-    if slots is not None:
-        event += (tuple(slots),)
-    entries.append(event)
+    # times are written at the producer's local UTC offset(s)
+    cached = _OFFSET[0]
+    if cached[0] <= start_ns and end_ns < cached[1]:
+        offset: int | list[int] = cached[2]
+    else:
+        offset = utc_offsets(start_ns, end_ns)
+    if slots is None:
+        entries.append(
+            (template, number, parent, start_ns, end_ns, offset, status, None, bound_inputs, bound_outputs)
+        )
+    else:
+        entries.append(
+            (
+                template,
+                number,
+                parent,
+                start_ns,
+                end_ns,
+                offset,
+                status,
+                None,
+                bound_inputs,
+                bound_outputs,
+                tuple(slots),
+            )
+        )
     weights.append(records)
     return True

@@ -41,6 +41,8 @@ _prefix = os.urandom(6).hex()
 # (first counter value, prefix) of this process and of its fork ancestors, newest last: a counter value minted
 # before a fork (say, the enclosing task of code that forked) keeps the prefix it was minted under.
 _prefix_history: list[tuple[int, str]] = [(0, _prefix)]
+PREFIX_HISTORY = _prefix_history
+"""(first counter value, prefix) pairs, newest last (read, never changed, by `capture._compact`'s fast path)."""
 
 
 def _new_prefix_after_fork() -> None:
@@ -112,10 +114,16 @@ def utc_offsets(start_ns: int, end_ns: int | None) -> int | list[int]:
     return start if end == start else [start, end]
 
 
+OFFSET_SPAN: list[tuple[int, int, int]] = [(0, 0, 0)]
+"""``[(from_ns, to_ns, offset)]``: the UTC offset, in seconds, of every instant in ``[from_ns, to_ns)`` (the second
+`utc_offsets` and `iso_from_ns` last looked up), so a task within it needs no call to find its offset."""
+
+
 def _second(seconds: int) -> tuple[int, int, str]:
     global _second_cache
     offset = time.localtime(seconds).tm_gmtoff
     _second_cache = (seconds, offset, wire.second_text(seconds, offset))
+    OFFSET_SPAN[0] = (seconds * 1_000_000_000, (seconds + 1) * 1_000_000_000, offset)
     return _second_cache
 
 

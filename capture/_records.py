@@ -154,9 +154,9 @@ class TaskSpec:
         if function is not None:
             self._read_signature(function)
         self.fast_bind = self.args_handler is None and not self.skip_first
-        self.compact: tuple[Any, Any, int | None, bool] | None = None
-        """(campaign, redactor, template number, whether the scalar fast path applies) of the last compact event
-        built (`capture._compact`)."""
+        self.compact: tuple[Any, Any, int | None, tuple[str, ...] | None] | None = None
+        """(campaign, redactor, template number, the input roles when the scalar fast path applies, else ``None``)
+        of the last compact event built (`_compact_form`)."""
 
     def _read_signature(self, function: Callable[..., Any]) -> None:
         try:
@@ -447,34 +447,40 @@ def _task_template(spec: TaskSpec, campaign: Any, redactor: Redactor) -> dict[st
     )
 
 
+def _compact_form(
+    spec: TaskSpec, campaign: Any, redactor: Redactor
+) -> tuple[Any, Any, int | None, tuple[str, ...] | None]:
+    """`TaskSpec.compact` for this campaign and redactor: the template's number and whether the common shape's fast
+    path (`capture._compact.add_scalar_task`) may be taken: inputs by position, one output "return", no role
+    secret-named, no agent."""
+    template = _compact.template_number((spec, campaign, redactor), _task_template, spec, campaign, redactor)
+    simple = (
+        template is not None
+        and spec.fast_bind
+        and spec.output_names is None
+        and spec.agent is None
+        and not any(map(redactor.secret_name, (*spec.positional, "return")))
+    )
+    cached = spec.compact = (campaign, redactor, template, spec.positional if simple else None)
+    return cached
+
+
 def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> None:
     spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry = item
-    if spec.agent is not None or telemetry is not None:  # agents' and telemetry records: records
-        _as_entries(_task_records(item), entries, weights)
-        return
     run, parent = context
     campaign = spec.campaign_id or run.campaign
     redactor = _redaction.active(_STATE.settings)
     cached = spec.compact
     if cached is None or cached[0] is not campaign or cached[1] is not redactor:
-        template = _compact.template_number(
-            (spec, campaign, redactor), _task_template, spec, campaign, redactor
-        )
-        # whether the common shape's fast path may be taken: roles by position and "return", none secret-named
-        simple = (
-            template is not None
-            and spec.fast_bind
-            and spec.output_names is None
-            and not any(map(redactor.secret_name, (*spec.positional, "return")))
-        )
-        cached = spec.compact = (campaign, redactor, template, simple)
-    template = cached[2]
+        cached = _compact_form(spec, campaign, redactor)
+    template, names = cached[2], cached[3]
     if (
-        cached[3]
+        names is not None
         and template is not None
         and error is None
+        and telemetry is None
         and not kwargs
-        and len(args) == len(spec.positional)
+        and len(args) == len(names)
         and _compact.add_scalar_task(
             entries,
             weights,
@@ -484,12 +490,15 @@ def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> Non
             parent,
             start_ns,
             end_ns,
-            spec.positional,
+            names,
             args,
             result,
             redactor,
         )
     ):
+        return
+    if spec.agent is not None or telemetry is not None:  # agents' and telemetry records: records
+        _as_entries(_task_records(item), entries, weights)
         return
     inputs = spec.bind(args, kwargs)
     outputs = spec.outputs(result) if error is None else []

@@ -14,8 +14,9 @@ import capture
 # Bottom first. A module may import modules of earlier layers only (not its own layer).
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"settings", "_retry", "_lineage", "wire", "_redaction", "_lazy"},
+    {"settings", "_retry", "wire", "_redaction", "_lazy"},
     {"_ids", "_gpu"},
+    {"_lineage"},
     {"_embedded_url", "_streams"},
     {"_sinks"},
     {"_spill"},

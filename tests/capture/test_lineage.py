@@ -344,3 +344,24 @@ def test_registry_identity_first_then_unique_value():
     lineage.register_output(7, ("e:7",))
     lineage.register_output(7, ("e:7b",))  # the same cached small int generated twice
     assert lineage.lookup(7) is None
+
+
+def test_a_scalar_output_held_as_its_task_number_looks_up_as_its_entity_id(monkeypatch):
+    """The emitter registers a task's scalar result by the task's counter value; a later input that is that value
+    gets the output's id, under the prefix the task was numbered with, also after a fork changed the prefix."""
+    from capture import _ids
+
+    lineage = Lineage()
+    value = int("1000007")  # not a shared small int
+    prefix = _ids.process_prefix()
+    lineage.register_scalar_output(value, 42)
+    assert lineage.lookup(value) == (f"pgid:val_{prefix}_42_o0",)  # by identity
+    assert lineage.lookup(int("1000007")) == (f"pgid:val_{prefix}_42_o0",)  # by value: the one equal output
+    forked = "f" * 12
+    monkeypatch.setattr(_ids, "_prefix", forked)
+    monkeypatch.setattr(_ids, "_prefix_history", [*_ids._prefix_history, (_ids._next_number(), forked)])
+    assert lineage.lookup(value) == (f"pgid:val_{prefix}_42_o0",)
+    # a second equal output: equality cannot pick between them, identity still can
+    lineage.register_scalar_output(int("1000007"), "pgid:val_x_o0")
+    assert lineage.lookup(value) == (f"pgid:val_{prefix}_42_o0",)
+    assert lineage.lookup(int("1000007")) is None
