@@ -239,6 +239,9 @@ class Message:
     sent_at: float = 0.0
     source: str = ""
     version: int = WIRE_VERSION
+    events: tuple[tuple[int, int], ...] = ()
+    """Where each compact event's records are in ``records``: ``(start, end)`` slices, one per event expanded (a
+    reader that has to refuse one of them refuses them all: an event stands or falls whole)."""
 
 
 # --- attribute values -------------------------------------------------------------------------------------------
@@ -925,16 +928,17 @@ def expand_events(raw: dict[str, Any], entries: list[Any]) -> tuple[list[Any], l
     Raises `WireFormatError` when the message's templates or prefix are unusable, or it would expand to more than
     `MAX_EXPANDED_RECORDS` records.
     """
-    out, faults, _ = _expand(raw, entries, check=False)
+    out, faults, _, _ = _expand(raw, entries, check=False)
     return out, [(index, event, reason) for index, _, event, reason in faults]
 
 
 def _expand(
     raw: dict[str, Any], entries: list[Any], *, check: bool, cut: bool = False
-) -> tuple[list[Any], list[tuple[int, int, Any, str]], list[tuple[int, int]]]:
+) -> tuple[list[Any], list[tuple[int, int, Any, str]], list[tuple[int, int]], list[tuple[int, int]]]:
     """`expand_events`, and what a reader needs besides: the faults as ``(index of the entry, its position in
-    the sequence of records and faults, entry, reason)`` and, for each entry that is a record (still to be
-    validated), its index in the output and its position in that sequence. With ``check``, an event is expanded whole or not at all: when one of its
+    the sequence of records and faults, entry, reason)``; for each entry that is a record (still to be
+    validated), its index in the output and its position in that sequence; and each expanded event's slice of
+    the output, ``(start, end)``. With ``check``, an event is expanded whole or not at all: when one of its
     records is not valid (`validate_record`), or it held a value cut out for nesting too deep (``cut``), the
     event is left out with that reason, so no reader ever writes part of a refused event."""
     prefix = raw.get("p")
@@ -950,6 +954,7 @@ def _expand(
     out: list[Any] = []
     faults: list[tuple[int, int, Any, str]] = []
     plain: list[tuple[int, int]] = []
+    spans: list[tuple[int, int]] = []
     for index, entry in enumerate(entries):
         if type(entry) is not list:
             plain.append((len(out), len(out) + len(faults)))
@@ -971,8 +976,9 @@ def _expand(
             continue
         except _TooLarge:
             raise WireFormatError(f"the message expands to over {MAX_EXPANDED_RECORDS} records") from None
+        spans.append((len(out), len(out) + len(records)))
         out.extend(records)
-    return out, faults, plain
+    return out, faults, plain, spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -1087,18 +1093,25 @@ def _decode_envelope(payload: bytes | str) -> tuple[dict[str, Any], list[Any], b
 
 def _entries(
     raw: dict[str, Any], records: list[Any], cut: bool
-) -> tuple[list[Any], list[RecordFault], list[tuple[int, int]]]:
+) -> tuple[list[Any], list[RecordFault], list[tuple[int, int]], list[tuple[int, int]]]:
     """A message's records, a version-2 message's compact task events expanded in place and checked (`_expand`),
-    the events left out, and the records still to be validated: (index in the records, position). A fault's
-    index is its position in the sequence of the message's records and faults, in order (in a version-1 message,
-    the index of the record)."""
+    the events left out, the records still to be validated: (index in the records, position), and each event's
+    slice of the records. A fault's index is its position in the sequence of the message's records and faults, in
+    order (in a version-1 message, the index of the record)."""
     if raw["v"] == 1:
-        return records, [], [(index, index) for index in range(len(records))]
-    expanded, faults, plain = _expand(raw, records, check=True, cut=cut)
-    return expanded, [RecordFault(position, event, reason) for _, position, event, reason in faults], plain
+        return records, [], [(index, index) for index in range(len(records))], []
+    expanded, faults, plain, spans = _expand(raw, records, check=True, cut=cut)
+    return (
+        expanded,
+        [RecordFault(position, event, reason) for _, position, event, reason in faults],
+        plain,
+        spans,
+    )
 
 
-def _message(raw: dict[str, Any], records: list[dict[str, Any]]) -> Message:
+def _message(
+    raw: dict[str, Any], records: list[dict[str, Any]], events: list[tuple[int, int]] | None = None
+) -> Message:
     sent_at = raw.get("ts", 0.0)
     source = raw.get("src", "")
     return Message(
@@ -1108,6 +1121,7 @@ def _message(raw: dict[str, Any], records: list[dict[str, Any]]) -> Message:
         sent_at=float(sent_at) if type(sent_at) in (int, float) and math.isfinite(sent_at) else 0.0,
         source=source[:200] if type(source) is str else "",
         version=raw["v"],
+        events=tuple(events or ()),
     )
 
 
@@ -1115,7 +1129,7 @@ def decode_message(payload: bytes | str) -> Message:
     """Decode and validate a message; raise `WireFormatError` with a one-line reason if it or any record is not
     valid (`decode_message_partial` keeps the valid records instead)."""
     raw, records, cut = _decode_envelope(payload)
-    records, faults, plain = _entries(raw, records, cut)
+    records, faults, plain, spans = _entries(raw, records, cut)
     if faults:
         raise WireFormatError(faults[0].reason)
     for index, _ in plain:
@@ -1123,7 +1137,7 @@ def decode_message(payload: bytes | str) -> Message:
         if cut and holds_cut_value(record):
             raise WireFormatError(f"record {index}: {_CUT_REASON}")
         validate_record(record, index)
-    return _message(raw, records)
+    return _message(raw, records, spans)
 
 
 def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFault]]:
@@ -1131,7 +1145,7 @@ def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFa
     left out with their reasons. Raises `WireFormatError` only when the message itself is unusable (size, JSON,
     version, document id, namespaces, not a list of records)."""
     raw, records, cut = _decode_envelope(payload)
-    records, faults, plain = _entries(raw, records, cut)
+    records, faults, plain, spans = _entries(raw, records, cut)
     refused: set[int] = set()
     for index, position in plain:
         record = records[index]
@@ -1143,9 +1157,14 @@ def decode_message_partial(payload: bytes | str) -> tuple[Message, list[RecordFa
             refused.add(index)
             faults.append(RecordFault(position, record, exc.reason))
     if refused:
+        # the events' slices move up past the records refused before them
+        before = [0] * (len(records) + 1)
+        for index in range(len(records)):
+            before[index + 1] = before[index] + (index in refused)
+        spans = [(start - before[start], end - before[end]) for start, end in spans]
         records = [record for index, record in enumerate(records) if index not in refused]
         faults.sort(key=lambda fault: fault.index)
-    return _message(raw, records), faults
+    return _message(raw, records, spans), faults
 
 
 STATEMENT_KEY_SCHEME = 2

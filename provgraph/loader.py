@@ -813,6 +813,9 @@ class _Entry:
     faults: list[tuple[int, Any, str]] = field(default_factory=list)
     # the graph's property prefixes its rows were built with (the rows of a split are built the same way)
     prefixes: Mapping[str, str] | None = None
+    # ``records`` in the units a refusal splits them into: a record alone, or all the records of one compact event
+    # (an event loads whole or not at all); None: each record alone
+    units: list[list[tuple[int, dict[str, Any]]]] | None = None
 
 
 @dataclass
@@ -876,14 +879,59 @@ def _decode_entry(
         entry.rows, entry.records = None, []
         entry.reason = f"cannot build rows: {type(exc).__name__}: {str(exc)[:200]}"
         return entry
+    event_of = {local: number for number, span in enumerate(message.events) for local in range(*span)}
     if row_faults:
         failed = {}
         for local, reason in row_faults:
             index, record = entry.records[local]
             failed[local] = (index, record, f"record {index} ({record['k']}): {reason}")
+        widened = _whole_events(entry.records, failed, message.events, event_of)
         entry.faults = sorted([*entry.faults, *failed.values()], key=lambda fault: fault[0])
-        entry.records = [item for local, item in enumerate(entry.records) if local not in failed]
+        kept = [local for local in range(len(entry.records)) if local not in failed]
+        entry.records = [entry.records[local] for local in kept]
+        if widened:  # the rows of the other records of a refused event were built: build the rest's again
+            rest = wire.Message(message.doc, [record for _, record in entry.records], message.namespaces)
+            try:
+                entry.rows = message_rows(rest, prefixes=mapping)
+            except Exception as exc:  # they were built once already; should it fail now, the entry only
+                entry.rows, entry.records = None, []
+                entry.reason = f"cannot build rows: {type(exc).__name__}: {str(exc)[:200]}"
+                return entry
+        event_of = {at: event_of[local] for at, local in enumerate(kept) if local in event_of}
+    if event_of:
+        entry.units = []
+        for at, item in enumerate(entry.records):
+            number = event_of.get(at)
+            if number is not None and at and event_of.get(at - 1) == number:
+                entry.units[-1].append(item)
+            else:
+                entry.units.append([item])
     return entry
+
+
+def _whole_events(
+    records: list[tuple[int, dict[str, Any]]],
+    failed: dict[int, tuple[int, Any, str]],
+    events: Sequence[tuple[int, int]],
+    event_of: Mapping[int, int],
+) -> bool:
+    """Add to ``failed`` the other records of each compact event one of whose records failed (an event loads whole
+    or not at all); whether any was added."""
+    widened = False
+    for local, (index, _, reason) in list(failed.items()):
+        number = event_of.get(local)
+        if number is None:
+            continue
+        for other in range(*events[number]):
+            if other not in failed:
+                other_index, record = records[other]
+                failed[other] = (
+                    other_index,
+                    record,
+                    f"record {other_index} ({record['k']}): its event's record {index} was refused: {reason}",
+                )
+                widened = True
+    return widened
 
 
 def _dead_record_payload(entry: _Entry, index: int, record: Any) -> tuple[bytes, bool]:
@@ -1281,36 +1329,44 @@ class Loader:
             return
         entry = entries[0]
         logger.info("the graph refused entry %s (%s); isolating the record at fault", entry.entry_id, refusal)
-        self._split_records(entry, entry.records, refusal, known_bad=True)
+        units = entry.units if entry.units is not None else [[item] for item in entry.records]
+        self._split_records(entry, units, refusal, known_bad=True)
 
     def _split_records(
         self,
         entry: _Entry,
-        records: list[tuple[int, dict[str, Any]]],
+        units: list[list[tuple[int, dict[str, Any]]]],
         refusal: str,
         *,
         known_bad: bool = False,
     ) -> None:
-        """Write ``records`` of ``entry`` (with its document and namespaces) or, refused, halve them."""
+        """Write the records of ``units`` of ``entry`` (with its document and namespaces) or, refused, halve the
+        units (a unit is a record, or all the records of one compact event: refused together)."""
         message = entry.message
         assert message is not None
         if not known_bad:
-            rows = self._record_rows(entry, records)
+            rows = self._record_rows(entry, [item for unit in units for item in unit])
             refusal_or_none = self._write(rows) if rows is not None else "cannot build its rows"
             if refusal_or_none is None:
                 return
             refusal = refusal_or_none
-        if len(records) <= 1:
+        if len(units) <= 1:
+            records = units[0] if units else []
+            whole = (
+                f" (with the other records of its event, {records[0][0]}-{records[-1][0]})"
+                if len(records) > 1
+                else ""
+            )
             for index, record in records:
                 entry.faults.append(
-                    (index, record, f"record {index} ({record['k']}): the graph refused it: {refusal}")
+                    (index, record, f"record {index} ({record['k']}): the graph refused it{whole}: {refusal}")
                 )
             if not records and entry.reason is None:  # the document or namespaces themselves
                 entry.reason = f"the graph refused the message: {refusal}"
             return
-        middle = len(records) // 2
-        self._split_records(entry, records[:middle], refusal)
-        self._split_records(entry, records[middle:], refusal)
+        middle = len(units) // 2
+        self._split_records(entry, units[:middle], refusal)
+        self._split_records(entry, units[middle:], refusal)
 
     @staticmethod
     def _record_rows(entry: _Entry, records: list[tuple[int, dict[str, Any]]]) -> Batch | None:

@@ -242,7 +242,9 @@ class FalkorBackend(GraphBackend):
     def _execute(
         self, command: str, query: str, params: dict[str, Any] | None, tag: str
     ) -> list[dict[str, Any]]:
-        text = encode_parameters(params) + query
+        return self._run(command, encode_parameters(params) + query, tag)
+
+    def _run(self, command: str, text: str, tag: str) -> list[dict[str, Any]]:
         args: list[Any] = [command, self.graph, text, "--compact"]
         if command == "GRAPH.RO_QUERY":
             args += ["TIMEOUT", self.timeout_ms]
@@ -275,8 +277,12 @@ class FalkorBackend(GraphBackend):
         return self._execute("GRAPH.RO_QUERY", query, params, tag)
 
     def write(self, statements: Sequence[Statement], *, tag: str = "") -> None:
-        for text, params in statements:
-            self._execute("GRAPH.QUERY", text, params, tag)
+        # every statement's parameters are encoded before the first runs: a value FalkorDB cannot take (a NUL
+        # character, say) refuses the whole write, not the statements after it only (FalkorDB has no transaction
+        # around several queries, so those before it would stay written)
+        texts = [encode_parameters(params) + query for query, params in statements]
+        for text in texts:
+            self._run("GRAPH.QUERY", text, tag)
 
     def ensure_schema(self) -> None:
         """Indexes with ``CREATE INDEX``, then unique constraints with ``GRAPH.CONSTRAINT CREATE`` (both from

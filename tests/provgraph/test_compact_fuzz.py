@@ -269,7 +269,7 @@ def test_mutated_compact_events_against_a_running_loader(
             dead[key] = fields[b"reason"].decode()
             assert dead[key], key
         # what the reader says of each entry must be what the loader did: refused entries, events and records
-        # dead-lettered with their reasons; the rest in the graph (unless the loader refused a record alone)
+        # dead-lettered with their reasons; the rest in the graph (unless the loader refused a record or event)
         records_in_graph: dict[tuple[str, str], dict[str, Any]] = {}
         for entry_id, (payload, what) in zip(ids, sent, strict=True):
             decoded = _records_of(payload)
@@ -282,13 +282,16 @@ def test_mutated_compact_events_against_a_running_loader(
                 assert (entry_id, fault.index) in dead, (what, fault.reason)
             taken = {fault.index for fault in faults}
             positions = [i for i in range(len(message.records) + len(taken)) if i not in taken]
+            for start, end in message.events:  # an event loads whole or not at all
+                refused = [(entry_id, positions[i]) in dead for i in range(start, end)]
+                assert all(refused) or not any(refused), (what, dead.get((entry_id, positions[start])))
             for position, record in zip(positions, message.records, strict=True):
                 reason = dead.get((entry_id, position))
-                if reason is not None:  # refused by the loader alone: the graph refused it, or a name
-                    # that resolves nowhere; such a record of an event costs only itself today, the rest of the
-                    # event loads (test_a_record_of_an_event_the_graph_refuses_takes_its_event_along)
+                if reason is not None:  # refused by the loader: the graph refused it, or a name that resolves
+                    # nowhere, or another record of its event was refused
                     assert any(
-                        why in reason for why in ("the graph refused", "unknown prefix", "no prefix")
+                        why in reason
+                        for why in ("the graph refused", "unknown prefix", "no prefix", "its event")
                     ), reason
                     continue
                 sk = wire.statement_key(message.doc, record, message.namespaces)
@@ -351,16 +354,12 @@ def _delete(backend: Any, docs: list[str], ids: set[str]) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the loader isolates a record the graph refuses alone, also one of an event's records, "
-    "so the rest of that event is written (it does not know which records an event expanded to)",
-)
 def test_a_record_of_an_event_the_graph_refuses_takes_its_event_along(
     embedded_backend, embedded_redis, embedded_settings, unique
 ):
     """Found by the fuzzer: FalkorDB takes no string holding a NUL character, so an event whose input role holds
-    one had its input entity and usage refused, and its activity and start loaded."""
+    one had its input entity and usage refused, and its activity and start loaded. The event's records are now
+    refused together, each dead-lettered with the graph's reason."""
     doc = f"pgid:run_{unique}_1"
     event = [0, 7, None, 1_764_000_000_000_000_000, 1_764_000_000_500_000_000, 0, "FINISHED", None]
     payload = json.dumps(
@@ -378,7 +377,8 @@ def test_a_record_of_an_event_the_graph_refuses_takes_its_event_along(
     try:
         loader.run(until_idle_s=0.5)
         dead = embedded_redis.xrange(embedded_settings.dead_letter_stream)
-        assert dead and all(b"NUL" in fields[b"reason"] for _, fields in dead)
+        assert [int(fields[b"record"]) for _, fields in dead] == [0, 1, 2, 3]
+        assert all(b"NUL" in fields[b"reason"] and b"its event" in fields[b"reason"] for _, fields in dead)
         task = embedded_backend.read(
             "MATCH (n:Element {id: $id}) RETURN n.declared AS d", {"id": f"pgid:task_{unique}_7"}
         )
