@@ -8,8 +8,9 @@ bench/capture_overhead.py gives the totals; this splits the emitter's share of o
   nothing (calls in chunks of 1,000, as the overhead benchmark does);
 - ``event_us``: building the task's compact event (`TaskItem.add_entries`), of which ``register_output_us`` and
   ``lookup_us`` (lineage) and ``utc_offsets_us`` (the two times' offsets);
-- ``encode_us``: encoding the events into messages; ``process_us``: the emitter's whole round for a batch of
-  ``--calls`` items, and ``process_gc_us`` the same with the garbage collector on;
+- ``encode_us``: encoding the events into messages; ``process_us``: the emitter's whole work for ``--calls`` queued
+  items (in its rounds of `capture._emitter._ROUND_ITEMS`), and ``process_gc_us`` the same with the garbage
+  collector on;
 - ``task_total_us``: a whole ``@task`` call, calling thread and emitter, in chunks of 1,000.
 
 Run: ``python bench/capture_breakdown.py [--calls 20000]``. The last line is one JSON object.
@@ -37,7 +38,7 @@ def main() -> None:
 
     import capture
     from capture import _context, _ids, _records
-    from capture._emitter import Emitter
+    from capture._emitter import _ROUND_ITEMS, Emitter
     from capture.settings import Settings
 
     settings = Settings.load(home=tempfile.mkdtemp(prefix="provgraph-bench-"), sink="memory")
@@ -103,8 +104,12 @@ def main() -> None:
             for start in range(0, calls, 2000):
                 emitter._encode(run.id, entries[start : start + 2000], weights[start : start + 2000])
 
-        def process() -> None:
-            emitter._process([(run.id, item) for item in items])
+        pairs = [(run.id, item) for item in items]
+
+        def process() -> None:  # as the worker does it: in rounds, then the messages to the sink
+            for start in range(0, calls, _ROUND_ITEMS):
+                emitter._process(pairs[start : start + _ROUND_ITEMS])
+            emitter._send_outbox()
 
         delivered = emitter._deliver
         gc.collect()

@@ -56,6 +56,12 @@ logger = logging.getLogger(__name__)
 _PIPELINE_MESSAGES = 32
 """Messages per sink export call (one Redis pipeline)."""
 
+_ROUND_ITEMS = 256
+"""Items the worker takes from the queue at a time and turns into encoded messages before taking more. Small on
+purpose: a round's items and events are young objects that every collection of the garbage collector's youngest
+generation scans (on the user's threads too), so the fewer of them live at once, the less each costs; the messages
+of several rounds are handed to the sink together (`_PIPELINE_MESSAGES`)."""
+
 _PROBE_BACKOFF = (0.1, 5.0)
 """Base and cap, seconds, of the delay between probes of a sink that refused."""
 
@@ -135,6 +141,8 @@ class Emitter:
         self._dead_letters: Any = None
         self._warned_docs: set[str] = set()
         self._extra_messages: list[tuple[bytes, int]] = []  # the second halves of messages split for size
+        self._outbox: list[bytes] = []  # encoded messages not yet handed to the sink, in order
+        self._outbox_counts: list[int] = []  # the records each of them holds
         self._orphans_checked = False
         self._stats = {
             "items": 0,
@@ -339,18 +347,20 @@ class Emitter:
     def _drain(self) -> None:
         """Pop and send everything queued, in rounds (so waiting callers get room as it frees)."""
         queue = self._queue
-        round_size = max(256, self._max_records)
-        while queue and not self._abandon:
-            items = []
-            try:
-                for _ in range(round_size):
-                    items.append(queue.popleft())
-            except IndexError:
-                pass
-            self._process(items)
-            if self._over_bound and len(queue) < self._limit // 2:
-                self._over_bound = False
-            self._room.set()
+        try:
+            while queue and not self._abandon:
+                items = []
+                try:
+                    for _ in range(_ROUND_ITEMS):
+                        items.append(queue.popleft())
+                except IndexError:
+                    pass
+                self._process(items)
+                if self._over_bound and len(queue) < self._limit // 2:
+                    self._over_bound = False
+                self._room.set()
+        finally:
+            self._send_outbox()
 
     def _drain_inline(self) -> bool:
         """Send what is queued on the caller's thread (after shutdown, or before the worker ever started)."""
@@ -371,6 +381,7 @@ class Emitter:
                 self._stats["items"] += index - taken
                 taken = index + 1
                 self._ship(by_doc)
+                self._send_outbox()
                 by_doc = {}
                 self._resolve(item)
                 continue
@@ -430,6 +441,17 @@ class Emitter:
                     messages.append(extra[0])
                     counts.append(extra[1])
             self._stats["records"] += sum(weights)
+        self._outbox += messages
+        self._outbox_counts += counts
+        if len(self._outbox) >= _PIPELINE_MESSAGES:
+            self._send_outbox()
+
+    def _send_outbox(self) -> None:
+        """Hand the encoded messages waiting in the outbox to the sink, `_PIPELINE_MESSAGES` per call."""
+        messages, counts = self._outbox, self._outbox_counts
+        if not messages:
+            return
+        self._outbox, self._outbox_counts = [], []
         for start in range(0, len(messages), _PIPELINE_MESSAGES):
             self._deliver(
                 messages[start : start + _PIPELINE_MESSAGES], sum(counts[start : start + _PIPELINE_MESSAGES])
