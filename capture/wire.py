@@ -341,6 +341,8 @@ def _describe(value: Any) -> str:
     if isinstance(value, str):
         text = value[:40].encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
         return repr(text + ("..." if len(value) > 40 else ""))
+    if isinstance(value, int) and value.bit_length() > 128:  # repr of 10**5000 raises
+        return f"an integer of {value.bit_length()} bits"
     if isinstance(value, bool | int | float) or value is None:
         return repr(value)[:40]
     return f"a {type(value).__name__}"
@@ -797,7 +799,7 @@ class _Template:
 
 
 def _task_id(number: Any, prefix: str, where: str) -> str:
-    if type(number) is int and number >= 0:
+    if type(number) is int and 0 <= number <= _MAX_INT:  # (a Python caller's 10**5000 cannot even be written)
         return f"pgid:task_{prefix}_{number}"
     if type(number) is str:
         return number
@@ -836,7 +838,12 @@ def _expand_event(
     if len(event) not in (10, 11):
         raise WireFormatError(f"{where}: an event has 10 or 11 fields, not {len(event)}")
     key, number, parent, start_ns, end_ns, offset, status, error, inputs, outputs = event[:10]
-    spec = templates.get(str(key))
+    # a number or its text names a template; nothing else is turned into text (a caller's list may be 100,000 deep)
+    spec = (
+        templates.get(key if type(key) is str else str(key))
+        if type(key) is int and abs(key) <= _MAX_INT or type(key) is str
+        else None
+    )
     if spec is None:
         raise WireFormatError(f"{where}: no template {_describe(key)} in this message")
     activity_id = _task_id(number, prefix, where)

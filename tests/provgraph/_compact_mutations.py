@@ -70,6 +70,17 @@ _DEEP = "\x01deep:"
 _DEEP_JSON = re.compile(r'"\\u0001deep:(\d+)"')
 
 
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+_NESTED = [_nested(2000), _nested(100_000)]
+"""Lists nested deeper than any parser or `repr` goes (built once: shared, never changed)."""
+
+
 def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every path to a value inside ``value`` (itself included), lists by index and objects by key."""
     out = [path]
@@ -118,6 +129,39 @@ class Mutator:
         if roll < 0.9:
             return rng.choice([-(10**9), -86_400, 86_399, 86_400, 10**20, 2**62, 1_764_000_000_000_000_000])
         return [self.hostile() for _ in range(rng.randint(0, 12))]
+
+    def python_value(self) -> Any:
+        """A value no JSON parser returns, for callers of `capture.wire.expand_events` with Python objects."""
+        rng = self.rng
+        choice = rng.randrange(8)
+        if choice == 0:
+            return 10**5000  # too long to turn into text
+        if choice == 1:
+            return rng.choice(_NESTED)
+        if choice == 2:
+            return (0, "r", 1)
+        if choice == 3:
+            return b"bytes"
+        if choice == 4:
+            return {"a", "b"}
+        if choice == 5:
+            return object()
+        if choice == 6:
+            return {1: "not a text key", (2, 3): "x"}
+        return rng.choice([float("nan"), 1.5, -(10**30)])
+
+    def mutate_objects(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A window of ``message`` with one value of an event or template replaced by one no parser returns."""
+        raw = self.window(message)
+        targets = [entry for entry in raw["records"] if isinstance(entry, list)] + list(
+            raw.get("tpl", {}).values()
+        )
+        if targets:
+            target = self.rng.choice(targets)
+            path = self.rng.choice(_paths(target)[1:] or [()])
+            if path:
+                _get(target, path[:-1])[path[-1]] = self.python_value()
+        return raw
 
     def retype(self, value: Any) -> Any:
         """``value`` as another JSON type with a related content."""

@@ -168,6 +168,12 @@ def test_the_reader_refuses_any_mutant_only_with_its_own_error(captured):
                 if alone is not None:
                     kept, refused = alone
                     assert not (kept.records and refused), (mutant.what, refused[0].reason)
+        # and on objects no parser returns (a caller's own)
+        raw = mutator.mutate_objects(mutator.rng.choice(captured))
+        try:
+            wire.expand_events(raw, raw["records"])
+        except wire.WireFormatError:
+            pass
         # the loader's decoding of the entry never raises: what cannot load has its reason
         decoded = _decode_entry("1-1", {b"m": mutant.payload})
         assert decoded.reason or decoded.rows is not None
@@ -175,6 +181,27 @@ def test_the_reader_refuses_any_mutant_only_with_its_own_error(captured):
     assert outcomes["message refused"] > 500 and outcomes["faults"] > 500 and outcomes["valid"] > 300, (
         outcomes
     )
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [(0, "deep"), (0, "long"), (1, "long"), (2, "long"), (1, 2**63)],
+    ids=["deep template key", "long template key", "long task", "long parent", "task beyond 64 bits"],
+)
+def test_expansion_refuses_python_values_no_parser_returns(field, value):
+    """Found by the fuzzer: a task or template number too long to turn into text (ValueError) or a template key
+    nested deep (RecursionError) escaped `expand_events` of a Python caller."""
+    event: list[Any] = [0, 7, None, 1_764_000_000_000_000_000, None, 0, "FINISHED", None, [], []]
+    if value == "long":
+        value = 10**5000
+    elif value == "deep":
+        value = []
+        for _ in range(100_000):
+            value = [value]
+    event[field] = value
+    raw = {"doc": "pgid:run_x", "p": "abc", "tpl": {"0": wire.task_template("step")}}
+    records, faults = wire.expand_events(raw, [event])
+    assert not records and len(faults) == 1
 
 
 def test_an_event_with_an_invalid_record_is_refused_whole():
