@@ -39,6 +39,7 @@ from provgraph.digests import audit_statements
 from provgraph.graph.cypher import as_one_query
 from provgraph.graph.model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
 from provgraph.graph.prefixes import PropertyPrefixes, property_prefixes
+from provgraph.graph.times import companions
 from provgraph.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -268,6 +269,7 @@ _XSD_INTEGERS = frozenset(
     "unsignedLong unsignedInt unsignedShort unsignedByte".split()
 )
 _XSD_REALS = frozenset({"decimal", "double", "float"})
+_XSD_DATETIMES = frozenset({_XSD + "dateTime", _XSD + "dateTimeStamp"})
 _XSD_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -365,9 +367,24 @@ def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozen
             props[fact[0]] = [value] if fact[1] else value
         else:
             props[fact[0]] = [_plain(value, names)] if fact[1] else _plain(value, names)
+            if _is_datetime(value, names):
+                props.update(companions(fact[0], props[fact[0]]))
     if types is not None:
         props["types"] = types
     return props
+
+
+def _is_datetime(value: Any, names: _Names) -> bool:
+    """Whether an attribute value is a typed literal of XSD's dateTime or dateTimeStamp."""
+    if not isinstance(value, dict) or "lang" in value:
+        return False
+    datatype = value.get("type")
+    if not isinstance(datatype, str) or not datatype.endswith(("dateTime", "dateTimeStamp")):
+        return False
+    try:
+        return names.uri(datatype) in _XSD_DATETIMES
+    except wire.WireFormatError:
+        return False
 
 
 def _convenience_general(
@@ -377,6 +394,7 @@ def _convenience_general(
     collected: dict[str, list[Any]] = {}
     types: list[str] = []
     lists: set[str] = set()
+    datetimes: dict[str, bool] = {}  # property -> every value is an xsd:dateTime
     for name, value in attrs:
         fact = _property_of(name, names, reserved)
         if fact is None:
@@ -386,6 +404,7 @@ def _convenience_general(
         if always_list:
             lists.add(prop)
         collected.setdefault(prop, []).append(_plain(value, names))
+        datetimes[prop] = datetimes.get(prop, True) and _is_datetime(value, names)
     props: dict[str, Any] = {}
     for prop, values in collected.items():
         if len(values) == 1 and prop not in lists:
@@ -394,6 +413,8 @@ def _convenience_general(
             props[prop] = values
         else:
             props[prop] = [_lexical(v) for v in values]
+        if datetimes[prop]:
+            props.update(companions(prop, props[prop]))
     if types:
         props["types"] = [str(t) for t in types]
     return props
@@ -583,6 +604,7 @@ def _record_rows(
         for name in ("startTime", "endTime"):
             if name in formal:
                 props[name] = formal[name]
+                props.update(companions(name, formal[name]))
         subtypes = _type_labels(attrs, names)
         kind_label = KIND_LABELS[kind]
         group = (kind_label, subtypes[0] if subtypes else kind_label)
@@ -601,6 +623,8 @@ def _record_rows(
                 "sk": sk,
                 "doc": doc,
                 "decl": decl,
+                # prov:types are united with the node's earlier ones (a declaration with fewer loses none)
+                "types": props.pop("types", []),
                 "props": props,
             }
         )
@@ -632,6 +656,8 @@ def _record_rows(
             props[name] = (
                 value if name in wire.TIME_FORMALS else _stable_reference(name, value, names, doc_names)
             )
+    if "time" in formal:  # a time is queryable as an instant and a local wall clock (provgraph.graph.times)
+        props.update(companions("time", formal["time"]))
     props["doc"] = doc
     props["_rec"] = _json(record)
     if "id" in record:

@@ -53,7 +53,12 @@ def _graph(token: str, marks: set[Any]) -> wire.Message:
     marks.update({*losses, gpu, token})
     records = [
         wire.element("activity", run, [("prov:type", qn("pg:WorkflowRun")), ("pg:name", f"docs_{token}")]),
-        wire.element("activity", fit, [("prov:type", qn("pg:Task")), ("pg:name", "fit")]),
+        wire.element(  # a Monday evening in Chicago, Tuesday in UTC (docs/graph-model.md, "Date-times")
+            "activity",
+            fit,
+            [("prov:type", qn("pg:Task")), ("pg:name", "fit")],
+            formal={"startTime": "2026-03-02T20:00:00.5-06:00"},
+        ),
         wire.relation("wasStartedBy", activity=fit, starter=run),
         wire.element(
             "entity",

@@ -259,8 +259,10 @@ _ATTRIBUTE_VALUES = st.one_of(
     st.none(),
     st.builds(
         lambda v, t: {"$": v, "type": t},
-        st.sampled_from(["4", "x", "true"]),
-        st.sampled_from(["xsd:int", "xsd:boolean", "xsd:double", "prov:QUALIFIED_NAME", "ex:custom"]),
+        st.sampled_from(["4", "x", "true", "2026-03-02T20:00:00.5-06:00"]),
+        st.sampled_from(
+            ["xsd:int", "xsd:boolean", "xsd:double", "xsd:dateTime", "prov:QUALIFIED_NAME", "ex:custom"]
+        ),
     ),
     st.builds(lambda v: {"$": v, "lang": "en"}, st.text(max_size=3)),
 )

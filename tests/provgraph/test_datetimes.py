@@ -1,0 +1,275 @@
+"""Date-times queryable as instants and local wall clocks, the same on both engines (docs/graph-model.md,
+"Date-times"; provgraph.graph.times).
+
+The document is written as another tool would write it: ``xsd:dateTime`` attributes and activity times under
+several UTC offsets, chosen so that the order of the lexical strings, the UTC day and the local day all disagree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provgraph.graph.prefixes import PropertyPrefixes
+from provgraph.graph.times import companions, utc_microseconds
+from provgraph.prov.compare import roundtrip
+from provgraph.prov.export import EXPORT_FORMATS
+from provgraph.prov.importer import import_document, read_document
+
+pytestmark = pytest.mark.services
+
+DOCUMENT = """document
+  prefix ex <{ns}>
+  entity(ex:scan_a, [ex:acquired="2026-02-01T23:30:00-06:00" %% xsd:dateTime, ex:site="Chicago"])
+  entity(ex:scan_b, [ex:acquired="2026-02-02T01:00:00+09:00" %% xsd:dateTime, ex:site="Tokyo"])
+  entity(ex:scan_c, [ex:acquired="2026-02-03T12:00:00.250Z" %% xsd:dateTime, ex:site="London"])
+  activity(ex:step1, 2026-03-02T20:00:00-06:00, 2026-03-02T20:05:00-06:00, [prov:label="align"])
+  activity(ex:step2, 2026-03-03T01:00:00+05:00, 2026-03-03T01:10:00+05:00, [prov:label="reslice"])
+  activity(ex:step3, 2026-03-02T23:59:59.999999Z, 2026-03-03T00:00:01Z, [prov:label="convert"])
+  used(ex:step1, ex:scan_a, 2026-03-02T20:01:00-06:00)
+  used(ex:step2, ex:scan_b, 2026-03-03T01:02:00+05:00)
+endDocument
+"""
+
+
+@pytest.fixture
+def imported(any_backend: Any, tmp_path: Path) -> Any:
+    namespace = f"http://example.org/dt/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "times.provn"
+    path.write_text(DOCUMENT.format(ns=namespace))
+    any_backend.ensure_schema()
+    result = import_document(any_backend, path)
+    prefix = PropertyPrefixes(any_backend).load()[namespace]
+    yield namespace, prefix, path
+    any_backend.write(
+        [
+            ("MATCH (n:Element) WHERE n.key STARTS WITH $ns DETACH DELETE n", {"ns": namespace}),
+            ("MATCH (n:Namespace) WHERE n.doc = $doc DETACH DELETE n", {"doc": result.doc}),
+            ("MATCH (n:Document) WHERE n.id = $doc DETACH DELETE n", {"doc": result.doc}),
+        ]
+    )
+
+
+def _labels(backend: Any, query: str, **params: Any) -> list[str]:
+    return [row["label"] for row in backend.read(query, params)]
+
+
+def test_activities_filter_and_order_by_instant_not_by_text(any_backend, imported):
+    namespace, _, _ = imported
+    tasks_after = (
+        "MATCH (a:Activity) WHERE a.key STARTS WITH $ns AND a._utc_startTime > $t "
+        "RETURN a.label AS label ORDER BY a._utc_startTime"
+    )
+    ordered = (
+        "MATCH (a:Activity) WHERE a.key STARTS WITH $ns RETURN a.label AS label ORDER BY a._utc_startTime"
+    )
+    # instants: reslice 2026-03-02T20:00Z, convert 23:59:59.999999Z, align 2026-03-03T02:00Z
+    assert _labels(any_backend, ordered, ns=namespace) == ["reslice", "convert", "align"]
+    # the lexical strings sort otherwise (align, convert, reslice): that order is not the time order
+    by_text = "MATCH (a:Activity) WHERE a.key STARTS WITH $ns RETURN a.label AS label ORDER BY a.startTime"
+    assert _labels(any_backend, by_text, ns=namespace) == ["align", "convert", "reslice"]
+    assert _labels(any_backend, tasks_after, ns=namespace, t=utc_microseconds("2026-03-03T00:00:00Z")) == [
+        "align"
+    ]
+    assert _labels(any_backend, tasks_after, ns=namespace, t=utc_microseconds("2026-03-02T21:00:00Z")) == [
+        "convert",
+        "align",
+    ]
+    # a microsecond apart: the fraction counts
+    assert _labels(
+        any_backend, tasks_after, ns=namespace, t=utc_microseconds("2026-03-02T23:59:59.999998Z")
+    ) == ["convert", "align"]
+    assert _labels(
+        any_backend, tasks_after, ns=namespace, t=utc_microseconds("2026-03-02T23:59:59.999999Z")
+    ) == ["align"]
+    # the lexical form stays as written
+    rows = any_backend.read(
+        "MATCH (a:Activity) WHERE a.key = $key RETURN a.startTime AS start, a.endTime AS end",
+        {"key": namespace + "step1"},
+    )
+    assert rows == [{"start": "2026-03-02T20:00:00-06:00", "end": "2026-03-02T20:05:00-06:00"}]
+
+
+def test_which_step_ran_on_a_monday_local_time(any_backend, imported):
+    namespace, _, _ = imported
+    local = (
+        "MATCH (a:Activity) WHERE a.key STARTS WITH $ns AND a._dow_startTime = 1 "
+        "RETURN a.label AS label ORDER BY label"
+    )
+    # align ran Monday 20:00 in Chicago (Tuesday in UTC); reslice Tuesday 01:00 at +05:00 (Monday in UTC)
+    assert _labels(any_backend, local, ns=namespace) == ["align", "convert"]
+    utc_monday = (
+        "MATCH (a:Activity) WHERE a.key STARTS WITH $ns "
+        "AND a._utc_startTime >= $monday AND a._utc_startTime < $tuesday RETURN a.label AS label ORDER BY label"
+    )
+    assert _labels(
+        any_backend,
+        utc_monday,
+        ns=namespace,
+        monday=utc_microseconds("2026-03-02T00:00:00Z"),
+        tuesday=utc_microseconds("2026-03-03T00:00:00Z"),
+    ) == ["convert", "reslice"]
+    hour = (
+        "MATCH (a:Activity) WHERE a.key STARTS WITH $ns "
+        "RETURN a.label AS label, a._local_startTime % 86400000000 / 3600000000 AS hour ORDER BY label"
+    )
+    assert [(r["label"], r["hour"]) for r in any_backend.read(hour, {"ns": namespace})] == [
+        ("align", 20),
+        ("convert", 23),
+        ("reslice", 1),
+    ]
+
+
+def test_typed_date_time_attributes_and_relation_times_filter_as_instants(any_backend, imported):
+    namespace, prefix, _ = imported
+    prop = f"{prefix}:acquired"
+    query = (
+        f"MATCH (e:Entity) WHERE e.key STARTS WITH $ns AND e.`_utc_{prop}` >= $since "
+        f"RETURN e.`{prefix}:site` AS label ORDER BY e.`_utc_{prop}`"
+    )
+    # Tokyo 2026-02-01T16:00Z, Chicago 2026-02-02T05:30Z, London 2026-02-03T12:00:00.25Z
+    assert _labels(any_backend, query, ns=namespace, since=0) == ["Tokyo", "Chicago", "London"]
+    assert _labels(any_backend, query, ns=namespace, since=utc_microseconds("2026-02-02T00:00:00Z")) == [
+        "Chicago",
+        "London",
+    ]
+    rows = any_backend.read(
+        f"MATCH (e:Entity) WHERE e.key = $key RETURN e.`{prop}` AS lexical, e.`_dow_{prop}` AS dow",
+        {"key": namespace + "scan_a"},
+    )
+    assert rows == [{"lexical": "2026-02-01T23:30:00-06:00", "dow": 7}]  # Sunday in Chicago
+    used = (
+        "MATCH (a:Activity)-[u:used]->(e:Entity) WHERE a.key STARTS WITH $ns "
+        "RETURN a.label AS label ORDER BY u._utc_time"
+    )
+    assert _labels(any_backend, used, ns=namespace) == ["reslice", "align"]
+
+
+def test_neo4j_reads_the_instant_as_a_native_date_time(neo4j_backend, tmp_path):
+    """On Neo4j the companion turns into a DateTime equal to the lexical value's (docs/embedded.md)."""
+    namespace = f"http://example.org/dt/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "times.provn"
+    path.write_text(DOCUMENT.format(ns=namespace))
+    neo4j_backend.ensure_schema()
+    result = import_document(neo4j_backend, path)
+    try:
+        rows = neo4j_backend.read(
+            "MATCH (a:Activity) WHERE a.key STARTS WITH $ns "
+            "WITH a, datetime(a.startTime) AS native "
+            "RETURN native.epochSeconds * 1000000 + native.microsecond = a._utc_startTime AS same, "
+            "datetime({epochMillis: a._utc_startTime / 1000}).epochMillis = native.epochMillis AS back, "
+            "native.dayOfWeek = a._dow_startTime AS same_day",
+            {"ns": namespace},
+        )
+        assert len(rows) == 3 and all(row["same"] and row["back"] and row["same_day"] for row in rows)
+    finally:
+        neo4j_backend.write(
+            [
+                ("MATCH (n:Element) WHERE n.key STARTS WITH $ns DETACH DELETE n", {"ns": namespace}),
+                ("MATCH (n:Namespace) WHERE n.doc = $doc DETACH DELETE n", {"doc": result.doc}),
+                ("MATCH (n:Document) WHERE n.id = $doc DETACH DELETE n", {"doc": result.doc}),
+            ]
+        )
+
+
+def test_the_lexical_forms_round_trip_exactly_through_every_export(any_backend, imported, unique):
+    _, _, path = imported
+    document = read_document(path)
+    results = roundtrip(any_backend, [("times", document)], EXPORT_FORMATS, doc_prefix=f"pgid:dt_{unique}_")
+    for result in results:
+        assert result.different == {}, result.fmt
+        assert result.identical == ["times"], result.fmt
+
+
+@pytest.mark.parametrize(
+    ("lexical", "expected"),
+    [
+        ("1970-01-01T00:00:00Z", (0, 0, 4)),
+        ("1970-01-01T00:00:00", (0, 0, 4)),  # no offset: taken as UTC
+        ("1970-01-01T01:00:00+01:00", (0, 3_600_000_000, 4)),
+        ("1969-12-31T23:00:00-01:00", (0, -3_600_000_000, 3)),
+        ("2026-03-02T20:00:00.1234567-06:00", (1772503200123456, 1772481600123456, 1)),
+        ("2026-03-01T24:00:00Z", (1772409600000000, 1772409600000000, 1)),
+    ],
+)
+def test_companions_of_xsd_date_time_forms(lexical, expected):
+    assert tuple(companions("t", lexical).values()) == expected
+    assert utc_microseconds(lexical) == expected[0]
+
+
+@pytest.mark.parametrize(
+    "lexical",
+    [
+        "2026-03-02",
+        "2026-03-02 20:00:00",
+        "2026-02-30T00:00:00Z",
+        "2026-03-02T24:00:01Z",
+        "2026-03-02T10:00:00+15:00",
+        "20260302T100000Z",
+        "-0001-01-01T00:00:00Z",
+        "2026-03-02T10:00:00+0100",
+    ],
+)
+def test_no_companions_for_what_is_not_an_xsd_date_time(lexical):
+    assert companions("t", lexical) == {}
+    with pytest.raises(ValueError, match="xsd:dateTime"):
+        utc_microseconds(lexical)
+
+
+def test_a_declaration_with_fewer_types_or_attributes_keeps_the_union(any_backend, unique):
+    """PROV merges several declarations of one id: the node keeps every prov:type and attribute any of them gave,
+    whether they come in one message or in two (across messages a later value of the same attribute wins; within
+    one batch declarations are applied per kind and subtype label, so only the union is asserted there)."""
+    from capture import wire
+    from provgraph.loader import load_messages
+
+    namespaces = {"ex": f"http://example.org/union/{unique}/"}
+    ident = "ex:image"
+    full = wire.element(
+        "entity",
+        ident,
+        attrs=[
+            ["prov:type", wire.qualified_name("ex:Image")],
+            ["prov:type", wire.qualified_name("prov:Plan")],
+            ["ex:center", "UChicago"],
+            ["ex:max", 4095],
+        ],
+    )
+    fewer = wire.element(
+        "entity", ident, attrs=[["prov:type", wire.qualified_name("ex:Scan")], ["ex:max", 7]]
+    )
+    bare = wire.element("entity", ident)
+    any_backend.ensure_schema()
+    key = namespaces["ex"] + "image"
+    prefix = None
+    try:
+        for doc, messages in (
+            (f"pgid:union_one_{unique}", [[full, fewer, bare]]),
+            (f"pgid:union_two_{unique}", [[full], [fewer], [bare]]),
+        ):
+            for records in messages:
+                payload = wire.encode_message(doc, records, namespaces, sent_at=0.0)
+                load_messages(any_backend, [wire.decode_message(payload)])
+            prefix = prefix or PropertyPrefixes(any_backend).load()[namespaces["ex"]]
+            rows = any_backend.read(
+                f"MATCH (n:Element {{key: $key}}) RETURN n.types AS types, n.`{prefix}:center` AS center, "
+                f"n.`{prefix}:max` AS max, labels(n) AS labels",
+                {"key": key},
+            )
+            assert sorted(rows[0]["types"]) == sorted([f"{prefix}:Image", "prov:Plan", f"{prefix}:Scan"]), doc
+            assert rows[0]["center"] == "UChicago", doc
+            if "two" in doc:
+                assert rows[0]["types"] == [f"{prefix}:Image", "prov:Plan", f"{prefix}:Scan"]
+                assert rows[0]["max"] == 7
+            assert {"Entity", "Plan"} <= set(rows[0]["labels"]), doc
+            any_backend.write([("MATCH (n:Element {key: $key}) DETACH DELETE n", {"key": key})])
+    finally:
+        any_backend.write(
+            [
+                ("MATCH (n:Element {key: $key}) DETACH DELETE n", {"key": key}),
+                ("MATCH (n:Document) WHERE n.id STARTS WITH $p DETACH DELETE n", {"p": "pgid:union_"}),
+            ]
+        )
