@@ -789,6 +789,11 @@ class _Template:
             type(pair) is not list or len(pair) not in (1, 2) or type(pair[0]) is not str for pair in extra
         ):
             raise WireFormatError(f"{where}: 'x' must be a list of [name, value] or [name] pairs")
+        fixed = 4 + len(tags) + len(extra)  # type, name, status, started_by: an activity has at least these
+        if (
+            fixed > MAX_ATTRIBUTES
+        ):  # refused once here, not copied into every event first (a reader would stall)
+            raise WireFormatError(f"{where}: {fixed} attributes, over the limit of {MAX_ATTRIBUTES}")
         self.name = name
         self.type_qn = qualified_name(type_qn)
         self.tags = tags
@@ -833,7 +838,7 @@ class _TooLarge(CaptureError):
 
 
 def _expand_event(
-    doc: str, prefix: str, templates: dict[str, _Template], event: list[Any], where: str, budget: int
+    doc: str, prefix: str, templates: dict[str, _Template | str], event: list[Any], where: str, budget: int
 ) -> list[dict[str, Any]]:
     if len(event) not in (10, 11):
         raise WireFormatError(f"{where}: an event has 10 or 11 fields, not {len(event)}")
@@ -844,6 +849,8 @@ def _expand_event(
         if type(key) is int and abs(key) <= _MAX_INT or type(key) is str
         else None
     )
+    if isinstance(spec, str):  # the template's own fault: every event bound to it is refused with it
+        raise WireFormatError(f"{where}: {spec}")
     if spec is None:
         raise WireFormatError(f"{where}: no template {_describe(key)} in this message")
     activity_id = _task_id(number, prefix, where)
@@ -932,8 +939,9 @@ def expand_events(raw: dict[str, Any], entries: list[Any]) -> tuple[list[Any], l
     """The records of a version-2 message's entries, events expanded in place (records pass through as they are,
     to be validated like any record), and the events that could not be expanded: ``(index, event, reason)``.
 
-    Raises `WireFormatError` when the message's templates or prefix are unusable, or it would expand to more than
-    `MAX_EXPANDED_RECORDS` records.
+    Raises `WireFormatError` when the message's prefix or its object of templates is unusable. A template that is
+    not usable, or an event that would take the message over `MAX_EXPANDED_RECORDS` records, costs only the events
+    concerned: they are among the faults.
     """
     out, faults, _, _ = _expand(raw, entries, check=False)
     return out, [(index, event, reason) for index, _, event, reason in faults]
@@ -956,7 +964,12 @@ def _expand(
     bodies = raw.get("tpl")
     if type(bodies) is not dict:
         raise WireFormatError("a version-2 message needs 'tpl', an object of templates")
-    templates = {key: _Template(key, body) for key, body in bodies.items()}
+    templates: dict[str, _Template | str] = {}
+    for key, body in bodies.items():  # a template that is not usable costs only the events bound to it
+        try:
+            templates[key] = _Template(key, body)
+        except WireFormatError as exc:
+            templates[key] = exc.reason
     doc = raw["doc"]
     out: list[Any] = []
     faults: list[tuple[int, int, Any, str]] = []
@@ -981,8 +994,16 @@ def _expand(
         except WireFormatError as exc:
             faults.append((index, len(out) + len(faults), entry, exc.reason))
             continue
-        except _TooLarge:
-            raise WireFormatError(f"the message expands to over {MAX_EXPANDED_RECORDS} records") from None
+        except _TooLarge:  # this event alone: the events before it, and smaller ones after it, still fit
+            faults.append(
+                (
+                    index,
+                    len(out) + len(faults),
+                    entry,
+                    f"{where}: the message would expand to over {MAX_EXPANDED_RECORDS} records",
+                )
+            )
+            continue
         spans.append((len(out), len(out) + len(records)))
         out.extend(records)
     return out, faults, plain, spans

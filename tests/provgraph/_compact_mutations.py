@@ -254,7 +254,12 @@ class Mutator:
 
     def envelope(self, raw: dict[str, Any], others: list[dict[str, Any]]) -> tuple[bytes, str]:
         rng = self.rng
-        choice = rng.randrange(9)
+        choice = rng.randrange(10)
+        if choice == 9 and isinstance(raw.get("tpl"), dict) and raw["tpl"]:
+            key = rng.choice(sorted(raw["tpl"]))
+            if isinstance(raw["tpl"][key], dict):
+                raw["tpl"][key]["x"] = [["pg:a", 1]] * rng.choice([990, 996, 997, 1001, 20_000])
+                return self.encode(raw), f"template {key} of many attributes"
         if choice == 0 and raw.get("tpl"):
             key = rng.choice(sorted(raw["tpl"]))
             del raw["tpl"][key]
