@@ -839,9 +839,9 @@ class _Entry:
     faults: list[tuple[int, Any, str]] = field(default_factory=list)
     # the graph's property prefixes its rows were built with (the rows of a split are built the same way)
     prefixes: Mapping[str, str] | None = None
-    # ``records`` in the units a refusal splits them into: a record alone, or all the records of one compact event
-    # (an event loads whole or not at all); None: each record alone
-    units: list[list[tuple[int, dict[str, Any]]]] | None = None
+    # for each of ``records``, its index in ``message.records`` (None: the same), to find the records of each compact
+    # event when a refusal has to be split (`_units`)
+    kept: list[int] | None = None
 
 
 @dataclass
@@ -905,16 +905,15 @@ def _decode_entry(
         entry.rows, entry.records = None, []
         entry.reason = f"cannot build rows: {type(exc).__name__}: {str(exc)[:200]}"
         return entry
-    event_of = {local: number for number, span in enumerate(message.events) for local in range(*span)}
     if row_faults:
         failed = {}
         for local, reason in row_faults:
             index, record = entry.records[local]
             failed[local] = (index, record, f"record {index} ({record['k']}): {reason}")
-        widened = _whole_events(entry.records, failed, message.events, event_of)
+        widened = bool(message.events) and _whole_events(entry.records, failed, message.events)
         entry.faults = sorted([*entry.faults, *failed.values()], key=lambda fault: fault[0])
-        kept = [local for local in range(len(entry.records)) if local not in failed]
-        entry.records = [entry.records[local] for local in kept]
+        entry.kept = [local for local in range(len(entry.records)) if local not in failed]
+        entry.records = [entry.records[local] for local in entry.kept]
         if widened:  # the rows of the other records of a refused event were built: build the rest's again
             rest = wire.Message(message.doc, [record for _, record in entry.records], message.namespaces)
             try:
@@ -923,31 +922,49 @@ def _decode_entry(
                 entry.rows, entry.records = None, []
                 entry.reason = f"cannot build rows: {type(exc).__name__}: {str(exc)[:200]}"
                 return entry
-        event_of = {at: event_of[local] for at, local in enumerate(kept) if local in event_of}
-    if event_of:
-        entry.units = []
-        for at, item in enumerate(entry.records):
-            number = event_of.get(at)
-            if number is not None and at and event_of.get(at - 1) == number:
-                entry.units[-1].append(item)
-            else:
-                entry.units.append([item])
     return entry
+
+
+def _event_of(events: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """Index in a message's records -> the number of the compact event it came from (`wire.Message.events`)."""
+    return {local: number for number, span in enumerate(events) for local in range(*span)}
+
+
+def _units(entry: _Entry) -> list[list[tuple[int, dict[str, Any]]]]:
+    """An entry's records in the units a refusal splits them into: a record alone, or all the records of one
+    compact event (an event loads whole or not at all)."""
+    events = entry.message.events if entry.message is not None else ()
+    if not events:
+        return [[item] for item in entry.records]
+    event_of = _event_of(events)
+    kept = entry.kept if entry.kept is not None else range(len(entry.records))
+    units: list[list[tuple[int, dict[str, Any]]]] = []
+    previous = None
+    for local, item in zip(kept, entry.records, strict=True):
+        number = event_of.get(local)
+        if number is not None and number == previous:
+            units[-1].append(item)
+        else:
+            units.append([item])
+        previous = number
+    return units
 
 
 def _whole_events(
     records: list[tuple[int, dict[str, Any]]],
     failed: dict[int, tuple[int, Any, str]],
     events: Sequence[tuple[int, int]],
-    event_of: Mapping[int, int],
 ) -> bool:
     """Add to ``failed`` the other records of each compact event one of whose records failed (an event loads whole
     or not at all); whether any was added."""
+    event_of = _event_of(events)
     widened = False
+    done: set[int] = set()
     for local, (index, _, reason) in list(failed.items()):
         number = event_of.get(local)
-        if number is None:
+        if number is None or number in done:
             continue
+        done.add(number)
         for other in range(*events[number]):
             if other not in failed:
                 other_index, record = records[other]
@@ -1355,8 +1372,7 @@ class Loader:
             return
         entry = entries[0]
         logger.info("the graph refused entry %s (%s); isolating the record at fault", entry.entry_id, refusal)
-        units = entry.units if entry.units is not None else [[item] for item in entry.records]
-        self._split_records(entry, units, refusal, known_bad=True)
+        self._split_records(entry, _units(entry), refusal, known_bad=True)
 
     def _split_records(
         self,

@@ -414,3 +414,27 @@ def test_a_record_of_an_event_the_graph_refuses_takes_its_event_along(
         loader.close()
         _delete(embedded_backend, [doc], {f"pgid:task_{unique}_7", f"pgid:val_{unique}_7_i0"})
         embedded_redis.delete(embedded_settings.stream, embedded_settings.dead_letter_stream)
+
+
+def test_a_name_of_an_event_that_resolves_nowhere_refuses_the_whole_event():
+    """An event's record that passes the format but names a prefix nobody declared cannot get its rows: the
+    loader refuses the event's other records with it (they are not in the rows), and the next event loads."""
+    good = [0, 7, None, 1_764_000_000_000_000_000, 1_764_000_000_500_000_000, 0, "FINISHED", None]
+    raw = {
+        "v": 2,
+        "doc": "pgid:run_x",
+        "ns": {},
+        "p": "abc",
+        "tpl": {"0": wire.task_template("step")},
+        "records": [
+            [*good, [[1, "x", [["nowhere:attr", 1]]]], [[0, "y", 2]]],
+            [*good[:1], 8, *good[2:], [], []],
+        ],
+    }
+    entry = _decode_entry("1-1", {b"m": json.dumps(raw).encode()})
+    assert entry.reason is None and entry.rows is not None
+    assert [index for index, _, _ in entry.faults] == list(range(7))
+    assert "unknown prefix 'nowhere'" in entry.faults[2][2]
+    assert all("its event's record 2 was refused" in why for index, _, why in entry.faults if index != 2)
+    assert [record.get("id") for _, record in entry.records] == ["pgid:task_abc_8", None]
+    assert entry.rows.records == 2 and set(entry.rows.relations) == {"wasStartedBy"}
