@@ -77,6 +77,7 @@ __all__ = [
     "READABLE_VERSIONS",
     "COMPACT_VERSION",
     "MAX_EXPANDED_RECORDS",
+    "MAX_TEMPLATE_COPIES",
     "encode_compact_message",
     "expand_events",
     "iso_from_ns",
@@ -611,6 +612,11 @@ COMPACT_VERSION = 2
 MAX_EXPANDED_RECORDS = 200_000
 """Most records one message may expand to (a hostile message of nested bindings cannot blow up a reader)."""
 
+MAX_TEMPLATE_COPIES = 1_000_000
+"""Most activity attributes one message's events may copy from their templates. A template is sent once and
+copied into every event bound to it: without this bound a message of 1 MB (a template of 990 fixed attributes, 10,000
+events) would make a reader build 10 million attribute values, far more than any 16 MiB version-1 message holds."""
+
 SCALAR = 0
 """Binding kind: a new entity whose value is the JSON scalar itself (``bool``, ``int``, ``float``, ``str``)."""
 DESCRIBED = 1
@@ -834,11 +840,17 @@ def _bindings(value: Any, where: str, inputs: bool) -> list[Any]:
 
 
 class _TooLarge(CaptureError):
-    """An event that would take the message over `MAX_EXPANDED_RECORDS`."""
+    """An event that would take the message over `MAX_EXPANDED_RECORDS` or `MAX_TEMPLATE_COPIES`; says which."""
 
 
 def _expand_event(
-    doc: str, prefix: str, templates: dict[str, _Template | str], event: list[Any], where: str, budget: int
+    doc: str,
+    prefix: str,
+    templates: dict[str, _Template | str],
+    event: list[Any],
+    where: str,
+    budget: int,
+    copies: int = MAX_TEMPLATE_COPIES,
 ) -> list[dict[str, Any]]:
     if len(event) not in (10, 11):
         raise WireFormatError(f"{where}: an event has 10 or 11 fields, not {len(event)}")
@@ -873,7 +885,9 @@ def _expand_event(
     inputs = _bindings(inputs, where, inputs=True)
     outputs = _bindings(outputs, where, inputs=False)
     if record_count(inputs, outputs) > budget:
-        raise _TooLarge()
+        raise _TooLarge(f"the message would expand to over {MAX_EXPANDED_RECORDS} records")
+    if len(spec.tags) + len(spec.extra) > copies:
+        raise _TooLarge(f"the message's events would copy over {MAX_TEMPLATE_COPIES} template attributes")
     try:
         start = iso_from_ns(start_ns, start_offset)
         end = iso_from_ns(end_ns, end_offset) if end_ns is not None else None
@@ -940,7 +954,8 @@ def expand_events(raw: dict[str, Any], entries: list[Any]) -> tuple[list[Any], l
     to be validated like any record), and the events that could not be expanded: ``(index, event, reason)``.
 
     Raises `WireFormatError` when the message's prefix or its object of templates is unusable. A template that is
-    not usable, or an event that would take the message over `MAX_EXPANDED_RECORDS` records, costs only the events
+    not usable, or an event that would take the message over `MAX_EXPANDED_RECORDS` records or
+    `MAX_TEMPLATE_COPIES` copied attributes, costs only the events
     concerned: they are among the faults.
     """
     out, faults, _, _ = _expand(raw, entries, check=False)
@@ -975,6 +990,7 @@ def _expand(
     faults: list[tuple[int, int, Any, str]] = []
     plain: list[tuple[int, int]] = []
     spans: list[tuple[int, int]] = []
+    copies = MAX_TEMPLATE_COPIES
     for index, entry in enumerate(entries):
         if type(entry) is not list:
             plain.append((len(out), len(out) + len(faults)))
@@ -982,7 +998,9 @@ def _expand(
             continue
         where = f"event {index}"
         try:
-            records = _expand_event(doc, prefix, templates, entry, where, MAX_EXPANDED_RECORDS - len(out))
+            records = _expand_event(
+                doc, prefix, templates, entry, where, MAX_EXPANDED_RECORDS - len(out), copies
+            )
             if check:
                 if cut and holds_cut_value(entry):
                     raise WireFormatError(f"{where}: {_CUT_REASON}")
@@ -994,16 +1012,10 @@ def _expand(
         except WireFormatError as exc:
             faults.append((index, len(out) + len(faults), entry, exc.reason))
             continue
-        except _TooLarge:  # this event alone: the events before it, and smaller ones after it, still fit
-            faults.append(
-                (
-                    index,
-                    len(out) + len(faults),
-                    entry,
-                    f"{where}: the message would expand to over {MAX_EXPANDED_RECORDS} records",
-                )
-            )
+        except _TooLarge as exc:  # this event alone: the events before it, and smaller ones after, still fit
+            faults.append((index, len(out) + len(faults), entry, f"{where}: {exc}"))
             continue
+        copies -= len(records[0]["a"])  # the activity: the template's attributes and the event's own few
         spans.append((len(out), len(out) + len(records)))
         out.extend(records)
     return out, faults, plain, spans

@@ -254,6 +254,19 @@ def test_a_version_2_message_needs_its_templates():
         wire.decode_message(json.dumps(raw))
 
 
+def test_a_message_cannot_copy_its_templates_without_bound():
+    """Found by the fuzzer (breaker): a 0.9 MB message, a template of 990 fixed attributes bound by 10,000 events,
+    made a reader build 10 million attribute values (30 s in the loader's decoding, before any write). The events
+    past `MAX_TEMPLATE_COPIES` copied attributes are refused, each alone."""
+    template = {"n": "x", "x": [[f"pg:a{i}", 1] for i in range(990)]}
+    raw = json.loads(_message([[1, number, *GOOD[2:], [], []] for number in range(1100)]))
+    raw["tpl"]["1"] = template
+    message, faults = wire.decode_message_partial(json.dumps(raw))
+    loaded = len(message.records) // 2
+    assert 0 < loaded * 995 <= wire.MAX_TEMPLATE_COPIES < (loaded + 1) * 995
+    assert len(faults) == 1100 - loaded and "template attributes" in faults[0].reason
+
+
 def test_a_message_cannot_expand_past_the_limit():
     inputs = [[0, f"x{i}", i] for i in range(500)]
     outputs = [[0, f"y{i}", i] for i in range(500)]  # 500 x 500 derivations: over MAX_EXPANDED_RECORDS
