@@ -66,6 +66,10 @@ _PROBE_BACKOFF = (0.1, 5.0)
 """Base and cap, seconds, of the delay between probes of a sink that refused."""
 
 
+_NO_DOC = object()
+"""No document yet (`Emitter._process`)."""
+
+
 class _Mark:
     """A flush marker in the queue: set when everything queued before it reached the sink (or the spill file)."""
 
@@ -372,31 +376,38 @@ class Emitter:
 
     def _process(self, items: list[tuple[Any, Any]]) -> None:
         # Per document: the message entries (records, and compact task events where the wire version allows) and,
-        # in step, the number of records each entry stands for.
+        # in step, the number of records each entry stands for. Items of one run mostly come one after another: the
+        # document's lists are looked up only when the document changes.
         by_doc: dict[str, tuple[list[Any], list[int]]] = {}
         compact = self._compact
         taken = 0  # items of this round counted so far
+        last_doc: Any = _NO_DOC
+        entries: list[Any] = []
+        weights: list[int] = []
         for index, (doc, item) in enumerate(items):
-            if doc is _Mark:
-                self._stats["items"] += index - taken
-                taken = index + 1
-                self._ship(by_doc)
-                self._send_outbox()
-                by_doc = {}
-                self._resolve(item)
-                continue
-            bucket = by_doc.get(doc)
-            if bucket is None:
-                bucket = by_doc[doc] = ([], [])
-            entries, weights = bucket
+            if doc is not last_doc:
+                if doc is _Mark:
+                    self._stats["items"] += index - taken
+                    taken = index + 1
+                    self._ship(by_doc)
+                    self._send_outbox()
+                    by_doc = {}
+                    last_doc = _NO_DOC
+                    self._resolve(item)
+                    continue
+                bucket = by_doc.get(doc)
+                if bucket is None:
+                    bucket = by_doc[doc] = ([], [])
+                entries, weights = bucket
+                last_doc = doc
             size = len(entries)
             try:
-                if type(item) is list:
+                if item.__class__ is list:
                     records = item
                 else:
-                    add = getattr(item, "add_entries", None) if compact else None
+                    add = getattr(item.__class__, "add_entries", None) if compact else None
                     if add is not None:
-                        add(entries, weights)
+                        add(item, entries, weights)
                         continue
                     records = item.to_records()
                 entries.extend(records)

@@ -395,35 +395,6 @@ Telemetry = tuple[list[tuple[str, Any]] | None, list[tuple[str, Any]] | None]
 """(readings at the start, readings at the end) of one task; either may be missing."""
 
 
-class TaskItem(NamedTuple):
-    """One finished call of a decorated function, as captured on the user's thread (references only).
-
-    The wrappers build it with ``tuple.__new__(TaskItem, fields)``: as cheap as a plain tuple, where a named
-    tuple's own constructor costs twice as much (measured in bench/capture_overhead.py).
-    """
-
-    spec: TaskSpec
-    number: int
-    """The task's counter value; its id is formatted later (`capture._ids.task_id`)."""
-    context: Context
-    """``(run, parent)`` when the call began."""
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    start_ns: int
-    end_ns: int
-    result: Any
-    error: str | None
-    """``None``, or the one-line error the call raised."""
-    telemetry: Telemetry | None
-
-    def to_records(self) -> list[dict[str, Any]]:
-        return _task_records(self)
-
-    def add_entries(self, entries: list[Any], weights: list[int]) -> None:
-        """Append this task to a message's entries, as a compact event where it can be (`capture._compact`)."""
-        _task_entries(self, entries, weights)
-
-
 def _as_entries(records: list[dict[str, Any]], entries: list[Any], weights: list[int]) -> None:
     entries.extend(records)
     weights.extend([1] * len(records))
@@ -522,6 +493,41 @@ def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> Non
         None,
         redactor,
     )
+
+
+class TaskFields(NamedTuple):
+    """The fields of a `TaskItem`."""
+
+    spec: TaskSpec
+    number: int
+    """The task's counter value; its id is formatted later (`capture._ids.task_id`)."""
+    context: Context
+    """``(run, parent)`` when the call began."""
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    start_ns: int
+    end_ns: int
+    result: Any
+    error: str | None
+    """``None``, or the one-line error the call raised."""
+    telemetry: Telemetry | None
+
+
+class TaskItem(TaskFields):
+    """One finished call of a decorated function, as captured on the user's thread (references only).
+
+    The wrappers build it with ``tuple.__new__(TaskItem, fields)``: as cheap as a plain tuple, where a named
+    tuple's own constructor costs twice as much (measured in bench/capture_overhead.py).
+    """
+
+    __slots__ = ()
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return _task_records(self)
+
+    add_entries = _task_entries
+    """Append this task to a message's entries, as a compact event where it can be (`capture._compact`): the
+    function itself, not a method calling it, as the emitter calls it once per task."""
 
 
 def _task_records(
