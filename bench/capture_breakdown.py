@@ -65,7 +65,8 @@ def main() -> None:
         spec = task.__provgraph_spec__  # type: ignore[attr-defined]
         items = [
             tuple.__new__(
-                _records.TaskItem, (spec, next(_ids.COUNTER), (run, None), (1,), {}, 1, 2, 2, None, None)
+                _records.TaskItem,
+                (run.id, spec, next(_ids.COUNTER), (run, None), (1,), {}, 1, 2, 2, None, None),
             )
             for _ in range(calls)
         ]
@@ -104,7 +105,7 @@ def main() -> None:
             for start in range(0, calls, 2000):
                 emitter._encode(run.id, entries[start : start + 2000], weights[start : start + 2000])
 
-        pairs = [(run.id, item) for item in items]
+        pairs = list(items)  # a task item is queued as it is (it carries its document)
 
         def process() -> None:  # as the worker does it: in rounds, then the messages to the sink
             for start in range(0, calls, _ROUND_ITEMS):

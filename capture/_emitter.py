@@ -49,7 +49,7 @@ from capture._sinks import Sink, _LineFile, _RateLimitedLog, make_sink, process_
 from capture._spill import ReplayResult, SpillFile, replay_file, spill_directory
 from capture.settings import Settings
 
-__all__ = ["Emitter", "call_before_exit", "get_emitter"]
+__all__ = ["Emitter", "call_before_exit", "carries_its_document", "get_emitter"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ _PROBE_BACKOFF = (0.1, 5.0)
 
 _NO_DOC = object()
 """No document yet (`Emitter._process`)."""
+
+_CARRY_DOCUMENT: set[type] = set()
+"""Item classes (tuples) whose first field is their document: the queue holds such an item as it is, not in a
+``(doc, item)`` pair (one object less per call for the garbage collector to scan on the user's thread)."""
+
+
+def carries_its_document(cls: type) -> None:
+    """Declare ``cls``, a tuple class, as holding the document its items are emitted to at index 0 (`emit`)."""
+    _CARRY_DOCUMENT.add(cls)
 
 
 class _Mark:
@@ -125,7 +134,9 @@ class Emitter:
     def _fresh_state(self) -> None:
         """Queue, locks, worker and counters as a new process needs them (also after fork)."""
         self._pid = os.getpid()
-        self._queue: collections.deque[tuple[Any, Any]] = collections.deque()
+        self._queue: collections.deque[Any] = (
+            collections.deque()
+        )  # (doc, item) pairs, items carrying their doc
         # emit() takes its slow path once the queue holds this many items; 1 until the worker runs (so the first
         # emit starts it), 0 after shutdown (late items are sent inline).
         self._wake_at = 1
@@ -202,7 +213,7 @@ class Emitter:
         Costs a deque append on the caller's thread; never raises; waits (bounded) only when the queue is full.
         """
         queue = self._queue
-        queue.append((doc, item))
+        queue.append(item if item.__class__ in _CARRY_DOCUMENT else (doc, item))
         if len(queue) >= self._wake_at:
             self._backlog()
 
@@ -274,13 +285,13 @@ class Emitter:
     def pending(self) -> int:
         """Items still queued in memory plus records waiting in the spill file."""
         self._check_pid()
-        queued = sum(1 for doc, _ in list(self._queue) if doc is not _Mark)
+        queued = sum(1 for entry in list(self._queue) if entry[0] is not _Mark)
         return queued + self._spill.pending_records
 
     def stats(self) -> dict[str, Any]:
         """Counters since start (or fork): items, records sent/spilled/replayed/dead-lettered/lost, and so on."""
         stats: dict[str, Any] = dict(self._stats)
-        stats["queued_items"] = sum(1 for doc, _ in list(self._queue) if doc is not _Mark)
+        stats["queued_items"] = sum(1 for entry in list(self._queue) if entry[0] is not _Mark)
         stats["records_in_spill"] = self._spill.pending_records
         stats["spill_file"] = str(self._spill.path) if self._spill.path else None
         stats["transport_down"] = self._down
@@ -374,7 +385,7 @@ class Emitter:
                 self._recover(force=True)
             return not self._down and not self._spill.pending_records
 
-    def _process(self, items: list[tuple[Any, Any]]) -> None:
+    def _process(self, items: list[Any]) -> None:
         # Per document: the message entries (records, and compact task events where the wire version allows) and,
         # in step, the number of records each entry stands for. Items of one run mostly come one after another: the
         # document's lists are looked up only when the document changes.
@@ -384,7 +395,9 @@ class Emitter:
         last_doc: Any = _NO_DOC
         entries: list[Any] = []
         weights: list[int] = []
-        for index, (doc, item) in enumerate(items):
+        for index, entry in enumerate(items):
+            doc = entry[0]
+            item = entry[1] if entry.__class__ is tuple else entry  # (doc, item), or an item carrying its doc
             if doc is not last_doc:
                 if doc is _Mark:
                     self._stats["items"] += index - taken
@@ -694,7 +707,9 @@ class Emitter:
         while self._queue:
             items.append(self._queue.popleft())
         records_total = 0
-        for doc, item in items:
+        for entry in items:
+            doc = entry[0]
+            item = entry[1] if entry.__class__ is tuple else entry
             if doc is _Mark:
                 item.ok = False
                 item.done.set()

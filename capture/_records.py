@@ -27,6 +27,7 @@ from capture import _compact, _ids, _redaction, wire
 from capture._agents import machine_agent_records, run_agent_records, software_agent_records
 from capture._context import STATE as _STATE
 from capture._context import Context, Run
+from capture._emitter import carries_its_document
 from capture._redaction import Redactor
 from capture._values import FileRef, file_generation, file_read, value_attrs
 
@@ -437,7 +438,7 @@ def _compact_form(
 
 
 def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> None:
-    spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry = item
+    _, spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry = item
     run, parent = context
     campaign = spec.campaign_id or run.campaign
     redactor = _redaction.active(_STATE.settings)
@@ -498,6 +499,9 @@ def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> Non
 class TaskFields(NamedTuple):
     """The fields of a `TaskItem`."""
 
+    doc: str
+    """The document (run id) it is emitted to: first, so the emitter queues the item as it is
+    (`capture._emitter.carries_its_document`)."""
     spec: TaskSpec
     number: int
     """The task's counter value; its id is formatted later (`capture._ids.task_id`)."""
@@ -514,7 +518,8 @@ class TaskFields(NamedTuple):
 
 
 class TaskItem(TaskFields):
-    """One finished call of a decorated function, as captured on the user's thread (references only).
+    """One finished call of a decorated function, as captured on the user's thread (references only); queued as it
+    is, its document first (`capture._emitter.carries_its_document`).
 
     The wrappers build it with ``tuple.__new__(TaskItem, fields)``: as cheap as a plain tuple, where a named
     tuple's own constructor costs twice as much (measured in bench/capture_overhead.py).
@@ -528,6 +533,9 @@ class TaskItem(TaskFields):
     add_entries = _task_entries
     """Append this task to a message's entries, as a compact event where it can be (`capture._compact`): the
     function itself, not a method calling it, as the emitter calls it once per task."""
+
+
+carries_its_document(TaskItem)
 
 
 def _task_records(
@@ -588,7 +596,7 @@ class LightBatch:
             try:
                 # A light task gets its number here, on the emitter thread: nothing refers to it before.
                 item = TaskItem(
-                    spec, next(counter), context, args, kwargs, start_ns, end_ns, result, error, None
+                    "", spec, next(counter), context, args, kwargs, start_ns, end_ns, result, error, None
                 )
                 records.extend(_task_records(item))
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
@@ -603,7 +611,7 @@ class LightBatch:
             try:
                 item = new_item(
                     TaskItem,
-                    (spec, next(counter), context, args, kwargs, start_ns, end_ns, result, error, None),
+                    ("", spec, next(counter), context, args, kwargs, start_ns, end_ns, result, error, None),
                 )
                 _task_entries(item, entries, weights)
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch

@@ -114,11 +114,13 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
                 if _failed_to_bind(exc):
                     raise  # Python's own TypeError, as without capture; nothing happened to record
                 telemetry = (started, telemetry_phase(sampler, "end")) if sampler else None
+                doc = context[0].id
                 emit(
-                    context[0].id,
+                    doc,
                     new_item(
                         item,
                         (
+                            doc,
                             spec,
                             number,
                             context,
@@ -138,10 +140,12 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
             telemetry = (started, telemetry_phase(sampler, "end")) if sampler else None
             if light_queue:
                 flush_light()
+            doc = context[0].id
             state.emit(
-                context[0].id,
+                doc,
                 new_item(
-                    item, (spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry)
+                    item,
+                    (doc, spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry),
                 ),
             )
             return result
@@ -169,11 +173,13 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
                 if _failed_to_bind(exc):
                     raise  # Python's own TypeError, as without capture; nothing happened to record
                 telemetry = (started, telemetry_phase(sampler, "end"))
+                doc = context[0].id
                 emit(
-                    context[0].id,
+                    doc,
                     new_item(
                         item,
                         (
+                            doc,
                             spec,
                             number,
                             context,
@@ -193,10 +199,12 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
             telemetry = (started, telemetry_phase(sampler, "end"))
             if light_queue:
                 flush_light()
+            doc = context[0].id
             state.emit(
-                context[0].id,
+                doc,
                 new_item(
-                    item, (spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry)
+                    item,
+                    (doc, spec, number, context, args, kwargs, start_ns, end_ns, result, None, telemetry),
                 ),
             )
             return result
@@ -221,10 +229,12 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
             reset_context(token)
             if _failed_to_bind(exc):
                 raise  # Python's own TypeError, as without capture; nothing happened to record
+            doc = context[0].id
             emit(
-                context[0].id,
+                doc,
                 new_item(
-                    item, (spec, number, context, args, kwargs, start_ns, end_ns, None, error_text(exc), None)
+                    item,
+                    (doc, spec, number, context, args, kwargs, start_ns, end_ns, None, error_text(exc), None),
                 ),
             )
             raise
@@ -232,9 +242,10 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
         reset_context(token)
         if light_queue:  # light-task records first: lineage is resolved in emission order
             flush_light()
+        doc = context[0].id
         state.emit(
-            context[0].id,
-            new_item(item, (spec, number, context, args, kwargs, start_ns, end_ns, result, None, None)),
+            doc,
+            new_item(item, (doc, spec, number, context, args, kwargs, start_ns, end_ns, result, None, None)),
         )
         return result
 

@@ -293,7 +293,7 @@ def test_event_times_are_the_producers_local_times_even_across_a_clock_change(zo
         produced = []
         for version in (1, 2):
             run = Run(f"pgid:run_{version}", "run", None)
-            item = TaskItem(spec, 1, (run, None), (3,), {}, start, end, 4, None, None)
+            item = TaskItem(run.id, spec, 1, (run, None), (3,), {}, start, end, 4, None, None)
             if version == 1:
                 produced.append(item.to_records())
                 continue
