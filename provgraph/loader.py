@@ -985,6 +985,10 @@ def _dead_record_payload(entry: _Entry, index: int, record: Any) -> tuple[bytes,
     assert message is not None
     if wire.holds_cut_value(record):  # what was sent is not in the record any more: keep the whole message
         return entry.payload, False
+    if (
+        type(record) is list and message.version != 1
+    ):  # a compact event: it reads only with its template and prefix
+        return entry.payload, False
     records: list[Any] = [record]
     bundle = record.get("b") if isinstance(record, dict) else None
     if bundle:

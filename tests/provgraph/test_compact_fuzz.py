@@ -31,7 +31,7 @@ import pytest
 from _compact_mutations import Mutator
 
 from capture import wire
-from provgraph.loader import Loader, _decode_entry
+from provgraph.loader import Loader, _dead_record_payload, _decode_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCER = textwrap.dedent(
@@ -300,12 +300,14 @@ def test_mutated_compact_events_against_a_running_loader(
         assert not thread.is_alive() and not failures, failures
 
         dead: dict[tuple[str, int | None], str] = {}
+        dead_payloads: dict[tuple[str, int | None], bytes] = {}
         for _, fields in redis_client.xrange(settings.dead_letter_stream):
             record = fields.get(b"record")
             key = (fields[b"entry_id"].decode(), int(record) if record is not None else None)
             assert key not in dead, f"dead-lettered twice: {key}"
             dead[key] = fields[b"reason"].decode()
             assert dead[key], key
+            dead_payloads[key] = fields[b"payload"]
         # what the reader says of each entry must be what the loader did: refused entries, events and records
         # dead-lettered with their reasons; the rest in the graph (unless the loader refused a record or event)
         records_in_graph: dict[tuple[str, str], dict[str, Any]] = {}
@@ -318,6 +320,8 @@ def test_mutated_compact_events_against_a_running_loader(
             assert (entry_id, None) not in dead, (what, dead.get((entry_id, None)))
             for fault in faults:
                 assert (entry_id, fault.index) in dead, (what, fault.reason)
+                if isinstance(fault.record, list) and message.version == 2:  # an event: needs its templates
+                    assert dead_payloads[(entry_id, fault.index)] == payload, what
             taken = {fault.index for fault in faults}
             positions = [i for i in range(len(message.records) + len(taken)) if i not in taken]
             for start, end in message.events:  # an event loads whole or not at all
@@ -430,3 +434,17 @@ def test_a_name_of_an_event_that_resolves_nowhere_refuses_the_whole_event():
     assert all("its event's record 2 was refused" in why for index, _, why in entry.faults if index != 2)
     assert [record.get("id") for _, record in entry.records] == ["pgid:task_abc_8", None]
     assert entry.rows.records == 2 and set(entry.rows.relations) == {"wasStartedBy"}
+
+
+def test_a_refused_event_is_dead_lettered_with_what_replays_it():
+    """Found by the fuzzer: a refused event's dead letter held a version-1 message of the bare event array, which
+    no reader can read (no template, no prefix), so replaying it after a fix could never work. It holds the whole
+    message now, as a record cut for nesting does."""
+    payload = _v2([[*GOOD, [[0, "x", 1]], "not bindings"], [*GOOD[:1], 8, *GOOD[2:], [], []]])
+    entry = _decode_entry("1-1", {b"m": payload})
+    [(index, event, reason)] = entry.faults
+    assert index == 0 and "bindings must be a list" in reason
+    assert _dead_record_payload(entry, index, event) == (payload, False)
+    # replayed as it is, the message gives the same verdict: the event refused, the other loaded
+    message, faults = wire.decode_message_partial(payload)
+    assert len(faults) == 1 and len(message.records) == 2
