@@ -44,6 +44,7 @@ from capture import wire
 from capture._streams import discover_stream_keys, is_cluster_url, parse_cluster_url
 from provgraph.errors import ConfigurationError, StoreUnavailable
 from provgraph.graph.backend import GraphBackend
+from provgraph.graph.times import utc_microseconds
 from provgraph.loader import _redis_client
 from provgraph.redaction import redact_url
 
@@ -448,6 +449,7 @@ def graph_events(backend: GraphBackend, since: str, flt: TailFilter, limit: int)
         backend.render("tail/since"),
         {
             "since": since,
+            "since_us": utc_microseconds(since),
             "run": flt.run,
             "workflow": flt.workflow,
             "campaigns": flt.campaign_ids() or None,

@@ -16,6 +16,7 @@ reader (Turtle, TriG) in this release.
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import hashlib
 import json
@@ -23,6 +24,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -171,3 +173,33 @@ def read(files: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str
     if not files:
         return []
     return _run(["read", os.fspath(out_dir), *map(os.fspath, files)], len(files))
+
+
+def _value(value: Any) -> Any:
+    """A value as both readers must agree on it: a time as its instant to the millisecond (ProvToolbox 2.2.1 holds
+    times to the millisecond, whatever the file says, and writes a time without a zone as UTC), a qualified name as
+    its URI, a literal as (text, datatype URI, language)."""
+    from prov.identifier import Identifier
+    from prov.model import Literal
+
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        return ("time", moment.astimezone(datetime.UTC).isoformat())
+    if isinstance(value, Identifier):
+        return ("uri", value.uri)
+    if isinstance(value, Literal):
+        return ("literal", value.value, value.datatype.uri if value.datatype else None, value.langtag)
+    return ("value", str(value))
+
+
+def records(document: Any) -> Counter[tuple[Any, ...]]:
+    """The multiset of a ``prov`` document's records (a bundle's under its URI), identifiers by URI, values as
+    both readers must agree on them: compare what ``prov`` reads of an export with what ProvToolbox read."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for bundle_uri, container in [(None, document), *((b.identifier.uri, b) for b in document.bundles)]:
+        for record in container.get_records():
+            identifier = record.identifier.uri if record.identifier else None
+            attributes = tuple(sorted((name.uri, repr(_value(value))) for name, value in record.attributes))
+            out[(bundle_uri, str(record.get_type()), identifier, attributes)] += 1
+    return out

@@ -1,8 +1,10 @@
 // tail/since: runs and activities the graph holds that started at or after a time, for `provgraph tail --since`.
 //
 // Parameters:
-//   $since     ISO 8601 UTC lexical time (`2026-01-01T00:00:00.000000Z`); compared with `startTime` as text,
-//              which orders correctly for the form capture writes
+//   $since     ISO 8601 UTC lexical time (`2026-01-01T00:00:00.000000Z`)
+//   $since_us  the same instant in microseconds since the epoch: compared with `_utc_startTime`, the instant
+//              of `startTime` whatever its offset (docs/graph-model.md, "Date-times"); text order is not time
+//              order once offsets differ. An activity loaded before the companions existed is compared as text.
 //   $run       only this run and its activities; null: any
 //   $workflow  only runs of this workflow name (and their activities); null: any
 //   $campaigns only runs of one of these campaigns (`campaign` attribute) and their activities; null: any
@@ -10,11 +12,12 @@
 //
 // A task belongs to the run it reaches through wasStartedBy edges (at most 20 levels).
 //
-// Returns one row per activity, oldest first: id, labels, name, kind, status, startTime, endTime, duration_s,
+// Returns one row per activity, oldest first: id, labels, name, kind, status, startTime, startTime_utc (microseconds
+//   since the epoch), endTime, duration_s,
 //   error, run, workflow, campaign, tokens_in, tokens_out, tokens_total, cost, llm_model, inputs and outputs
 //   (lists of {id, role, value, path}), samples, peak_rss_bytes, peak_cpu_percent (from its telemetry).
 MATCH (activity:Activity)
-WHERE activity.startTime >= $since AND NOT activity:Campaign
+WHERE coalesce(activity._utc_startTime >= $since_us, activity.startTime >= $since) AND NOT activity:Campaign
 OPTIONAL MATCH (activity)-[:wasStartedBy*1..20]->(owner:WorkflowRun)
 WITH activity, CASE WHEN activity:WorkflowRun THEN activity ELSE owner END AS run
 WHERE run IS NOT NULL
@@ -22,7 +25,7 @@ WHERE run IS NOT NULL
   AND ($workflow IS NULL OR run.name = $workflow)
   AND ($campaigns IS NULL OR run.campaign IN $campaigns OR activity.campaign IN $campaigns)
 WITH DISTINCT activity, run
-ORDER BY activity.startTime, activity.id
+ORDER BY activity._utc_startTime, activity.startTime, activity.id
 LIMIT $limit
 OPTIONAL MATCH (sample:Telemetry)-[:wasGeneratedBy]->(activity)
 WITH activity, run, count(sample) AS samples, max(sample.process_rss_bytes) AS peak_rss_bytes,
@@ -33,6 +36,7 @@ RETURN activity.id AS id,
        activity.kind AS kind,
        activity.status AS status,
        activity.startTime AS startTime,
+       activity._utc_startTime AS startTime_utc,
        activity.endTime AS endTime,
        activity.duration_s AS duration_s,
        activity.error AS error,
@@ -50,4 +54,4 @@ RETURN activity.id AS id,
        samples,
        peak_rss_bytes,
        peak_cpu_percent
-ORDER BY startTime, id
+ORDER BY startTime_utc, startTime, id

@@ -223,6 +223,12 @@ def _roundtrip(args: argparse.Namespace) -> int:
             f"{len(result.loose)} documents compared by prov's == only: prov itself changes them through "
             f"{args.format}" + (": " + ", ".join(result.loose) if args.show_differences else "")
         )
+    if result.merged:
+        print(
+            f"{len(result.merged)} documents declare an element more than once: PROV-JSON gives each element once "
+            "with the attributes of all its declarations; compared with the original merged the same way"
+            + (": " + ", ".join(result.merged) if args.show_differences else "")
+        )
     if result.inexpressible:
         print(
             f"{len(result.inexpressible)} documents not counted: prov itself cannot round-trip them "

@@ -315,6 +315,9 @@ class FormatResult:
     """Documents ``prov`` itself cannot round-trip through this format: not counted."""
     prov_equal: int = 0
     """Counted documents that came back equal by ``prov``'s ``==`` (`same_document`), reported beside."""
+    merged: list[str] = field(default_factory=list)
+    """PROV-JSON: documents declaring an element more than once, which the export gives as one declaration
+    (`provgraph.prov.provjson.merge_declarations`): compared with the original's declarations merged the same way."""
 
     @property
     def counted(self) -> int:
@@ -344,6 +347,7 @@ def roundtrip(
     from provgraph.loader import load_messages, written_keys
     from provgraph.prov.export import export_documents, serialize
     from provgraph.prov.importer import document_to_messages
+    from provgraph.prov.provjson import merge_declarations
     from provgraph.purge import purge_loaded
 
     ids = [f"{doc_prefix}{index}" for index in range(len(documents))]
@@ -380,7 +384,10 @@ def roundtrip(
     results = []
     for fmt in formats:
         result = FormatResult(fmt)
-        for doc, (name, original) in zip(ids, documents, strict=True):
+        for doc, (name, given) in zip(ids, documents, strict=True):
+            original = merge_declarations(given) if fmt == "json" else given
+            if original is not given:
+                result.merged.append(name)
             ceiling = prov_ceiling(original, fmt)
             if ceiling is None:
                 result.inexpressible.append(name)

@@ -31,6 +31,7 @@ from capture import wire
 from provgraph.errors import ExportError, UnknownId
 from provgraph.graph.lookup import require_ids
 from provgraph.prov.importer import QNAME_LITERAL_TYPE
+from provgraph.prov.provjson import merge_declarations, portable_json
 
 if TYPE_CHECKING:
     from prov.model import ProvBundle, ProvDocument
@@ -317,12 +318,18 @@ def serialize(
     prov_format, options = FORMATS[fmt]
     try:
         with _quiet():
+            if (
+                fmt == "json"
+            ):  # one object per element, typed values that every reader reads (provgraph.prov.provjson)
+                document = merge_declarations(document)
             if prov_format == "rdf":
                 text = write_rdf(document, options["rdf_format"], direct=rdf_direct)
             else:
                 buffer = io.StringIO()
                 document.serialize(destination=buffer, format=prov_format, **options)
                 text = buffer.getvalue()
+                if fmt == "json":
+                    text = portable_json(text)
     except Exception as exc:  # the serializers raise their own exception types
         raise ExportError(f"cannot write this document as {fmt}: {type(exc).__name__}: {exc}") from exc
     if out is None:

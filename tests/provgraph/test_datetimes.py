@@ -273,3 +273,49 @@ def test_a_declaration_with_fewer_types_or_attributes_keeps_the_union(any_backen
                 ("MATCH (n:Document) WHERE n.id STARTS WITH $p DETACH DELETE n", {"p": "pgid:union_"}),
             ]
         )
+
+
+def test_tail_since_compares_instants_not_text(any_backend, unique):
+    """`provgraph tail --since`: a task that started after the moment at another offset is replayed, one whose
+    text sorts after it but that started before is not (cypher/tail/since.cypher)."""
+    from capture import wire
+    from provgraph.loader import load_messages
+    from provgraph.tail import TailFilter, graph_events, parse_since
+
+    qn = wire.qualified_name
+    run = f"pgid:run_dt_{unique}"
+    records = [
+        wire.element(
+            "activity",
+            run,
+            [("prov:type", qn("pg:WorkflowRun")), ("pg:name", f"dt_{unique}")],
+            formal={"startTime": "2026-03-02T19:00:00-06:00"},  # 2026-03-03T01:00Z
+        )
+    ]
+    for name, start in (("after", "2026-03-02T20:00:00-06:00"), ("before", "2026-03-03T01:00:00+05:00")):
+        task = f"pgid:task_dt_{unique}_{name}"
+        records += [
+            wire.element(
+                "activity",
+                task,
+                [("prov:type", qn("pg:Task")), ("pg:name", name)],
+                formal={"startTime": start},
+            ),
+            wire.relation("wasStartedBy", activity=task, starter=run),
+        ]
+    any_backend.ensure_schema()
+    load_messages(any_backend, [wire.decode_message(wire.encode_message(run, records))])
+    try:
+        events = graph_events(any_backend, parse_since("2026-03-03T00:00:00Z"), TailFilter(run=run), 100)
+        assert [e.name for e in events] == [f"dt_{unique}", "after"]
+    finally:
+        any_backend.write(
+            [
+                (
+                    "MATCH (n:Element) WHERE n.id STARTS WITH $p DETACH DELETE n",
+                    {"p": f"pgid:task_dt_{unique}"},
+                ),
+                ("MATCH (n:Element {id: $run}) DETACH DELETE n", {"run": run}),
+                ("MATCH (n:Document {id: $run}) DETACH DELETE n", {"run": run}),
+            ]
+        )

@@ -161,6 +161,8 @@ def exported(embedded_server: Any, tmp_path_factory: pytest.TempPathFactory) -> 
             serialize(document, "provn", files[-1])
         files.append(tmp / f"{source}_all_runs.provn")
         serialize(union, "provn", files[-1])
+    for index, document in enumerate(stored.values()):  # PROV-JSON, read back by ProvToolbox (last test)
+        serialize(document, "json", tmp / f"stored_run{index}.json")
     return files
 
 
@@ -209,3 +211,37 @@ def test_the_validator_refuses_the_shape_capture_wrote_before(tmp_path: Path) ->
     path.write_text(OLD_FILE_SHAPE)
     (result,) = _provtoolbox.validate([path])
     assert not result["ok"] and "strict cycles" in result["error"]
+
+
+def test_provtoolbox_reads_capture_s_prov_json_exports_record_by_record(exported: list[Path]) -> None:
+    """Capture declares a run twice (when it starts, again when it ends with its end time and status): the PROV-JSON
+    export gives each element once with the attributes of all its declarations (provgraph.prov.provjson), so
+    ProvToolbox reads every run back, record by record what ``prov`` reads of the same file, and it passes
+    PROV-CONSTRAINTS too."""
+    import json
+    import re
+    import warnings
+
+    from provgraph.prov.compare import parse_text
+
+    files = sorted(exported[0].parent.glob("stored_run*.json"))
+    assert len(files) == 5
+    read = _provtoolbox.read(files, exported[0].parent)
+    assert [(r["ok"], r.get("error")) for r in read] == [(True, None)] * len(files)
+    for path, result in zip(files, read, strict=True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = parse_text(path.read_text(encoding="utf-8"), "json")
+            seen = parse_text(Path(result["provn"]).read_text(encoding="utf-8"), "provn")
+        missing = _provtoolbox.records(ours) - _provtoolbox.records(seen)
+        extra = _provtoolbox.records(seen) - _provtoolbox.records(ours)
+        assert not missing and not extra, f"{path.name}: missing {list(missing)[:2]}, extra {list(extra)[:2]}"
+        # each activity once, the run with both times and its status from the second declaration
+        # (ProvToolbox holds times to the millisecond; the file has capture's microseconds, offset included)
+        activities = json.loads(path.read_text(encoding="utf-8"))["activity"]
+        starts = [r["prov:startTime"] for r in activities.values() if "prov:startTime" in r]
+        assert any(re.search(r"\.\d{6}[+-]\d\d:\d\d$", start) for start in starts), starts
+        assert all(isinstance(record, dict) for record in activities.values())
+        runs = [r for r in activities.values() if "prov:endTime" in r and "pg:status" in r]
+        assert runs, path.name
+    assert [r["ok"] for r in _provtoolbox.validate(files)] == [True] * len(files)

@@ -75,13 +75,22 @@ def test_small_messages_keep_bundle_records_with_their_bundle(documents):
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 def test_rebuilt_documents_serialize_identically(documents, fmt):
     """Each document, rebuilt from its wire records and written as ``fmt``, reads back (by prov) as what prov
-    alone keeps of it: strictly where prov alone keeps it strictly, else by prov's ==."""
-    ceilings = {name: prov_ceiling(d, fmt) for name, d in documents}
+    alone keeps of it: strictly where prov alone keeps it strictly, else by prov's ==. (PROV-JSON: of the
+    original with each element's declarations merged, as the export writes it.)"""
+    from provgraph.prov.provjson import merge_declarations
+
+    # PROV-JSON declares each element once (its declarations merged): compared with the original merged alike
+    expected = {name: merge_declarations(d) if fmt == "json" else d for name, d in documents}
+    merged = sorted(name for name, d in documents if expected[name] is not d)
+    assert len(merged) == (4 if fmt == "json" else 0), merged
+    ceilings = {name: prov_ceiling(expected[name], fmt) for name, _ in documents}
     eligible = [(n, d) for n, d in documents if ceilings[n] is not None]
     different = [
         n
         for n, d in eligible
-        if not roundtrip_identical(d, serialize(_through_wire(d), fmt), fmt, strict=ceilings[n] == STRICT)[0]
+        if not roundtrip_identical(
+            expected[n], serialize(_through_wire(d), fmt), fmt, strict=ceilings[n] == STRICT
+        )[0]
     ]
     strict = sum(ceiling == STRICT for ceiling in ceilings.values())
     print(f"{fmt}: {len(eligible) - len(different)}/{len(eligible)} identical, {strict} held strictly")

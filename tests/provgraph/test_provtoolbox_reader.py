@@ -12,10 +12,10 @@ fails the test):
 
 - Turtle and TriG: the release has no RDF reader (`Unknown output file format`).
 - ``mentionOf``: read in no format (`newMentionOf not supported`).
-- PROV-JSON: a typed value written as one object (``{"$": "4095", "type": "xsd:int"}``, as the PROV-JSON submission
-  and the ``prov`` library write a single value) is read as two strings (right only inside an array), so only the
-  counts are compared; bundles, ``hadMember`` with one member, and an element declared twice (the ``prov`` library
-  writes the declarations as an array, as for capture's runs) are not read at all.
+- PROV-JSON: bundles and ``hadMember`` with one member are not read at all. (A typed value written as one object,
+  ``{"$": "4095", "type": "xsd:int"}``, is read as two strings, and an element declared twice, which the ``prov``
+  library writes as an array, is refused: the export writes typed values inside arrays and each element once,
+  its declarations merged, `provgraph.prov.provjson`; so PROV-JSON is compared record by record.)
 - PROV-XML: the typed element names (``prov:person``, ``prov:organization``, ``prov:collection``, bundles) are
   refused; a qualified-name value resolves only against prefixes element names used before it.
 - PROV-JSONLD: ``prov:``/``xsd:`` names that only the remote PROV-JSONLD context defines are not resolved (ProvToolbox
@@ -25,7 +25,6 @@ fails the test):
 
 from __future__ import annotations
 
-import datetime
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -116,40 +115,12 @@ def read_back(embedded_server: Any, tmp_path_factory: pytest.TempPathFactory) ->
     }
 
 
-def _value(value: Any) -> Any:
-    """A value as both readers must agree on it: a time as its instant (ProvToolbox writes a time without a zone
-    as UTC, with milliseconds), a qualified name as its URI, a literal as (text, datatype URI, language)."""
-    from prov.identifier import Identifier
-    from prov.model import Literal
-
-    if isinstance(value, datetime.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
-        return ("time", moment.astimezone(datetime.UTC).isoformat())
-    if isinstance(value, Identifier):
-        return ("uri", value.uri)
-    if isinstance(value, Literal):
-        return ("literal", value.value, value.datatype.uri if value.datatype else None, value.langtag)
-    return ("value", str(value))
-
-
-def _records(document: Any) -> Counter[tuple[Any, ...]]:
-    """The multiset of a document's records (a bundle's under its URI), identifiers by URI."""
-    out: Counter[tuple[Any, ...]] = Counter()
-    for bundle_uri, container in [(None, document), *((b.identifier.uri, b) for b in document.bundles)]:
-        for record in container.get_records():
-            identifier = record.identifier.uri if record.identifier else None
-            attributes = tuple(sorted((name.uri, repr(_value(value))) for name, value in record.attributes))
-            out[(bundle_uri, str(record.get_type()), identifier, attributes)] += 1
-    return out
-
-
 KNOWN_FAILURES = {
     "provn": ("newMentionOf not supported",),
     "json": (
         'because "this.id" is null',  # a bundle
         'Unrecognized field "mentionOf"',
         "Cannot deserialize value of type `java.util.ArrayList<org.openprovenance.prov.model.QualifiedName>`",
-        "Cannot deserialize value of type `org.openprovenance.prov.vanilla.",  # an element declared twice
     ),
     # PROV-XML's typed element names (prov:person, prov:organization, prov:collection, prov:bundleContent) and a
     # qualified-name value whose prefix no element name used before
@@ -184,7 +155,8 @@ def _check(read_back: dict[tuple[str, str], Any], fmt: str, *, contents: bool = 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 seen = parse_text(Path(result["provn"]).read_text(encoding="utf-8"), "provn")
-            missing, extra = _records(exported) - _records(seen), _records(seen) - _records(exported)
+            missing = _provtoolbox.records(exported) - _provtoolbox.records(seen)
+            extra = _provtoolbox.records(seen) - _provtoolbox.records(exported)
             assert not missing and not extra, (
                 f"{name} as {fmt}, read by ProvToolbox: missing {list(missing)[:3]}, extra {list(extra)[:3]}"
             )
@@ -195,17 +167,20 @@ def test_provtoolbox_reads_the_provn_export_exactly(read_back: dict[tuple[str, s
     assert _check(read_back, "provn") == len(DOCUMENTS) - 1  # all but the one with mentionOf
 
 
-def test_provtoolbox_reads_the_prov_json_export(read_back: dict[tuple[str, str], Any]) -> None:
-    # counts only: ProvToolbox 2.2.1 reads a single typed value as two strings (next test)
-    assert _check(read_back, "json", contents=False) >= 4
+def test_provtoolbox_reads_the_prov_json_export_exactly(read_back: dict[tuple[str, str], Any]) -> None:
+    # record by record: typed values are written inside arrays, which ProvToolbox 2.2.1 reads right
+    assert _check(read_back, "json") >= 4
 
 
-def test_provtoolbox_misreads_single_typed_values_of_the_prov_json_export(
+def test_provtoolbox_reads_typed_values_of_the_prov_json_export(
     read_back: dict[tuple[str, str], Any],
 ) -> None:
+    """A single typed value written as one object is read by ProvToolbox 2.2.1 as two strings (the datatype as a
+    second value); the export writes it inside an array (provgraph.prov.provjson), which it reads right."""
     exported, result = read_back[("challenge", "json")]
     text = Path(result["provn"]).read_text(encoding="utf-8")
-    assert 'fpc:global_maximum = "xsd:int" %% xsd:string' in text  # the datatype, read as a second value
+    assert "%% xsd:string" not in text.split("fpc:global_maximum", 1)[1].split(",", 1)[0]
+    assert "fpc:global_maximum = 4095" in text or 'fpc:global_maximum = "4095" %% xsd:int' in text
 
 
 def test_provtoolbox_reads_the_prov_xml_export_it_can(read_back: dict[tuple[str, str], Any]) -> None:
