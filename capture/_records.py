@@ -155,9 +155,9 @@ class TaskSpec:
         if function is not None:
             self._read_signature(function)
         self.fast_bind = self.args_handler is None and not self.skip_first
-        self.compact: tuple[Any, Any, int | None, tuple[str, ...] | None] | None = None
-        """(campaign, redactor, template number, the input roles when the scalar fast path applies, else ``None``)
-        of the last compact event built (`_compact_form`)."""
+        self.compact: tuple[Any, Any, int | None, tuple[str, ...] | None, Any] | None = None
+        """(campaign, redactor, template number, the input roles when the scalar fast path applies, else ``None``,
+        the settings the redactor came from) of the last compact event built (`_compact_form`)."""
 
     def _read_signature(self, function: Callable[..., Any]) -> None:
         try:
@@ -421,10 +421,11 @@ def _task_template(spec: TaskSpec, campaign: Any, redactor: Redactor) -> dict[st
 
 def _compact_form(
     spec: TaskSpec, campaign: Any, redactor: Redactor
-) -> tuple[Any, Any, int | None, tuple[str, ...] | None]:
+) -> tuple[Any, Redactor, int | None, tuple[str, ...] | None, Any]:
     """`TaskSpec.compact` for this campaign and redactor: the template's number and whether the common shape's fast
     path (`capture._compact.add_scalar_task`) may be taken: inputs by position, one output "return", no role
-    secret-named, no agent."""
+    secret-named, no agent. Kept with the settings object the redactor came from: the redactor changes only with
+    the settings (`capture._redaction.active`), so while they are the same object it need not be asked for."""
     template = _compact.template_number((spec, campaign, redactor), _task_template, spec, campaign, redactor)
     simple = (
         template is not None
@@ -433,7 +434,13 @@ def _compact_form(
         and spec.agent is None
         and not any(map(redactor.secret_name, (*spec.positional, "return")))
     )
-    cached = spec.compact = (campaign, redactor, template, spec.positional if simple else None)
+    cached = spec.compact = (
+        campaign,
+        redactor,
+        template,
+        spec.positional if simple else None,
+        _STATE.settings,
+    )
     return cached
 
 
@@ -441,10 +448,10 @@ def _task_entries(item: TaskItem, entries: list[Any], weights: list[int]) -> Non
     _, spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry = item
     run, parent = context
     campaign = spec.campaign_id or run.campaign
-    redactor = _redaction.active(_STATE.settings)
     cached = spec.compact
-    if cached is None or cached[0] is not campaign or cached[1] is not redactor:
-        cached = _compact_form(spec, campaign, redactor)
+    if cached is None or cached[0] is not campaign or cached[4] is not _STATE.settings:
+        cached = _compact_form(spec, campaign, _redaction.active(_STATE.settings))
+    redactor = cached[1]
     template, names = cached[2], cached[3]
     if (
         names is not None
