@@ -161,11 +161,15 @@ try:  # orjson is 3-5x faster for the JSON kept verbatim on every node and relat
     def _json(value: Any) -> str:
         return _orjson.dumps(value).decode()
 
+    _loads: Callable[[bytes], Any] = _orjson.loads
+
 except ImportError:  # pragma: no cover - depends on the environment
     import json as _stdjson
 
     def _json(value: Any) -> str:
         return _stdjson.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    _loads = _stdjson.loads
 
 
 @dataclass
@@ -842,6 +846,8 @@ class _Entry:
     # for each of ``records``, its index in ``message.records`` (None: the same), to find the records of each compact
     # event when a refusal has to be split (`_units`)
     kept: list[int] | None = None
+    # the payload parsed again, when a refused compact event is dead-lettered (`_event_payload`)
+    raw: Any = None
 
 
 @dataclass
@@ -977,6 +983,34 @@ def _whole_events(
     return widened
 
 
+def _event_payload(entry: _Entry, event: list[Any]) -> bytes | None:
+    """A version-2 message holding one compact event of ``entry`` with its template, the producer's prefix and the
+    namespaces: what replays the event alone (not the whole message once per refused event: 10,000 of them in one
+    16 MiB message would write 160 GB of dead letters). None when it cannot be built."""
+    message = entry.message
+    assert message is not None
+    try:
+        if entry.raw is None:  # parsed once per entry, however many of its events are refused
+            entry.raw = _loads(entry.payload)
+        raw = entry.raw
+        key = event[0] if event else None
+        templates = raw["tpl"] if type(raw.get("tpl")) is dict else {}
+        name = key if type(key) is str else str(key) if type(key) is int else None
+        out = {
+            "v": wire.COMPACT_VERSION,
+            "doc": message.doc,
+            "ts": message.sent_at,
+            "src": message.source,
+            "ns": message.namespaces,
+            "p": raw["p"],
+            "tpl": {name: templates[name]} if name in templates else {},
+            "records": [event],
+        }
+        return _json(out).encode()
+    except Exception:  # a payload the reader took apart in a way no encoder can write again
+        return None
+
+
 def _dead_record_payload(entry: _Entry, index: int, record: Any) -> tuple[bytes, bool]:
     """A message holding one record of ``entry`` with what it needs to be replayed alone: the document, the
     namespaces and the bundle record it belongs to. (payload, True), or the entry's whole payload and False when
@@ -988,7 +1022,8 @@ def _dead_record_payload(entry: _Entry, index: int, record: Any) -> tuple[bytes,
     if (
         type(record) is list and message.version != 1
     ):  # a compact event: it reads only with its template and prefix
-        return entry.payload, False
+        event_payload = _event_payload(entry, record)
+        return (event_payload, True) if event_payload is not None else (entry.payload, False)
     records: list[Any] = [record]
     bundle = record.get("b") if isinstance(record, dict) else None
     if bundle:

@@ -320,8 +320,9 @@ def test_mutated_compact_events_against_a_running_loader(
             assert (entry_id, None) not in dead, (what, dead.get((entry_id, None)))
             for fault in faults:
                 assert (entry_id, fault.index) in dead, (what, fault.reason)
-                if isinstance(fault.record, list) and message.version == 2:  # an event: needs its templates
-                    assert dead_payloads[(entry_id, fault.index)] == payload, what
+                if isinstance(fault.record, list) and message.version == 2:  # an event: with its template
+                    alone = dead_payloads[(entry_id, fault.index)]
+                    assert alone.startswith(b'{"v":2,') and len(alone) <= len(payload) + 100, what
             taken = {fault.index for fault in faults}
             positions = [i for i in range(len(message.records) + len(taken)) if i not in taken]
             for start, end in message.events:  # an event loads whole or not at all
@@ -438,13 +439,24 @@ def test_a_name_of_an_event_that_resolves_nowhere_refuses_the_whole_event():
 
 def test_a_refused_event_is_dead_lettered_with_what_replays_it():
     """Found by the fuzzer: a refused event's dead letter held a version-1 message of the bare event array, which
-    no reader can read (no template, no prefix), so replaying it after a fix could never work. It holds the whole
-    message now, as a record cut for nesting does."""
-    payload = _v2([[*GOOD, [[0, "x", 1]], "not bindings"], [*GOOD[:1], 8, *GOOD[2:], [], []]])
+    no reader can read (no template, no prefix), so replaying it after a fix could never work. It holds a
+    version-2 message of that event alone with its template and prefix now (not the whole message once per event)."""
+    bad = [*GOOD, [[0, "x", 1]], "not bindings"]
+    payload = _v2([bad, [*GOOD[:1], 8, *GOOD[2:], [], []]])
     entry = _decode_entry("1-1", {b"m": payload})
     [(index, event, reason)] = entry.faults
     assert index == 0 and "bindings must be a list" in reason
-    assert _dead_record_payload(entry, index, event) == (payload, False)
-    # replayed as it is, the message gives the same verdict: the event refused, the other loaded
-    message, faults = wire.decode_message_partial(payload)
-    assert len(faults) == 1 and len(message.records) == 2
+    alone, replayable = _dead_record_payload(entry, index, event)
+    raw = json.loads(alone)
+    assert replayable and raw["v"] == 2 and raw["p"] == "abc" and raw["records"] == [bad]
+    assert raw["tpl"] == {"0": wire.task_template("step")}
+    # replayed as it is, it gives the same verdict
+    with pytest.raises(wire.WireFormatError, match="event 0: bindings must be a list"):
+        wire.decode_message(alone)
+    fixed = json.dumps({**raw, "records": [[*GOOD, [[0, "x", 1]], []]]})
+    assert [r["k"] for r in wire.decode_message(fixed).records] == [
+        "activity",
+        "wasStartedBy",
+        "entity",
+        "used",
+    ]
