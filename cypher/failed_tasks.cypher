@@ -7,7 +7,7 @@
 // A failed task has status "ERROR" (capture writes it with the exception in `error`). A run's tasks are the
 // activities that reach it through wasStartedBy edges (at most 20 levels: a fixed bound).
 //
-// Returns one row per failed task, newest first: id, key, name, error, startTime, endTime, run (id of the
+// Returns one row per failed task, newest first (by the instant it started, whatever its offset): id, key, name, error, startTime, endTime, run (id of the
 //   workflow run it belongs to), inputs (list of {id, role, value, path}: what it used).
 OPTIONAL MATCH (scope:Element)
 WHERE scope.key = $run OR scope.id = $run
@@ -23,7 +23,7 @@ CALL (scope) {
 WITH DISTINCT task
 WHERE task.status = 'ERROR'
 WITH task
-ORDER BY task.startTime DESC, task.id
+ORDER BY task._utc_startTime DESC, task.startTime DESC, task.id
 LIMIT $limit
 RETURN task.id AS id,
        task.key AS key,

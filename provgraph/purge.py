@@ -40,6 +40,7 @@ from typing import Any
 from capture import wire
 from provgraph.errors import ConfigurationError
 from provgraph.graph.backend import GraphBackend
+from provgraph.graph.times import utc_microseconds
 from provgraph.tail import parse_since
 
 __all__ = ["PAYLOAD_ATTRIBUTES", "DocumentPlan", "PurgeResult", "plan", "purge", "purge_loaded", "select"]
@@ -127,11 +128,13 @@ def select(
         raise ConfigurationError("purge needs a run, document, workflow, campaign or age (--older-than)")
     chosen: dict[str, Selected] = {}
     if runs or workflow or campaign or older_than:
+        before = parse_since(older_than) if older_than else None
         params = {
             "runs": list(runs) or None,
             "workflow": workflow,
             "campaigns": _campaign_ids(campaign) if campaign else None,
-            "before": parse_since(older_than) if older_than else None,
+            "before": before,
+            "before_us": utc_microseconds(before) if before else None,
         }
         for row in backend.read(backend.render("purge/select_runs"), params, tag="purge/select_runs"):
             for doc in row["docs"] or [row["id"]]:

@@ -319,3 +319,62 @@ def test_tail_since_compares_instants_not_text(any_backend, unique):
                 ("MATCH (n:Document {id: $run}) DETACH DELETE n", {"run": run}),
             ]
         )
+
+
+def test_purge_older_than_and_failed_tasks_go_by_instants(any_backend, unique):
+    """`provgraph purge --older-than` picks runs by the instant they ended, and `failed_tasks` lists the newest
+    failure first, whatever the offsets their times were written with."""
+    from capture import wire
+    from provgraph.client import Client
+    from provgraph.loader import load_messages
+    from provgraph.purge import select
+
+    qn = wire.qualified_name
+    workflow = f"dt_purge_{unique}"
+    ends = {"late": "2026-03-02T20:00:00-06:00", "early": "2026-03-03T01:00:00+05:00"}  # 02:00Z and 20:00Z
+    messages = []
+    for name, end in ends.items():
+        run, task = f"pgid:run_dt_{unique}_{name}", f"pgid:task_dt_{unique}_{name}"
+        records = [
+            wire.element(
+                "activity",
+                run,
+                [("prov:type", qn("pg:WorkflowRun")), ("pg:name", workflow)],
+                formal={"startTime": end, "endTime": end},
+            ),
+            wire.element(
+                "activity",
+                task,
+                [("prov:type", qn("pg:Task")), ("pg:name", name), ("pg:status", "ERROR")],
+                formal={"startTime": end, "endTime": end},
+            ),
+            wire.relation("wasStartedBy", activity=task, starter=run),
+        ]
+        messages.append(wire.decode_message(wire.encode_message(run, records)))
+    any_backend.ensure_schema()
+    load_messages(any_backend, messages)
+    try:
+        chosen = select(any_backend, workflow=workflow, older_than="2026-03-03T00:00:00Z")
+        assert [s.run for s in chosen] == [f"pgid:run_dt_{unique}_early"]
+        both = select(any_backend, workflow=workflow, older_than="2026-03-03T03:00:00Z")
+        assert [s.run for s in both] == [f"pgid:run_dt_{unique}_early", f"pgid:run_dt_{unique}_late"]
+        rows = Client(backend=any_backend).run("failed_tasks", run=None, limit=100_000)
+        mine = [row["name"] for row in rows if row["id"].startswith(f"pgid:task_dt_{unique}")]
+        assert mine == ["late", "early"]
+    finally:
+        any_backend.write(
+            [
+                (
+                    "MATCH (n:Element) WHERE n.id STARTS WITH $p DETACH DELETE n",
+                    {"p": f"pgid:run_dt_{unique}"},
+                ),
+                (
+                    "MATCH (n:Element) WHERE n.id STARTS WITH $p DETACH DELETE n",
+                    {"p": f"pgid:task_dt_{unique}"},
+                ),
+                (
+                    "MATCH (n:Document) WHERE n.id STARTS WITH $p DETACH DELETE n",
+                    {"p": f"pgid:run_dt_{unique}"},
+                ),
+            ]
+        )
