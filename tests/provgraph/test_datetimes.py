@@ -378,3 +378,79 @@ def test_purge_older_than_and_failed_tasks_go_by_instants(any_backend, unique):
                 ),
             ]
         )
+
+
+CAPTURED = """
+import sys
+import capture
+
+@capture.task
+def step(x):
+    return x + 1
+
+with capture.Workflow(sys.argv[1]) as run:
+    step(1)
+    step(2)
+print("run:", run.id)
+"""
+
+
+def test_capture_s_own_times_keep_the_local_offset_and_are_queryable(any_backend, tmp_path, unique):
+    """A workflow captured in Chicago: its times carry -06:00/-05:00 as written, and the companions give the
+    instant and the local day (tasks that started after T; which ran on which local weekday)."""
+    import datetime
+    import os
+    import subprocess
+    import sys
+
+    from capture import read_buffer
+    from provgraph.loader import load_messages
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVGRAPH_")}
+    env.update(
+        PROVGRAPH_SINK="file",
+        PROVGRAPH_BUFFER_PATH=str(tmp_path / "buffer"),
+        PROVGRAPH_HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=str(root),
+        TZ="America/Chicago",
+    )
+    workflow = f"dt_capture_{unique}"
+    done = subprocess.run(
+        [sys.executable, "-c", CAPTURED, workflow], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("run: "))
+    messages = read_buffer(tmp_path / "buffer")
+    any_backend.ensure_schema()
+    load_messages(any_backend, messages)
+    try:
+        rows = any_backend.read(
+            "MATCH (t:Task)-[:wasStartedBy*1..20]->(r:WorkflowRun {id: $run}) "
+            "RETURN t.startTime AS start, t._utc_startTime AS utc, t._dow_startTime AS dow ORDER BY utc",
+            {"run": run},
+        )
+        assert len(rows) == 2
+        for row in rows:
+            moment = datetime.datetime.fromisoformat(row["start"])
+            assert row["start"][-6:] in ("-06:00", "-05:00"), row["start"]
+            assert row["utc"] == utc_microseconds(row["start"])
+            assert row["utc"] == round(moment.timestamp() * 1_000_000)
+            assert row["dow"] == moment.isoweekday()  # the day in Chicago, not in UTC
+        after = any_backend.read(
+            "MATCH (t:Task)-[:wasStartedBy*1..20]->(r:WorkflowRun {id: $run}) WHERE t._utc_startTime > $t "
+            "RETURN count(t) AS n",
+            {"run": run, "t": rows[0]["utc"]},
+        )
+        assert after == [{"n": 1}]
+    finally:
+        any_backend.write(
+            [
+                (
+                    "MATCH (n:Element) WHERE $run IN coalesce(n.docs, []) AND size(n.docs) = 1 DETACH DELETE n",
+                    {"run": run},
+                ),
+                ("MATCH (n:Document {id: $run}) DETACH DELETE n", {"run": run}),
+            ]
+        )
