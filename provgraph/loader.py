@@ -1504,13 +1504,25 @@ class Loader:
                 )
                 logger.warning("dead letter: %s entry %s: %s", stream, entry.entry_id, entry.reason)
                 continue
+            whole_in: int | None = (
+                None  # the record whose dead letter holds the whole message, once per entry
+            )
             for index, record, reason in entry.faults:
                 dead += 1
                 payload, alone = _dead_record_payload(entry, index, record)
+                if alone:
+                    where = ""
+                elif whole_in is None:
+                    whole_in, where = index, " (payload: the whole message)"
+                else:  # not the whole message again for each such record (10,000 of them would be GBs)
+                    payload, where = (
+                        b"",
+                        f" (payload: the whole message, in the dead letter of record {whole_in})",
+                    )
                 pipe.xadd(
                     self.settings.dead_letter_stream,
                     {
-                        "reason": reason if alone else f"{reason} (payload: the whole message)",
+                        "reason": reason + where,
                         "payload": payload,
                         "stream": stream,
                         "entry_id": entry.entry_id,

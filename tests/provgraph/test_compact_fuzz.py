@@ -460,3 +460,27 @@ def test_a_refused_event_is_dead_lettered_with_what_replays_it():
         "entity",
         "used",
     ]
+
+
+def test_records_cut_for_nesting_put_the_whole_message_in_one_dead_letter(
+    embedded_backend, embedded_redis, embedded_settings, unique
+):
+    """Found while fuzzing: each record holding a value nested too deep to write out again was dead-lettered with
+    the whole message as its payload, so a 16 MiB message of 7,000 such records would write 100 GB of dead letters.
+    The whole message is in the first one's dead letter now; the others point to it."""
+    deep = "[" * 1100 + "]" * 1100  # deeper than the parser goes: cut out on decoding
+    records = ",".join(f'{{"k":"entity","id":"ex:e{i}","a":[["ex:v",{deep}]]}}' for i in range(3))
+    payload = f'{{"v":1,"doc":"ex:doc-{unique}","ns":{{"ex":"https://example.org/{unique}/"}},"records":[{records}]}}'
+    entry = _decode_entry("1-1", {b"m": payload.encode()})
+    assert [index for index, _, _ in entry.faults] == [0, 1, 2]
+    loader = Loader(embedded_settings, backend=embedded_backend, redis_client=embedded_redis, consumer="cut")
+    try:
+        loader.ensure_group()
+        loader._dead_letter_and_ack([entry])
+        letters = [fields for _, fields in embedded_redis.xrange(embedded_settings.dead_letter_stream)]
+        assert [letter[b"payload"] for letter in letters] == [payload.encode(), b"", b""]
+        assert letters[0][b"reason"].endswith(b"(payload: the whole message)")
+        assert all(letter[b"reason"].endswith(b"in the dead letter of record 0)") for letter in letters[1:])
+    finally:
+        loader.close()
+        embedded_redis.delete(embedded_settings.stream, embedded_settings.dead_letter_stream)
