@@ -1,4 +1,4 @@
-// runs: the runs in the graph, newest first, with the number of their steps by status.
+// runs: the runs in the graph, newest first (by the instant they started, whatever the offset), with the number of their steps by status.
 //
 // Parameters:
 //   $workflow  only runs with this name (`name`, else `label`); null: every run
@@ -18,7 +18,8 @@
 // Capture writes status FINISHED or ERROR; other values (or none) count in `other`.
 //
 // Returns one row per run: id, key (a document's id), kind (activity, bundle or document), workflow (its name
-//   or label), startTime, endTime (the run's own; for a bundle or document the earliest start of its loose
+//   or label), startTime, startTime_utc (its instant in microseconds since the epoch, docs/graph-model.md
+//   "Date-times"), endTime (the run's own; for a bundle or document the earliest start of its loose
 //   roots and the latest end of its steps), status (the run's own, if recorded), tasks, finished, failed,
 //   other (counts of its steps by status).
 // run activities and loose roots: capture's tasks and loops (labels Task, Loop) are neither, since capture
@@ -33,7 +34,7 @@ WHERE candidate IS NULL OR (candidate:WorkflowRun
              AND NOT (candidate)-[:wasStartedBy|wasInformedBy]->(:Activity)
              AND NOT (candidate)-[:used]->()
              AND NOT ()-[:wasGeneratedBy]->(candidate)))
-WITH others, collect({run: candidate, start: candidate.startTime}) AS activity_runs
+WITH others, collect({run: candidate, start: candidate.startTime, utc: candidate._utc_startTime}) AS activity_runs
 WITH others, [entry IN activity_runs WHERE entry.run IS NOT NULL] AS activity_runs
 UNWIND others + [null] AS root
 WITH activity_runs, root
@@ -47,9 +48,11 @@ WHERE root IS NULL
               AND NOT ()-[:wasGeneratedBy]->(root))))
 WITH activity_runs, collect(root) AS roots
 WITH activity_runs, roots,
-     [root IN roots WHERE root.bundle <> '' | {container: root.bundle, start: root.startTime}] AS bundle_roots,
+     [root IN roots WHERE root.bundle <> '' |
+       {container: root.bundle, start: root.startTime, utc: root._utc_startTime}] AS bundle_roots,
      reduce(pairs = [], root IN [root IN roots WHERE root.bundle = ''] |
-       pairs + [doc IN coalesce(root.docs, []) | {container: doc, start: root.startTime}]) AS document_roots
+       pairs + [doc IN coalesce(root.docs, []) | {container: doc, start: root.startTime, utc: root._utc_startTime}])
+       AS document_roots
 OPTIONAL MATCH (bundle:Bundle)
 WHERE bundle.key IN [pair IN bundle_roots | pair.container]
 WITH activity_runs, roots, bundle_roots, document_roots, collect(bundle) AS bundles
@@ -57,23 +60,26 @@ OPTIONAL MATCH (document:Document)
 WHERE document.id IN [pair IN document_roots | pair.container]
 WITH activity_runs, roots, bundle_roots, document_roots, bundles, collect(document) AS documents
 WITH roots, activity_runs
-     + [bundle IN bundles | {run: bundle, start: reduce(earliest = null, pair IN bundle_roots |
-          CASE WHEN pair.container = bundle.key AND (earliest IS NULL OR pair.start < earliest)
-               THEN pair.start ELSE earliest END)}]
-     + [document IN documents | {run: document, start: reduce(earliest = null, pair IN document_roots |
-          CASE WHEN pair.container = document.id AND (earliest IS NULL OR pair.start < earliest)
-               THEN pair.start ELSE earliest END)}] AS entries
+     + [bundle IN bundles | {run: bundle, first: reduce(earliest = null, pair IN bundle_roots |
+          CASE WHEN pair.container = bundle.key
+                    AND (earliest IS NULL OR coalesce(pair.utc < earliest.utc, pair.start < earliest.start))
+               THEN pair ELSE earliest END)}]
+     + [document IN documents | {run: document, first: reduce(earliest = null, pair IN document_roots |
+          CASE WHEN pair.container = document.id
+                    AND (earliest IS NULL OR coalesce(pair.utc < earliest.utc, pair.start < earliest.start))
+               THEN pair ELSE earliest END)}] AS entries
 UNWIND entries AS entry
-WITH roots, entry.run AS run, entry.start AS startTime
+WITH roots, entry.run AS run, coalesce(entry.start, entry.first.start) AS startTime,
+     coalesce(entry.utc, entry.first.utc) AS startUtc
 WHERE ($run IS NULL OR run.key = $run OR run.id = $run)
   AND ($workflow IS NULL OR coalesce(run.name, run.label) = $workflow)
-WITH roots, run, startTime
-ORDER BY startTime DESC, run.id
+WITH roots, run, startTime, startUtc
+ORDER BY startUtc DESC, startTime DESC, run.id
 LIMIT $limit
 // the steps of a run activity
 OPTIONAL MATCH (member:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(run)
 WHERE run:Activity
-WITH roots, run, startTime, collect(DISTINCT member) AS members
+WITH roots, run, startTime, startUtc, collect(DISTINCT member) AS members
 // the loose steps of a bundle or document: from its loose roots down, reaching no run activity
 UNWIND [root IN roots WHERE (run:Bundle AND root.bundle = run.key)
                          OR (run:Document AND root.bundle = '' AND run.id IN root.docs)] + [null] AS root
@@ -89,10 +95,10 @@ WHERE (owner:WorkflowRun
            AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
            AND NOT (owner)-[:used]->()
            AND NOT ()-[:wasGeneratedBy]->(owner)))
-WITH run, startTime, members, loose, count(owner) AS owners
-WITH run, startTime, members, collect(DISTINCT CASE WHEN owners = 0 THEN loose END) AS loose_steps
-WITH run, startTime, members + loose_steps AS steps
-WITH run, startTime, steps,
+WITH run, startTime, startUtc, members, loose, count(owner) AS owners
+WITH run, startTime, startUtc, members, collect(DISTINCT CASE WHEN owners = 0 THEN loose END) AS loose_steps
+WITH run, startTime, startUtc, members + loose_steps AS steps
+WITH run, startTime, startUtc, steps,
      CASE WHEN run:Activity THEN 'activity' WHEN run:Bundle THEN 'bundle' ELSE 'document' END AS kind,
      coalesce(run.endTime, reduce(latest = null, step IN steps |
        CASE WHEN latest IS NULL OR step.endTime > latest THEN step.endTime ELSE latest END)) AS endTime
@@ -101,10 +107,11 @@ RETURN run.id AS id,
        kind,
        coalesce(run.name, run.label) AS workflow,
        startTime,
+       startUtc AS startTime_utc,
        endTime,
        run.status AS status,
        size(steps) AS tasks,
        size([step IN steps WHERE step.status = 'FINISHED']) AS finished,
        size([step IN steps WHERE step.status = 'ERROR']) AS failed,
        size([step IN steps WHERE step.status IS NULL OR NOT step.status IN ['FINISHED', 'ERROR']]) AS other
-ORDER BY startTime DESC, id
+ORDER BY startTime_utc DESC, startTime DESC, id

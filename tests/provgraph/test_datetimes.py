@@ -322,8 +322,8 @@ def test_tail_since_compares_instants_not_text(any_backend, unique):
 
 
 def test_purge_older_than_and_failed_tasks_go_by_instants(any_backend, unique):
-    """`provgraph purge --older-than` picks runs by the instant they ended, and `failed_tasks` lists the newest
-    failure first, whatever the offsets their times were written with."""
+    """`provgraph purge --older-than` picks runs by the instant they ended, `failed_tasks` lists the newest failure
+    first and `runs` the newest run first, whatever the offsets their times were written with."""
     from capture import wire
     from provgraph.client import Client
     from provgraph.loader import load_messages
@@ -361,6 +361,9 @@ def test_purge_older_than_and_failed_tasks_go_by_instants(any_backend, unique):
         rows = Client(backend=any_backend).run("failed_tasks", run=None, limit=100_000)
         mine = [row["name"] for row in rows if row["id"].startswith(f"pgid:task_dt_{unique}")]
         assert mine == ["late", "early"]
+        runs = Client(backend=any_backend).run("runs", workflow=workflow, run=None, limit=10)
+        assert [row["id"] for row in runs] == [f"pgid:run_dt_{unique}_late", f"pgid:run_dt_{unique}_early"]
+        assert [row["startTime"] for row in runs] == [ends["late"], ends["early"]]
     finally:
         any_backend.write(
             [
