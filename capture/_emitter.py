@@ -56,14 +56,18 @@ logger = logging.getLogger(__name__)
 _PIPELINE_MESSAGES = 32
 """Messages per sink export call (one Redis pipeline)."""
 
-_ROUND_ITEMS = 1000
+_ROUND_ITEMS = 256
 """Items the worker takes from the queue at a time and turns into encoded messages before taking more (was 2,000).
-A round's items and events are young objects that every collection of the garbage collector's youngest generation
-scans (on the user's threads too), so the fewer of them live at once, the less each collection costs; the messages
-of several rounds are handed to the sink together (`_PIPELINE_MESSAGES`). Measured (bench/capture_breakdown.py,
-bench/capture_overhead.py): rounds of 256 cut a `@task` call's whole cost most (2.6 against 2.9 us of CPU) but made
-the calling thread of `@task` with a 1,000-element list 5-10% slower in alternating pairs (cause not established);
-1,000 keeps that at parity."""
+A round's events are young objects that every collection of the garbage collector's youngest generation scans (on
+the user's threads too), so the fewer of them live at once, the less each collection costs; the messages of several
+rounds are handed to the sink together (`_PIPELINE_MESSAGES`)."""
+
+_ROUNDS_FREED_TOGETHER = 8
+"""The items of this many rounds are released together, not round by round. Measured, not explained: releasing
+each round's items as it ends made the calling thread of the next calls 5-10% slower (the `@task` with a
+1,000-element list of bench/capture_overhead.py, in alternating pairs, also with the garbage collector off), as if
+the memory they free were reused less well by the next calls' items; released together, the calling thread is as
+fast as with rounds of 2,000 items or faster."""
 
 _PROBE_BACKOFF = (0.1, 5.0)
 """Base and cap, seconds, of the delay between probes of a sink that refused."""
@@ -365,9 +369,13 @@ class Emitter:
     def _drain(self) -> None:
         """Pop and send everything queued, in rounds (so waiting callers get room as it frees)."""
         queue = self._queue
+        finished: list[list[Any]] = []  # rounds processed, their items released together (_ROUNDS_FREED_TOGETHER)
         try:
             while queue and not self._abandon:
-                items = []
+                if len(finished) >= _ROUNDS_FREED_TOGETHER:
+                    finished.clear()
+                items: list[Any] = []
+                finished.append(items)
                 try:
                     for _ in range(_ROUND_ITEMS):
                         items.append(queue.popleft())
