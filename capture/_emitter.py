@@ -369,7 +369,9 @@ class Emitter:
     def _drain(self) -> None:
         """Pop and send everything queued, in rounds (so waiting callers get room as it frees)."""
         queue = self._queue
-        finished: list[list[Any]] = []  # rounds processed, their items released together (_ROUNDS_FREED_TOGETHER)
+        finished: list[
+            list[Any]
+        ] = []  # rounds processed, their items released together (_ROUNDS_FREED_TOGETHER)
         try:
             while queue and not self._abandon:
                 if len(finished) >= _ROUNDS_FREED_TOGETHER:
