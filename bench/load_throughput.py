@@ -5,6 +5,11 @@ Workload: capture-shaped provenance (docs/graph-model.md, "What capture writes")
 ``pg:Task`` with name, status, duration and times, two input value entities it ``used`` (with ``prov:role``), an
 output entity ``wasGeneratedBy`` it, a telemetry entity ``wasGeneratedBy`` it, ``wasStartedBy`` its run and
 the run ``wasAssociatedWith`` the machine: 10 records per task, in messages of ``--message-records`` records.
+``--wire`` picks the messages' wire version: 1 (those records), 2 (what capture writes today: one compact task
+event per task, template plus bindings, that the loader expands into 10 records: the activity, ``wasStartedBy``
+the run, two input and one output value entity, two ``used``, a ``wasGeneratedBy``, two ``wasDerivedFrom``), or
+both (the default: every round runs both versions, each against its own graph-only run of the same expanded
+records; version 2's figures come as ``v2_*`` keys). End to end under version 2 includes the expansion.
 
 Phases:
 0. warm-up: ``--warmup-records`` records through a loader, not measured (Neo4j's JIT compiles the statements'
@@ -31,7 +36,7 @@ Phases:
 3. baseline: ``--baseline-records`` records, one record per transaction (what older PROV-to-Neo4j tools do:
    a transaction per node or relation, with the same MERGE statements, no batching); records/s on that sample.
 
-Tasks/s are records/s over the 10 records of a task. ``--graph-url embedded`` runs everything against the embedded
+Tasks/s are records/s over the 10 records of a task (under both versions). ``--graph-url embedded`` runs everything against the embedded
 engine (a fresh server in a temporary data directory, its Redis carrying the stream too).
 
 Everything goes under a fresh namespace, stream and documents, and is deleted at the end (in batches).
@@ -135,6 +140,70 @@ def workload(prefix: str, doc: str, records: int, per_message: int, start_task: 
     return [flat[i : i + per_message] for i in range(0, len(flat), per_message)]
 
 
+def workload_v2(prefix: str, doc: str, records: int, per_message: int, start_task: int = 0) -> list[list]:
+    """The same run as compact events, what capture writes today (wire version 2, docs/wire-format.md): one event
+    per task (template ``step_<n>``, two scalar inputs, one scalar output), each expanding on the store side to 10
+    records (the activity, ``wasStartedBy`` the run, three value entities, two ``used``, a ``wasGeneratedBy`` and
+    two ``wasDerivedFrom``); ``per_message // 10`` events per message, the first message opening with the run and
+    the machine as plain records. Task and value ids: ``pgid:task_<prefix>_<n>``, ``pgid:val_<prefix>_<n>_*``."""
+    run = f"pgid:{prefix}run"
+    head = (
+        [
+            wire.element(
+                "activity",
+                run,
+                attrs=[["prov:type", wire.qualified_name("pg:WorkflowRun")], ["pg:name", "bench"]],
+            ),
+            wire.element(
+                "agent", f"pgid:{prefix}machine", attrs=[["prov:type", wire.qualified_name("pg:Machine")]]
+            ),
+            wire.relation("wasAssociatedWith", activity=run, agent=f"pgid:{prefix}machine"),
+        ]
+        if start_task == 0
+        else []
+    )
+    base_ns = 1_772_359_200_000_000_000  # 2026-03-01T10:00:00Z
+    events: list = list(head)
+    count = len(head)
+    index = start_task
+    while count < records:
+        start_ns = base_ns + index * 1_000_000_000
+        events.append(
+            [
+                index % 50,
+                index,
+                run,
+                start_ns,
+                start_ns + 250_000_000 + index % 7 * 1_000_000_000,
+                0,
+                "FINISHED" if index % 97 else "ERROR",
+                None,
+                [[wire.SCALAR, "x0", index], [wire.SCALAR, "x1", index + 1]],
+                [[wire.SCALAR, "out", index * 3]],
+            ]
+        )
+        count += RECORDS_PER_TASK
+        index += 1
+    step = max(1, per_message // RECORDS_PER_TASK)
+    return [events[i : i + step] for i in range(0, len(events), step)]
+
+
+def payloads(
+    wire_version: int, prefix: str, doc: str, records: int, per_message: int, start_task: int = 0
+) -> tuple[list[bytes], int]:
+    """The encoded messages of a run in the given wire version, and how many records they hold (expanded)."""
+    if wire_version == 1:
+        messages = workload(prefix, doc, records, per_message, start_task=start_task)
+        return [wire.encode_message(doc, m) for m in messages], sum(len(m) for m in messages)
+    templates = {n: wire.task_template(f"step_{n}") for n in range(50)}
+    out, total = [], 0
+    for entries in workload_v2(prefix, doc, records, per_message, start_task=start_task):
+        used = {e[0] for e in entries if type(e) is list}
+        out.append(wire.encode_compact_message(doc, entries, {n: templates[n] for n in sorted(used)}, prefix))
+        total += sum(RECORDS_PER_TASK if type(e) is list else 1 for e in entries)
+    return out, total
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -168,21 +237,19 @@ def throughput_phase(
     settings: Settings,
     backend,
     client,
-    doc: str,
-    messages: list[list[dict]],
+    encoded: tuple[list[bytes], int],
     loader_count: int = 1,
     clock: CpuClock | None = None,
 ) -> dict:
     from provgraph.loader import Loader
 
-    payloads = [wire.encode_message(doc, records) for records in messages]
-    total = sum(len(records) for records in messages)
+    messages, total = encoded
     started = {}
 
     def produce() -> None:
         started["t"] = time.time()
         pipe = client.pipeline(transaction=False)
-        for i, payload in enumerate(payloads):
+        for i, payload in enumerate(messages):
             pipe.xadd(settings.stream, {wire.FIELD: payload})
             if i % 10 == 9:
                 pipe.execute()
@@ -235,6 +302,7 @@ def graph_only_phase(
     per_message: int,
     start_task: int,
     clock: CpuClock | None = None,
+    wire_version: int = 1,
 ) -> dict:
     """The ceiling: the loader's final statements for the same batches, prepared beforehand, sent by `WRITERS`
     threads (each takes the next batch, as the loader's writers do); only the sending is timed."""
@@ -245,8 +313,8 @@ def graph_only_phase(
 
     registry = property_prefixes(backend)
     batches, batch = [], Batch()
-    for records_ in workload(prefix, doc, records, per_message, start_task=start_task):
-        message = wire.decode_message(wire.encode_message(doc, records_))
+    for payload in payloads(wire_version, prefix, doc, records, per_message, start_task=start_task)[0]:
+        message = wire.decode_message(payload)  # version 2: the events expanded, as the loader reads them
         message_rows(message, batch, prefixes=registry.claim_for([message]))  # as the loader builds them
         if batch.records >= settings.loader_batch_records:
             batches.append(batch)
@@ -340,17 +408,18 @@ def baseline_phase(backend, prefix: str, doc: str, records: int) -> dict:
     return {"records": len(flat), "seconds": seconds, "records_per_s": len(flat) / seconds}
 
 
-def cleanup(backend, key_prefix: str, docs: list[str]) -> None:
+def cleanup(backend, key_prefixes: list[str], docs: list[str]) -> None:
     """Delete what the benchmark wrote, relationships first: the run node holds one relationship per task, too
     many for one transaction's memory when deleted with it."""
     for query in (
         "MATCH (n:Element)-[r]->() WHERE n.key STARTS WITH $prefix WITH r LIMIT 5000 DELETE r RETURN count(*) AS c",
         "MATCH (n:Element) WHERE n.key STARTS WITH $prefix WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS c",
     ):
-        while True:
-            records, _, _ = backend.driver.execute_query(query, {"prefix": key_prefix})
-            if not records or records[0]["c"] == 0:
-                break
+        for key_prefix in key_prefixes:
+            while True:
+                records, _, _ = backend.driver.execute_query(query, {"prefix": key_prefix})
+                if not records or records[0]["c"] == 0:
+                    break
     backend.driver.execute_query(
         "UNWIND $docs AS doc OPTIONAL MATCH (d:Document {id: doc}) DETACH DELETE d", {"docs": docs}
     )
@@ -368,6 +437,30 @@ def median_cpu(runs: list[dict]) -> dict[str, float]:
     }
 
 
+def summarize(runs: list[dict], graph_runs: list[dict], ratios: list[float]) -> dict:
+    """One wire version's figures: medians, ceiling ratios (of the rounds, of the medians, of CPU), tasks/s."""
+    loader, graph_only = median_run(runs), median_run(graph_runs)
+    # each round's two runs share the machine's conditions of the moment: the median of the rounds' ratios is
+    # what a machine shared with other work (its load swinging from run to run) measures most steadily
+    cpu_loader, cpu_graph = median_cpu(runs), median_cpu(graph_runs)
+    # CPU per record, every measured process together: the ratio where CPU alone limits both runs
+    cpu_ratio = sum(cpu_graph.values()) / sum(cpu_loader.values()) if cpu_loader else None
+    return {
+        "loader_records_per_s": round(loader["records_per_s"], 1),
+        "loader_runs_records_per_s": [round(r["records_per_s"], 1) for r in runs],
+        "graph_only_records_per_s": round(graph_only["records_per_s"], 1),
+        "graph_only_runs_records_per_s": [round(r["records_per_s"], 1) for r in graph_runs],
+        "ceiling_ratio": round(statistics.median(ratios), 3),
+        "ceiling_ratio_rounds": [round(r, 3) for r in ratios],
+        "ceiling_ratio_of_medians": round(loader["records_per_s"] / graph_only["records_per_s"], 3),
+        "ceiling_ratio_cpu": round(cpu_ratio, 3) if cpu_ratio else None,
+        "loader_tasks_per_s": round(loader["records_per_s"] / RECORDS_PER_TASK, 1),
+        "graph_only_tasks_per_s": round(graph_only["records_per_s"] / RECORDS_PER_TASK, 1),
+        "loader_cpu_us_per_record": cpu_loader,
+        "graph_only_cpu_us_per_record": cpu_graph,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000, help="records per throughput run")
@@ -379,6 +472,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds of end-to-end and graph-only runs; medians are reported"
+    )
+    parser.add_argument(
+        "--wire",
+        choices=("1", "2", "both"),
+        default="both",
+        help="wire version of phase 1's messages: 1 (records), 2 (compact task events, what capture writes "
+        "today; the loader expands them), or both in every round (default); the first is the top-level keys, "
+        "version 2's also come as v2_*",
     )
     parser.add_argument("--latency-rate", type=int, default=2000, help="records/s offered in phase 2")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
@@ -438,67 +539,72 @@ def main() -> int:
             print(f"phase 0: warm-up, {args.warmup_records} records (not measured) ...", file=sys.stderr)
             warm = settings.replace(stream=f"{settings.stream}:warmup")
             streams.append(warm.stream)
-            throughput_phase(
-                warm, backend, client, docs[3], workload(prefix, docs[3], args.warmup_records, 1000)
-            )
-        runs, graph_runs, ratios = [], [], []
+            throughput_phase(warm, backend, client, payloads(1, prefix, docs[3], args.warmup_records, 1000))
+        versions = (1, 2) if args.wire == "both" else (int(args.wire),)
+        rounds: dict[int, tuple[list[dict], list[dict], list[float]]] = {v: ([], [], []) for v in versions}
         for run in range(args.repeat):
             order = ("loader", "graph") if run % 2 == 0 else ("graph", "loader")
             print(f"phase 1: round {run + 1}/{args.repeat}, {args.records} records each ...", file=sys.stderr)
-            for what in order:
-                if what == "loader":
-                    run_settings = settings.replace(stream=f"{settings.stream}:{run}")
-                    streams.append(run_settings.stream)
-                    messages = workload(
-                        prefix, docs[0], args.records, args.message_records, start_task=run * 1_000_000
-                    )
-                    runs.append(
-                        throughput_phase(
-                            run_settings, backend, client, docs[0], messages, args.loaders, clock
+            for version in versions:
+                runs, graph_runs, ratios = rounds[version]
+                offset = (run * 2 + version) * 1_000_000
+                for what in order:
+                    if what == "loader":
+                        run_settings = settings.replace(stream=f"{settings.stream}:{run}:v{version}")
+                        streams.append(run_settings.stream)
+                        encoded = payloads(
+                            version, prefix, docs[0], args.records, args.message_records, start_task=offset
                         )
-                    )
-                    print(
-                        f"  end to end: {runs[-1]['records_per_s']:,.0f} records/s ({runs[-1]['records']} in "
-                        f"{runs[-1]['seconds']:.1f} s; {runs[-1]['transactions']} transactions); CPU us/record "
-                        + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1]["cpu_us_per_record"].items())
-                    )
-                else:
-                    graph_runs.append(
-                        graph_only_phase(
-                            settings,
-                            backend,
-                            prefix,
-                            docs[0],
-                            args.records,
-                            args.message_records,
-                            start_task=(run + 500) * 1_000_000,
-                            clock=clock,
+                        runs.append(
+                            throughput_phase(run_settings, backend, client, encoded, args.loaders, clock)
                         )
-                    )
-                    print(
-                        f"  graph only: {graph_runs[-1]['records_per_s']:,.0f} records/s ({graph_runs[-1]['writers']} "
-                        f"writers, {graph_runs[-1]['transactions']} transactions); CPU us/record "
-                        + ", ".join(f"{k} {v:.1f}" for k, v in graph_runs[-1]["cpu_us_per_record"].items())
-                    )
-            ratios.append(runs[-1]["records_per_s"] / graph_runs[-1]["records_per_s"])
-        loader = median_run(runs)
-        graph_only = median_run(graph_runs)
-        # each round's two runs share the machine's conditions of the moment: the median of the rounds' ratios is
-        # what a machine shared with other work (its load swinging from run to run) measures most steadily
-        ceiling_ratio = statistics.median(ratios)
-        of_medians = loader["records_per_s"] / graph_only["records_per_s"]
-        cpu_loader, cpu_graph = median_cpu(runs), median_cpu(graph_runs)
-        # CPU per record, every measured process together: the ratio where CPU alone limits both runs
-        cpu_ratio = sum(cpu_graph.values()) / sum(cpu_loader.values()) if cpu_loader else None
-        print(
-            f"  median: end to end {loader['records_per_s']:,.0f} records/s "
-            f"({loader['records_per_s'] / RECORDS_PER_TASK:,.0f} tasks/s), graph only "
-            f"{graph_only['records_per_s']:,.0f}; ceiling ratio {ceiling_ratio:.2f} (median of the rounds: "
-            + ", ".join(f"{r:.2f}" for r in ratios)
-            + f"; of the medians {of_medians:.2f}"
-            + (f"; of CPU per record {cpu_ratio:.2f}" if cpu_ratio else "")
-            + ")"
-        )
+                        print(
+                            f"  wire v{version} end to end: {runs[-1]['records_per_s']:,.0f} records/s "
+                            f"({runs[-1]['records']} in {runs[-1]['seconds']:.1f} s; {runs[-1]['transactions']} "
+                            "transactions); CPU us/record "
+                            + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1]["cpu_us_per_record"].items())
+                        )
+                    else:
+                        graph_runs.append(
+                            graph_only_phase(
+                                settings,
+                                backend,
+                                prefix,
+                                docs[0],
+                                args.records,
+                                args.message_records,
+                                start_task=offset + 500_000_000,
+                                clock=clock,
+                                wire_version=version,
+                            )
+                        )
+                        print(
+                            f"  wire v{version} graph only: {graph_runs[-1]['records_per_s']:,.0f} records/s "
+                            f"({graph_runs[-1]['writers']} writers, {graph_runs[-1]['transactions']} transactions); "
+                            "CPU us/record "
+                            + ", ".join(
+                                f"{k} {v:.1f}" for k, v in graph_runs[-1]["cpu_us_per_record"].items()
+                            )
+                        )
+                ratios.append(runs[-1]["records_per_s"] / graph_runs[-1]["records_per_s"])
+        summaries = {version: summarize(*rounds[version]) for version in versions}
+        for version, summary in summaries.items():
+            print(
+                f"  wire v{version} median: end to end {summary['loader_records_per_s']:,.0f} records/s "
+                f"({summary['loader_tasks_per_s']:,.0f} tasks/s), graph only "
+                f"{summary['graph_only_records_per_s']:,.0f}; ceiling ratio {summary['ceiling_ratio']:.2f} "
+                "(median of the rounds: "
+                + ", ".join(f"{r:.2f}" for r in summary["ceiling_ratio_rounds"])
+                + f"; of the medians {summary['ceiling_ratio_of_medians']:.2f}"
+                + (
+                    f"; of CPU per record {summary['ceiling_ratio_cpu']:.2f}"
+                    if summary["ceiling_ratio_cpu"]
+                    else ""
+                )
+                + ")"
+            )
+        primary = summaries[versions[0]]
+        loader = median_run(rounds[versions[0]][0])
         print(
             f"phase 2: latency at {args.latency_rate} records/s for {args.latency_seconds:.0f} s, default flush ...",
             file=sys.stderr,
@@ -521,31 +627,30 @@ def main() -> int:
     finally:
         print("cleaning up ...", file=sys.stderr)
         if not embedded:
-            cleanup(backend, key_prefix, docs)
+            pgid = wire.NAMESPACES["pgid"]
+            # wire v2's task and value ids: pgid:task_<prefix>_<n>, pgid:val_<prefix>_<n>_*
+            cleanup(backend, [key_prefix, f"{pgid}task_{prefix}_", f"{pgid}val_{prefix}_"], docs)
             client.delete(*streams)
         client.close()
         backend.close()  # the embedded server it started stops
         if home:
             shutil.rmtree(home, ignore_errors=True)
     result = {
-        "loader_records_per_s": round(loader["records_per_s"], 1),
+        "loader_records_per_s": primary["loader_records_per_s"],
         "baseline_records_per_s": round(baseline["records_per_s"], 1),
         "speedup": round(speedup, 1),
         "latency_p50_s": round(latency["p50_s"], 4),
         "latency_p95_s": round(latency["p95_s"], 4),
         "latency_max_s": round(latency["max_s"], 4),
-        "loader_runs_records_per_s": [round(r["records_per_s"], 1) for r in runs],
-        "graph_only_records_per_s": round(graph_only["records_per_s"], 1),
-        "graph_only_runs_records_per_s": [round(r["records_per_s"], 1) for r in graph_runs],
-        "ceiling_ratio": round(ceiling_ratio, 3),
-        "ceiling_ratio_rounds": [round(r, 3) for r in ratios],
-        "ceiling_ratio_of_medians": round(of_medians, 3),
-        "ceiling_ratio_cpu": round(cpu_ratio, 3) if cpu_ratio else None,
-        "loader_tasks_per_s": round(loader["records_per_s"] / RECORDS_PER_TASK, 1),
-        "graph_only_tasks_per_s": round(graph_only["records_per_s"] / RECORDS_PER_TASK, 1),
+        **{key: value for key, value in primary.items() if key != "loader_records_per_s"},
         "records_per_task": RECORDS_PER_TASK,
-        "loader_cpu_us_per_record": cpu_loader,
-        "graph_only_cpu_us_per_record": cpu_graph,
+        "wire_version": versions[0],
+        **{
+            f"v{version}_{key}": value
+            for version, summary in summaries.items()
+            if version != versions[0]
+            for key, value in summary.items()
+        },
         "backend": backend.dialect,
         "run_id": token,
         "records": loader["records"],
