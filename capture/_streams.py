@@ -145,9 +145,11 @@ def connect(url: str, **options: Any) -> Any:
         return redis.Redis.from_url(url, **options)
     address = parse_cluster_url(url)
     options.pop("client_name", None)
+    # redis-py 8.2 leaves ClusterNode's constructor unannotated (earlier versions annotate it)
+    new_node: Any = ClusterNode
     try:
         return RedisCluster(
-            startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
+            startup_nodes=[new_node(host, port) for host, port in address.nodes],
             username=address.username,
             password=address.password,
             ssl=address.tls,
