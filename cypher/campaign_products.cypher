@@ -17,7 +17,7 @@ MATCH (activity:Activity)-[:wasStartedBy*0..20]->(run)
 MATCH (entity:Entity)-[generation:wasGeneratedBy]->(activity)
 WHERE NOT entity:Telemetry
 WITH run, activity, entity, generation
-ORDER BY run.startTime, run.id, activity.startTime, activity.id, entity.id
+ORDER BY run._utc_startTime, run.startTime, run.id, activity._utc_startTime, activity.startTime, activity.id, entity.id
 LIMIT $limit
 RETURN run.id AS run,
        run.name AS workflow,

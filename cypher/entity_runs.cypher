@@ -32,12 +32,14 @@ WHERE size(owners) = 0 AND NOT activity:Campaign AND activity.bundle = '' AND do
 WITH relation, role, activity, owners, bundles, collect(document) AS documents
 WITH relation, role, activity, owners + bundles + documents AS activity_runs
 UNWIND activity_runs AS run
-RETURN DISTINCT run.id AS run,
+WITH DISTINCT run, activity, relation, role
+// by the instant of the run's start (docs/graph-model.md, "Date-times"), else its text; the order stays for RETURN
+ORDER BY run._utc_startTime, run.startTime, run.id, activity.id, relation
+LIMIT $limit
+RETURN run.id AS run,
        coalesce(run.name, run.label) AS workflow,
        run.startTime AS run_start,
        activity.id AS activity,
        coalesce(activity.name, activity.label) AS activity_name,
        relation,
        role
-ORDER BY run_start, run, activity, relation
-LIMIT $limit

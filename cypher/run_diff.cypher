@@ -30,7 +30,7 @@ ORDER BY length(path)
 WITH side, run, step, head(collect(path)) AS path
 WITH side, step, length(path) AS depth, nodes(path)[1].id AS parent
 WITH DISTINCT side, step, depth, parent
-ORDER BY side, step.startTime, step.id
+ORDER BY side, step._utc_startTime, step.startTime, step.id
 LIMIT $limit
 RETURN side,
        step.id AS id,
@@ -78,7 +78,7 @@ WITH side, run, loose, count(owner) AS owners
 WITH side, loose AS step, 1 AS depth, run.id AS parent, owners
 WHERE step IS NOT NULL AND owners = 0
 WITH DISTINCT side, step, depth, parent
-ORDER BY side, step.startTime, step.id
+ORDER BY side, step._utc_startTime, step.startTime, step.id
 LIMIT $limit
 RETURN side,
        step.id AS id,
@@ -126,7 +126,7 @@ WITH side, run, loose, count(owner) AS owners
 WITH side, loose AS step, 1 AS depth, run.id AS parent, owners
 WHERE step IS NOT NULL AND owners = 0
 WITH DISTINCT side, step, depth, parent
-ORDER BY side, step.startTime, step.id
+ORDER BY side, step._utc_startTime, step.startTime, step.id
 LIMIT $limit
 RETURN side,
        step.id AS id,

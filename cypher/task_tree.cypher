@@ -27,7 +27,7 @@ ORDER BY length(path)
 WITH run, step, head(collect(path)) AS path
 WITH run, step, length(path) AS depth, nodes(path)[1].id AS parent
 WITH depth, step, parent
-ORDER BY step.startTime, step.id
+ORDER BY step._utc_startTime, step.startTime, step.id
 LIMIT $limit
 RETURN depth,
        step.id AS id,
@@ -70,7 +70,7 @@ WITH run, loose, count(owner) AS owners
 WITH run, loose AS step, 1 AS depth, run.id AS parent, owners
 WHERE step IS NOT NULL AND owners = 0
 WITH depth, step, parent
-ORDER BY step.startTime, step.id
+ORDER BY step._utc_startTime, step.startTime, step.id
 LIMIT $limit
 RETURN depth,
        step.id AS id,
@@ -113,7 +113,7 @@ WITH run, loose, count(owner) AS owners
 WITH run, loose AS step, 1 AS depth, run.id AS parent, owners
 WHERE step IS NOT NULL AND owners = 0
 WITH depth, step, parent
-ORDER BY step.startTime, step.id
+ORDER BY step._utc_startTime, step.startTime, step.id
 LIMIT $limit
 RETURN depth,
        step.id AS id,

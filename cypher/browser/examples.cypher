@@ -25,7 +25,7 @@ OPTIONAL CALL () {
              AND NOT (run)-[:used]->()
              AND NOT ()-[:wasGeneratedBy]->(run)))
   WITH run
-  ORDER BY run.startTime IS NULL, run.startTime DESC
+  ORDER BY run.startTime IS NULL, run._utc_startTime IS NULL, run._utc_startTime DESC, run.startTime DESC
   LIMIT 20
   CALL (run) {
     MATCH (task:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(run)
@@ -34,11 +34,11 @@ OPTIONAL CALL () {
     MATCH (output:Entity)-[:wasGeneratedBy]->(task)
     WHERE NOT output:Telemetry AND (output)-[:wasDerivedFrom]->()
     RETURN output
-    ORDER BY task.endTime DESC, output.id
+    ORDER BY task._utc_endTime IS NULL, task._utc_endTime DESC, task.endTime DESC, output.id
     LIMIT 1
   }
   RETURN run, output
-  ORDER BY run.startTime IS NULL, run.startTime DESC
+  ORDER BY run.startTime IS NULL, run._utc_startTime IS NULL, run._utc_startTime DESC, run.startTime DESC
   LIMIT 1
 }
 OPTIONAL CALL (run) {
@@ -51,7 +51,7 @@ OPTIONAL CALL (run) {
   MATCH (output:Entity)-[:wasGeneratedBy]->(task:Activity)
   WHERE document.id IN task.docs AND NOT output:Telemetry AND (output)-[:wasDerivedFrom]->()
   RETURN document, output AS document_output
-  ORDER BY task.endTime DESC, output.id
+  ORDER BY task._utc_endTime IS NULL, task._utc_endTime DESC, task.endTime DESC, output.id
   LIMIT 1
 }
 WITH coalesce(run, document) AS run, coalesce(output, document_output) AS output
@@ -62,13 +62,13 @@ OPTIONAL CALL (run) {
   MATCH (task)-[:used]->(input:Entity)
   WHERE NOT input:Telemetry AND NOT (input)-[:wasGeneratedBy]->()
   RETURN input
-  ORDER BY task.startTime, input.id
+  ORDER BY task._utc_startTime, task.startTime, input.id
   LIMIT 1
   UNION
   MATCH (task:Activity)-[:used]->(input:Entity)
   WHERE run:Document AND run.id IN task.docs AND NOT input:Telemetry AND NOT (input)-[:wasGeneratedBy]->()
   RETURN input
-  ORDER BY task.startTime, input.id
+  ORDER BY task._utc_startTime, task.startTime, input.id
   LIMIT 1
 }
 OPTIONAL CALL () {
@@ -80,7 +80,7 @@ OPTIONAL CALL () {
              AND NOT (recent)-[:used]->()
              AND NOT ()-[:wasGeneratedBy]->(recent)))
   WITH recent
-  ORDER BY recent.startTime IS NULL, recent.startTime DESC
+  ORDER BY recent.startTime IS NULL, recent._utc_startTime IS NULL, recent._utc_startTime DESC, recent.startTime DESC
   LIMIT 20
   CALL (recent) {
     MATCH (task:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(recent)
@@ -109,7 +109,7 @@ OPTIONAL CALL () {
     LIMIT 1
   }
   RETURN recent AS shared
-  ORDER BY recent.startTime IS NULL, recent.startTime DESC
+  ORDER BY recent.startTime IS NULL, recent._utc_startTime IS NULL, recent._utc_startTime DESC, recent.startTime DESC
   LIMIT 1
 }
 RETURN run.id AS run, coalesce(run.name, run.label, run.id) AS run_name, output.id AS output, input.id AS input,

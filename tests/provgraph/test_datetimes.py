@@ -457,3 +457,59 @@ def test_capture_s_own_times_keep_the_local_offset_and_are_queryable(any_backend
                 ("MATCH (n:Document {id: $run}) DETACH DELETE n", {"run": run}),
             ]
         )
+
+
+def test_run_queries_order_steps_and_runs_by_instant_not_text(any_backend, unique):
+    """task_tree and entity_runs (like run_diff, campaign_products and the Browser guide) list by the instant of a
+    start (`_utc_startTime`), not by its text: at other UTC offsets the text order is not the time order."""
+    from capture import wire
+    from provgraph.loader import load_messages
+
+    qn = wire.qualified_name
+    data = f"pgid:data_dt_{unique}"
+    # runs: "late" starts 2026-03-03T02:00Z, written before "early" (2026-03-02T20:00Z) in text order
+    runs = {"late": "2026-03-02T20:00:00-06:00", "early": "2026-03-03T01:00:00+05:00"}
+    # steps of each run, instants: reslice 20:00Z, convert 23:59:59.999999Z, align 2026-03-03T02:00Z
+    steps = {
+        "align": "2026-03-02T20:00:00-06:00",
+        "convert": "2026-03-02T23:59:59.999999Z",
+        "reslice": "2026-03-03T01:00:00+05:00",
+    }
+    records = [wire.element("entity", data, [("pg:name", "data")])]
+    for run_name, run_start in runs.items():
+        run = f"pgid:run_dt_{unique}_{run_name}"
+        records.append(
+            wire.element(
+                "activity",
+                run,
+                [("prov:type", qn("pg:WorkflowRun")), ("pg:name", f"dt_{unique}")],
+                formal={"startTime": run_start},
+            )
+        )
+        for step_name, start in steps.items():
+            task = f"pgid:task_dt_{unique}_{run_name}_{step_name}"
+            records += [
+                wire.element(
+                    "activity",
+                    task,
+                    [("prov:type", qn("pg:Task")), ("pg:name", step_name)],
+                    formal={"startTime": start},
+                ),
+                wire.relation("wasStartedBy", activity=task, starter=run),
+            ]
+        records.append(wire.relation("used", activity=f"pgid:task_dt_{unique}_{run_name}_align", entity=data))
+    doc = f"pgid:run_dt_{unique}_late"
+    any_backend.ensure_schema()
+    load_messages(any_backend, [wire.decode_message(wire.encode_message(doc, records))])
+    try:
+        tree = any_backend.read(any_backend.render("task_tree"), {"run": doc, "limit": 100})
+        assert [row["name"] for row in tree] == ["reslice", "convert", "align"]
+        uses = any_backend.read(any_backend.render("entity_runs"), {"ref": data, "limit": 100})
+        assert [row["run"] for row in uses] == [f"pgid:run_dt_{unique}_early", doc]
+    finally:
+        any_backend.write(
+            [
+                ("MATCH (n:Element) WHERE n.id CONTAINS $p DETACH DELETE n", {"p": f"_dt_{unique}"}),
+                ("MATCH (n:Document {id: $doc}) DETACH DELETE n", {"doc": doc}),
+            ]
+        )
