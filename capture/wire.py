@@ -407,18 +407,17 @@ def _check_value(value: Any, where: str) -> None:
     raise WireFormatError(f"{where}: unsupported value type {kind.__name__}")
 
 
-def _short(value: Any, limit: int) -> bool:
-    """A non-empty ASCII string of at most ``limit`` bytes (the common case, checked without encoding)."""
-    return type(value) is str and 0 < len(value) <= limit and value.isascii()
-
-
 _NEEDS_ID = frozenset((*ELEMENT_KINDS, "bundle"))
 _QNAME_DATATYPES = ("prov:QUALIFIED_NAME", "xsd:QName")
 
 
 def _plainly_valid(record: Any) -> bool:
     """True only for a record that is certainly valid and all ASCII: the fast path of `validate_record` (a loader
-    checks every record it reads). Anything else, valid or not, goes through the full check."""
+    checks every record it reads). Anything else, valid or not, goes through the full check.
+
+    Its test of a short text (a non-empty ASCII string of at most ``limit`` bytes, checked without encoding:
+    ``type(x) is str and 0 < len(x) <= limit and x.isascii()``) is written out in place, not called: this runs for
+    every record a loader reads, several times per record."""
     if type(record) is not dict:
         return False
     kind = record.get("k")
@@ -428,10 +427,10 @@ def _plainly_valid(record: Any) -> bool:
     if ident is None:
         if kind in _NEEDS_ID:
             return False
-    elif not _short(ident, MAX_ID_BYTES):
+    elif not (type(ident) is str and 0 < len(ident) <= MAX_ID_BYTES and ident.isascii()):
         return False
     bundle = record.get("b")
-    if bundle is not None and not _short(bundle, MAX_ID_BYTES):
+    if bundle is not None and not (type(bundle) is str and 0 < len(bundle) <= MAX_ID_BYTES and bundle.isascii()):
         return False
     formal = record.get("f")
     if formal is not None:
@@ -439,7 +438,12 @@ def _plainly_valid(record: Any) -> bool:
             return False
         allowed = FORMALS[kind]
         for name, value in formal.items():
-            if name not in allowed or not _short(value, MAX_ID_BYTES):
+            if (
+                name not in allowed
+                or type(value) is not str
+                or not 0 < len(value) <= MAX_ID_BYTES
+                or not value.isascii()
+            ):
                 return False
     attrs = record.get("a")
     if attrs is None:
@@ -450,7 +454,7 @@ def _plainly_valid(record: Any) -> bool:
         if type(pair) is not list or len(pair) != 2:
             return False
         name, value = pair
-        if not _short(name, MAX_ATTRIBUTE_NAME_BYTES):
+        if type(name) is not str or not 0 < len(name) <= MAX_ATTRIBUTE_NAME_BYTES or not name.isascii():
             return False
         kind_of = type(value)
         if kind_of is str:
@@ -468,7 +472,7 @@ def _plainly_valid(record: Any) -> bool:
             datatype = value.get("type")
             if datatype is None:
                 datatype = value.get("lang")
-            if not _short(datatype, MAX_ID_BYTES):
+            if not (type(datatype) is str and 0 < len(datatype) <= MAX_ID_BYTES and datatype.isascii()):
                 return False
             if datatype in _QNAME_DATATYPES and not 0 < len(lexical) <= MAX_ID_BYTES:
                 return False
@@ -1290,7 +1294,12 @@ def statement_key(
         data = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False, default=repr).encode(
             "utf-8", "surrogatepass"
         )
-    return "2-" + hashlib.blake2b(data, digest_size=16).hexdigest()
+    digest = _STATEMENT_HASH.copy()  # a copy of a ready hash object: cheaper than building one with its options
+    digest.update(data)
+    return "2-" + digest.hexdigest()
+
+
+_STATEMENT_HASH = hashlib.blake2b(digest_size=16)
 
 
 def _meaning(doc: str, record: Mapping[str, Any], resolve: Callable[[str], str]) -> list[Any]:

@@ -31,6 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from capture import wire
@@ -39,7 +40,7 @@ from provgraph.digests import audit_statements
 from provgraph.graph.cypher import as_one_query
 from provgraph.graph.model import ELEMENT_LABEL, KIND_LABELS, TYPE_LABELS, property_name
 from provgraph.graph.prefixes import PropertyPrefixes, property_prefixes
-from provgraph.graph.times import companions
+from provgraph.graph.times import companions, text_companions
 from provgraph.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -199,53 +200,102 @@ class LoadStats:
 # --- qualified names ---------------------------------------------------------------------------------------------
 
 
-class _Names:
-    """Resolves qualified names of one message (and one bundle in it) to URIs."""
+class _Uris(dict[str, str]):
+    """qualified name -> URI, resolved on first lookup (`_Names.resolve` is its ``__getitem__``: a hit costs no
+    Python call). Holds the prefix map, not the `_Names`: no reference cycle for the collector to find."""
 
-    __slots__ = ("_prefixes", "_cache", "_uris", "_props", "stable")
+    __slots__ = ("split",)
 
-    def __init__(self, *namespace_maps: Mapping[str, str], stable: Mapping[str, str] | None = None) -> None:
-        prefixes = dict(wire.NAMESPACES)
-        for mapping in namespace_maps:  # later maps win: message over built-ins, bundle over message
-            prefixes.update(mapping)
-        self._prefixes = prefixes
-        self._cache: dict[str, tuple[str, str, str]] = {}
-        self._uris: dict[str, str] = {}
-        # (attribute name, reserved names) -> (property, always a list), or None for prov:type (`_convenience`)
-        self._props: dict[tuple[str, frozenset[str]], tuple[str, bool] | None] = {}
-        # namespace URI -> the graph's one property prefix for it (provgraph.graph.prefixes); None: as written
+    def __init__(self, split: Callable[[str], tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.split = split
+
+    def __missing__(self, qname: str) -> str:
+        namespace, _, local = self.split(qname)
+        uri = self[qname] = namespace + local
+        return uri
+
+
+class _QNames(dict[str, str]):
+    """qualified name -> the same name spelled with the graph's prefix of its namespace (`_Names.qname`)."""
+
+    __slots__ = ("split", "stable")
+
+    def __init__(self, split: Callable[[str], tuple[str, str, str]], stable: Mapping[str, str]) -> None:
+        super().__init__()
+        self.split = split
         self.stable = stable
 
-    def split(self, qname: str) -> tuple[str, str, str]:
-        """(namespace URI, prefix, local part) of ``qname``; a full URI gives (URI, "", "")."""
-        cached = self._cache.get(qname)
+    def __missing__(self, qname: str) -> str:
+        namespace, written, local = self.split(qname)
+        if not local and not written:
+            spelled = qname  # a full URI
+        else:
+            prefix = self.stable.get(namespace)
+            spelled = f"{prefix}:{local}" if prefix is not None else qname
+        self[qname] = spelled
+        return spelled
+
+
+def _splitter(prefixes: dict[str, str]) -> Callable[[str], tuple[str, str, str]]:
+    """`_Names.split` over one prefix map, cached (a closure over the map and its cache: no cycle)."""
+    cache: dict[str, tuple[str, str, str]] = {}
+
+    def split(qname: str) -> tuple[str, str, str]:
+        cached = cache.get(qname)
         if cached is not None:
             return cached
         prefix, sep, local = qname.partition(":")
         if not sep:
-            namespace = self._prefixes.get("default")
+            namespace = prefixes.get("default")
             if namespace is None:
                 raise wire.WireFormatError(
                     f"{qname!r} has no prefix and the message declares no 'default' namespace"
                 )
             result = (namespace, "", qname)
-        elif prefix in self._prefixes and prefix != "default":
-            result = (self._prefixes[prefix], prefix, local)
+        elif prefix in prefixes and prefix != "default":
+            result = (prefixes[prefix], prefix, local)
         elif _URI.match(qname):
             result = (qname, "", "")
         else:
             raise wire.WireFormatError(
                 f"unknown prefix {prefix!r} in {qname!r} (declare it in the message's 'ns')"
             )
-        self._cache[qname] = result
+        cache[qname] = result
         return result
 
+    return split
+
+
+class _Names:
+    """Resolves qualified names of one message (and one bundle in it) to URIs.
+
+    ``resolve`` and ``qname`` are the ``__getitem__`` of caches that fill themselves (`_Uris`, `_QNames`): the
+    loader resolves several names per record, most of them seen before in the message."""
+
+    __slots__ = ("_prefixes", "split", "_props", "stable", "resolve", "qname")
+
+    def __init__(self, *namespace_maps: Mapping[str, str], stable: Mapping[str, str] | None = None) -> None:
+        prefixes = dict(wire.NAMESPACES)
+        for mapping in namespace_maps:  # later maps win: message over built-ins, bundle over message
+            prefixes.update(mapping)
+        self._prefixes = prefixes
+        self.split: Callable[[str], tuple[str, str, str]] = _splitter(prefixes)
+        """(namespace URI, prefix, local part) of a qualified name; a full URI gives (URI, "", "")."""
+        # (attribute name, reserved names) -> (property, always a list), or None for prov:type (`_convenience`)
+        self._props: dict[tuple[str, frozenset[str]], tuple[str, bool] | None] = {}
+        # namespace URI -> the graph's one property prefix for it (provgraph.graph.prefixes); None: as written
+        self.stable = stable
+        self.resolve: Callable[[str], str] = _Uris(self.split).__getitem__
+        """The URI of a qualified name (raises `capture.wire.WireFormatError` when it does not resolve)."""
+        self.qname: Callable[[str], str] = (
+            _QNames(self.split, stable).__getitem__ if stable is not None else _as_written
+        )
+        """A qualified name spelled with the graph's prefix of its namespace (as written when it has none, when
+        no graph prefixes are known, or when it is a full URI)."""
+
     def uri(self, qname: str) -> str:
-        uri = self._uris.get(qname)
-        if uri is None:
-            namespace, _, local = self.split(qname)
-            uri = self._uris[qname] = namespace + local
-        return uri
+        return self.resolve(qname)
 
     def prefix(self, namespace: str, written: str) -> str:
         """The graph's property prefix of ``namespace`` (``written``, the document's, when none is known)."""
@@ -253,15 +303,9 @@ class _Names:
             return written
         return self.stable.get(namespace, written)
 
-    def qname(self, qname: str) -> str:
-        """``qname`` spelled with the graph's prefix of its namespace (as written when it has none, or is a URI)."""
-        if self.stable is None:
-            return qname
-        namespace, written, local = self.split(qname)
-        if not local and not written:
-            return qname  # a full URI
-        prefix = self.stable.get(namespace)
-        return f"{prefix}:{local}" if prefix is not None else qname
+
+def _as_written(qname: str) -> str:
+    return qname
 
 
 # --- values --------------------------------------------------------------------------------------------------------
@@ -297,7 +341,7 @@ def _typed(lexical: Any, datatype: str, names: _Names) -> Any:
     if not isinstance(lexical, str):
         return lexical
     try:
-        uri = names.uri(datatype)
+        uri = names.resolve(datatype)
     except wire.WireFormatError:
         return lexical
     if not uri.startswith(_XSD):
@@ -349,9 +393,16 @@ def _property_of(name: str, names: _Names, reserved: frozenset[str]) -> tuple[st
 _SCALARS = (str, float, bool)
 
 
-def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozenset[str]) -> dict[str, Any]:
+def _convenience(
+    attrs: Sequence[Sequence[Any]],
+    names: _Names,
+    reserved: frozenset[str],
+    labels: list[str] | None = None,
+) -> dict[str, Any]:
     """Convenience properties of a record's attributes (docs/graph-model.md): one per attribute name, a list for
     a multi-valued one (lexical strings when its values' types differ), ``prov:type`` values under ``types``.
+    With ``labels``, the subtype labels of its ``prov:type`` values are added there too (`_type_labels`, in the
+    same pass).
 
     The common case (no attribute name twice) takes one pass with no intermediate lists; a repeated name goes
     through `_convenience_general`, which gives the same result for everything."""
@@ -364,8 +415,12 @@ def _convenience(attrs: Sequence[Sequence[Any]], names: _Names, reserved: frozen
             if types is None:
                 types = []
             types.append(str(_type_value(value, names)))
+            if labels is not None:
+                _add_type_label(value, names, labels)
             continue
         if fact[0] in props:
+            if labels is not None:
+                labels[:] = _type_labels(attrs, names)
             return _convenience_general(attrs, names, reserved)
         if kind in _SCALARS or (kind is int and _INT64[0] <= value <= _INT64[1]):
             props[fact[0]] = [value] if fact[1] else value
@@ -386,7 +441,7 @@ def _is_datetime(value: Any, names: _Names) -> bool:
     if not isinstance(datatype, str) or not datatype.endswith(("dateTime", "dateTimeStamp")):
         return False
     try:
-        return names.uri(datatype) in _XSD_DATETIMES
+        return names.resolve(datatype) in _XSD_DATETIMES
     except wire.WireFormatError:
         return False
 
@@ -440,14 +495,21 @@ def _type_labels(attrs: Sequence[Sequence[Any]], names: _Names) -> list[str]:
     """Subtype labels from ``prov:type`` qualified-name values (TYPE_LABELS), in order, without repeats."""
     labels: list[str] = []
     for name, value in attrs:
-        if isinstance(value, dict) and value.get("type") in _QNAME_TYPES and names.uri(name) == PROV_TYPE:
-            try:
-                label = TYPE_LABELS.get(names.uri(value["$"]))
-            except wire.WireFormatError:  # a value prov keeps with a prefix nobody declared: no subtype
-                continue
-            if label and label not in labels:
-                labels.append(label)
+        if isinstance(value, dict) and value.get("type") in _QNAME_TYPES and names.resolve(name) == PROV_TYPE:
+            _add_type_label(value, names, labels)
     return labels
+
+
+def _add_type_label(value: Any, names: _Names, labels: list[str]) -> None:
+    """Add the subtype label of one ``prov:type`` value to ``labels`` (a qualified name in TYPE_LABELS, not there
+    yet)."""
+    if isinstance(value, dict) and value.get("type") in _QNAME_TYPES:
+        try:
+            label = TYPE_LABELS.get(names.resolve(value["$"]))
+        except wire.WireFormatError:  # a value prov keeps with a prefix nobody declared: no subtype
+            return
+        if label and label not in labels:
+            labels.append(label)
 
 
 # --- rows ---------------------------------------------------------------------------------------------------------
@@ -491,6 +553,9 @@ class Batch:
             self.relations[rel_type].extend(rows)
         self.messages += other.messages
         self.records += other.records
+
+
+_NO_FORMALS: Mapping[str, Any] = MappingProxyType({})
 
 
 def _node_key(uri: str, bundle_uri: str) -> str:
@@ -543,7 +608,7 @@ def message_rows(
                 message.namespaces, record.get("ns") or {}, stable=prefixes
             )
             try:
-                bundle_uris[record["id"]] = names.uri(record["id"])
+                bundle_uris[record["id"]] = names.resolve(record["id"])
             except wire.WireFormatError as exc:
                 fault(index, exc.reason)
                 continue
@@ -582,21 +647,22 @@ def _record_rows(
     else:
         found = bundle_names.get(bundle)
         if found is None:  # a bundle with no bundle record in this message: the message's namespaces
-            bundle_uris[bundle] = doc_names.uri(bundle)
+            bundle_uris[bundle] = doc_names.resolve(bundle)
             found = bundle_names[bundle] = _Names(doc_names._prefixes, stable=doc_names.stable)
         names = found
         bundle_uri = bundle_uris[bundle]
-    sk = wire.statement_key(doc, record, resolve=names.uri)
+    sk = wire.statement_key(doc, record, resolve=names.resolve)
     attrs = record.get("a", ())
-    formal = record.get("f", {})
+    formal = record.get("f", _NO_FORMALS)
     if kind in KIND_LABELS:
         if kind == "bundle":
-            uri = key = bundle_uris.get(record["id"]) or doc_names.uri(record["id"])
+            uri = key = bundle_uris.get(record["id"]) or doc_names.resolve(record["id"])
             names, bundle_uri = doc_names, ""
         else:
-            uri = names.uri(record["id"])
-            key = _node_key(uri, bundle_uri)
-        props = _convenience(attrs, names, _NODE_RESERVED)
+            uri = names.resolve(record["id"])
+            key = f"{bundle_uri} {uri}" if bundle_uri else uri
+        subtypes: list[str] = []
+        props = _convenience(attrs, names, _NODE_RESERVED, subtypes)
         # a bundle's name may use a prefix only the bundle declares: spelled with the bundle's names
         props["id"] = (
             bundle_names.get(record["id"], names).qname(record["id"])
@@ -605,11 +671,11 @@ def _record_rows(
         )
         props["uri"] = uri
         props["bundle"] = bundle_uri
-        for name in ("startTime", "endTime"):
-            if name in formal:
-                props[name] = formal[name]
-                props.update(companions(name, formal[name]))
-        subtypes = _type_labels(attrs, names)
+        if formal:
+            for name in ("startTime", "endTime"):
+                if name in formal:
+                    value = props[name] = formal[name]
+                    props.update(text_companions(name, value) if type(value) is str else companions(name, value))
         kind_label = KIND_LABELS[kind]
         group = (kind_label, subtypes[0] if subtypes else kind_label)
         decl = _json({"doc": doc, "sk": sk, "r": record})
@@ -646,9 +712,11 @@ def _record_rows(
                 ends.append((None, _node_key("_:", bundle_uri or doc), None))
             continue
         if name == "bundle":  # mentionOf's bundle is a top-level bundle
-            ref_key = doc_names.uri(qname)
+            ref_key = doc_names.resolve(qname)
+        elif bundle_uri:
+            ref_key = f"{bundle_uri} {names.resolve(qname)}"
         else:
-            ref_key = _node_key(names.uri(qname), bundle_uri)
+            ref_key = names.resolve(qname)
         ends.append((name, ref_key, implied_label))
     source_formal, source_key, source_label = ends[0]
     target_formal, target_key, target_label = ends[1] if len(ends) > 1 else (None, source_key, None)
@@ -661,7 +729,8 @@ def _record_rows(
                 value if name in wire.TIME_FORMALS else _stable_reference(name, value, names, doc_names)
             )
     if "time" in formal:  # a time is queryable as an instant and a local wall clock (provgraph.graph.times)
-        props.update(companions("time", formal["time"]))
+        value = formal["time"]
+        props.update(text_companions("time", value) if type(value) is str else companions("time", value))
     props["doc"] = doc
     props["_rec"] = _json(record)
     if "id" in record:

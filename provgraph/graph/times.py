@@ -16,10 +16,13 @@ Names starting with ``_`` belong to the model (an attribute never gets one), so 
 from __future__ import annotations
 
 import datetime
+import functools
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["companion_names", "companions", "utc_microseconds"]
+__all__ = ["companion_names", "companions", "text_companions", "utc_microseconds"]
 
 # XSD 1.1 dateTime lexical space, years 0001-9999 (what Python's datetime holds): date, time (24:00:00 allowed),
 # any number of fraction digits, optional offset (Z or +-hh:mm, at most 14:00).
@@ -29,6 +32,12 @@ _DAY_US = 86_400_000_000
 _MINUTE_US = 60_000_000
 
 
+PARSED_CACHE_SIZE = 8192
+"""Lexical forms whose parse (and companions, per property) are kept: a batch repeats each time many times (a task's
+start time is its activity's, its usages' and its generations'), so the loader parses each once."""
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)
 def _parse(lexical: str) -> tuple[int, int] | None:
     """(UTC microseconds, local wall-clock microseconds) of an xsd:dateTime lexical form, None if it is none."""
     match = _XSD_DATETIME.match(lexical.strip())
@@ -56,6 +65,7 @@ def _parse(lexical: str) -> tuple[int, int] | None:
     return local - offset, local
 
 
+@functools.lru_cache(maxsize=1024)
 def companion_names(prop: str) -> tuple[str, str, str]:
     """The names of the three companions of date-time property ``prop``."""
     return f"_utc_{prop}", f"_local_{prop}", f"_dow_{prop}"
@@ -65,18 +75,27 @@ def companions(prop: str, value: Any) -> dict[str, Any]:
     """The companion properties of ``prop`` holding ``value`` (a lexical string, or a list of them for a
     multi-valued attribute: lists of companions); {} when a value is not an xsd:dateTime lexical form."""
     if isinstance(value, str):
-        parsed = _parse(value)
-        if parsed is None:
-            return {}
-        utc, local = parsed
-        names = companion_names(prop)
-        return {names[0]: utc, names[1]: local, names[2]: (local // _DAY_US + 3) % 7 + 1}
+        return dict(text_companions(prop, value))
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         each = [companions(prop, item) for item in value]
         if not all(each):
             return {}
         return {name: [item[name] for item in each] for name in each[0]}
     return {}
+
+
+_NONE: Mapping[str, int] = MappingProxyType({})
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)
+def text_companions(prop: str, lexical: str) -> Mapping[str, int]:
+    """`companions` of one lexical string, read-only and cached (the loader's path: ``props.update(...)``)."""
+    parsed = _parse(lexical)
+    if parsed is None:
+        return _NONE
+    utc, local = parsed
+    names = companion_names(prop)
+    return MappingProxyType({names[0]: utc, names[1]: local, names[2]: (local // _DAY_US + 3) % 7 + 1})
 
 
 def utc_microseconds(lexical: str) -> int:
