@@ -430,7 +430,9 @@ def _plainly_valid(record: Any) -> bool:
     elif not (type(ident) is str and 0 < len(ident) <= MAX_ID_BYTES and ident.isascii()):
         return False
     bundle = record.get("b")
-    if bundle is not None and not (type(bundle) is str and 0 < len(bundle) <= MAX_ID_BYTES and bundle.isascii()):
+    if bundle is not None and not (
+        type(bundle) is str and 0 < len(bundle) <= MAX_ID_BYTES and bundle.isascii()
+    ):
         return False
     formal = record.get("f")
     if formal is not None:
@@ -1294,7 +1296,8 @@ def statement_key(
         data = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False, default=repr).encode(
             "utf-8", "surrogatepass"
         )
-    digest = _STATEMENT_HASH.copy()  # a copy of a ready hash object: cheaper than building one with its options
+    # a copy of a ready hash object: cheaper than building one with its options
+    digest = _STATEMENT_HASH.copy()
     digest.update(data)
     return "2-" + digest.hexdigest()
 

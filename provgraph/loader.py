@@ -675,7 +675,9 @@ def _record_rows(
             for name in ("startTime", "endTime"):
                 if name in formal:
                     value = props[name] = formal[name]
-                    props.update(text_companions(name, value) if type(value) is str else companions(name, value))
+                    props.update(
+                        text_companions(name, value) if type(value) is str else companions(name, value)
+                    )
         kind_label = KIND_LABELS[kind]
         group = (kind_label, subtypes[0] if subtypes else kind_label)
         decl = _json({"doc": doc, "sk": sk, "r": record})
