@@ -726,10 +726,17 @@ def _record_rows(
     if names.stable is None:
         props.update(formal)
     else:  # element references with the graph's prefixes; times as written
+        qname_of = names.qname
         for name, value in formal.items():
-            props[name] = (
-                value if name in wire.TIME_FORMALS else _stable_reference(name, value, names, doc_names)
-            )
+            if name in wire.TIME_FORMALS:
+                props[name] = value
+            elif name == "bundle":
+                props[name] = _stable_reference(name, value, names, doc_names)
+            else:  # `_stable_reference`, written out: three per relation
+                try:
+                    props[name] = qname_of(value)
+                except wire.WireFormatError:  # not every formal is resolved when rows are built: as written
+                    props[name] = value
     if "time" in formal:  # a time is queryable as an instant and a local wall clock (provgraph.graph.times)
         value = formal["time"]
         props.update(text_companions("time", value) if type(value) is str else companions("time", value))
