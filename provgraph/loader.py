@@ -282,8 +282,8 @@ class _Names:
         self._prefixes = prefixes
         self.split: Callable[[str], tuple[str, str, str]] = _splitter(prefixes)
         """(namespace URI, prefix, local part) of a qualified name; a full URI gives (URI, "", "")."""
-        # (attribute name, reserved names) -> (property, always a list), or None for prov:type (`_convenience`)
-        self._props: dict[tuple[str, frozenset[str]], tuple[str, bool] | None] = {}
+        # reserved names -> attribute name -> (property, always a list), or None for prov:type (`_convenience`)
+        self._props: dict[frozenset[str], _Facts] = {}
         # namespace URI -> the graph's one property prefix for it (provgraph.graph.prefixes); None: as written
         self.stable = stable
         self.resolve: Callable[[str], str] = _Uris(self.split).__getitem__
@@ -296,6 +296,14 @@ class _Names:
 
     def uri(self, qname: str) -> str:
         return self.resolve(qname)
+
+    def facts(self, reserved: frozenset[str]) -> _Facts:
+        """Attribute name -> (convenience property, always a list), or None for ``prov:type``, for properties
+        that must avoid ``reserved`` (`_property_of`)."""
+        facts = self._props.get(reserved)
+        if facts is None:
+            facts = self._props[reserved] = _Facts(self.split, self.stable, reserved)
+        return facts
 
     def prefix(self, namespace: str, written: str) -> str:
         """The graph's property prefix of ``namespace`` (``written``, the document's, when none is known)."""
@@ -374,20 +382,44 @@ ALWAYS_LISTS = frozenset({wire.NAMESPACES["pg"] + "tags"})
 def _property_of(name: str, names: _Names, reserved: frozenset[str]) -> tuple[str, bool] | None:
     """(convenience property, always a list) of attribute ``name``; None for ``prov:type``. Cached per message:
     a message's records repeat the same few attribute names."""
-    key = (name, reserved)
-    if key in names._props:
-        return names._props[key]
-    namespace, prefix, local = names.split(name)
-    if namespace + local == PROV_TYPE:
-        fact = None
-    else:
-        stable = names.prefix(namespace, prefix) if (prefix or local) else prefix
-        prop = property_name(namespace, stable, local) if stable else (local or name)
-        if prop in reserved or prop.startswith("_"):
-            prop = f"{stable or 'default'}:{local}" if local else name
-        fact = (prop, namespace + local in ALWAYS_LISTS)
-    names._props[key] = fact
-    return fact
+    return names.facts(reserved)[name]
+
+
+class _Facts(dict[str, "tuple[str, bool] | None"]):
+    """`_property_of` for one set of reserved names, filled on first lookup (a hit is a dict lookup, no Python
+    call: `_convenience` looks up every attribute of every record)."""
+
+    __slots__ = ("split", "stable", "reserved")
+
+    def __init__(
+        self,
+        split: Callable[[str], tuple[str, str, str]],
+        stable: Mapping[str, str] | None,
+        reserved: frozenset[str],
+    ) -> None:
+        super().__init__()
+        self.split = split
+        self.stable = stable
+        self.reserved = reserved
+
+    def __missing__(self, name: str) -> tuple[str, bool] | None:
+        namespace, prefix, local = self.split(name)
+        fact: tuple[str, bool] | None
+        if namespace + local == PROV_TYPE:
+            fact = None
+        else:
+            if (prefix or local) and self.stable is not None:
+                stable = self.stable.get(
+                    namespace, prefix
+                )  # the graph's prefix of the namespace (`_Names.prefix`)
+            else:
+                stable = prefix
+            prop = property_name(namespace, stable, local) if stable else (local or name)
+            if prop in self.reserved or prop.startswith("_"):
+                prop = f"{stable or 'default'}:{local}" if local else name
+            fact = (prop, namespace + local in ALWAYS_LISTS)
+        self[name] = fact
+        return fact
 
 
 _SCALARS = (str, float, bool)
@@ -408,8 +440,9 @@ def _convenience(
     through `_convenience_general`, which gives the same result for everything."""
     props: dict[str, Any] = {}
     types: list[str] | None = None
+    facts = names.facts(reserved)
     for name, value in attrs:
-        fact = _property_of(name, names, reserved)
+        fact = facts[name]
         kind = type(value)
         if fact is None:  # prov:type
             if types is None:
