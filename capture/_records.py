@@ -613,12 +613,44 @@ class LightBatch:
     def add_entries(self, entries: list[Any], weights: list[int]) -> None:
         counter = _ids.COUNTER
         new_item = tuple.__new__
+        add_scalar_task = _compact.add_scalar_task
+        state = _STATE
         for spec, context, args, kwargs, start_ns, end_ns, result, error in self.items:
             size = len(entries)
             try:
+                number = next(counter)
+                # `_task_entries`'s first case written out in place (no TaskItem built, one call less per call);
+                # anything else, or a spec whose compact form is not cached yet, goes through `_task_entries`.
+                # `add_scalar_task` does nothing when it returns False, so `_task_entries` may try it again.
+                if error is None and not kwargs:
+                    run, parent = context
+                    cached = spec.compact
+                    if (
+                        cached is not None
+                        and cached[0] is (spec.campaign_id or run.campaign)
+                        and cached[4] is state.settings
+                        and cached[3] is not None
+                        and cached[2] is not None
+                        and len(args) == len(cached[3])
+                        and add_scalar_task(
+                            entries,
+                            weights,
+                            cached[2],
+                            run.lineage,
+                            number,
+                            parent,
+                            start_ns,
+                            end_ns,
+                            cached[3],
+                            args,
+                            result,
+                            cached[1],
+                        )
+                    ):
+                        continue
                 item = new_item(
                     TaskItem,
-                    ("", spec, next(counter), context, args, kwargs, start_ns, end_ns, result, error, None),
+                    ("", spec, number, context, args, kwargs, start_ns, end_ns, result, error, None),
                 )
                 _task_entries(item, entries, weights)
             except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
