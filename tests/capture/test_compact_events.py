@@ -4,6 +4,7 @@ refuses or isolates a malformed event as it does a malformed record."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
 import uuid
@@ -78,7 +79,9 @@ def _workload(directory: Any, elsewhere: str) -> None:
         one(a)
 
 
-def _records_of(tmp_path: Any, version: int) -> tuple[dict[str, list[dict[str, Any]]], list[bytes], Emitter]:
+def _records_of(
+    tmp_path: Any, version: int, workload: Any = _workload
+) -> tuple[dict[str, list[dict[str, Any]]], list[bytes], Emitter]:
     """The records of the workload by document, the payloads sent and the emitter."""
     settings = Settings(home=str(tmp_path / f"v{version}"), sink="memory", wire_version=version)
     saved = (_context.STATE.on, _context.STATE.resolved, _context.STATE.settings, _context.STATE.emitter)
@@ -88,7 +91,7 @@ def _records_of(tmp_path: Any, version: int) -> tuple[dict[str, list[dict[str, A
     _context.use_emitter(emitter)
     _handoff.LIGHT_QUEUE.clear()
     try:
-        _workload(
+        workload(
             tmp_path / f"files{version}", f"elsewhere α {uuid.uuid4().hex[:8]}"
         )  # a run of its own: its own lineage
         capture.flush(10)
@@ -143,6 +146,53 @@ def test_version_2_events_expand_to_exactly_the_records_of_version_1(tmp_path):
     # redaction happened in the producer: no secret is in the compact stream either
     stream = b"".join(payloads_2)
     for secret in (b"hunter2", b"sk-not-a-real-key-123", b"abcdefabcdef123456", b":pw@"):
+        assert secret not in stream
+
+
+def _light_workload(directory: Any, elsewhere: str) -> None:
+    """Seeded light-task calls: scalars of every kind (long and secret-looking strings, None, huge ints, NaN),
+    repeated values, outputs fed back as inputs within one hand-over batch, keyword arguments, errors, non-scalars,
+    two specs and two workflows interleaved."""
+    rng = random.Random(1905)
+
+    @capture.light_task
+    def same(v):
+        return v
+
+    @capture.light_task(output_names="out")
+    def pair(a, b=0):
+        if a == "boom":
+            raise ValueError("boom with password=hunter2")
+        return b
+
+    pool: list[Any] = [
+        0, 1, 2, -3, 10**30, 1.5, float("nan"), True, False, None, "", "s", "x" * 5000,
+        "token=abcdefabcdef123456", "sk-not-a-real-key-123", [1, 2], {"k": "v"}, "boom",
+    ]  # fmt: skip
+    outputs: list[Any] = []
+    with capture.Workflow("light a"), capture.Workflow("light b"):
+        for i in range(1500):
+            value = rng.choice(outputs) if outputs and rng.random() < 0.3 else rng.choice(pool)
+            choice = rng.random()
+            try:
+                if choice < 0.5:
+                    outputs.append(same(value))
+                elif choice < 0.8:
+                    outputs.append(pair(value, rng.choice(pool)))
+                else:
+                    outputs.append(pair(value, b=i))
+            except ValueError:
+                pass
+
+
+def test_light_task_batches_expand_to_exactly_the_records_of_version_1(tmp_path):
+    records_1, _, _ = _records_of(tmp_path, 1, _light_workload)
+    records_2, payloads_2, _ = _records_of(tmp_path, 2, _light_workload)
+    assert 2 in {json.loads(p)["v"] for p in payloads_2}
+    assert sum(map(len, records_1.values())) > 5000
+    assert _normalised(records_2) == _normalised(records_1)
+    stream = b"".join(payloads_2)
+    for secret in (b"hunter2", b"abcdefabcdef123456"):  # in text, after "password=" and "token=": redacted
         assert secret not in stream
 
 
