@@ -926,7 +926,48 @@ class BatchItem(NamedTuple):
         boundary = self.boundary
         _as_entries(boundary.to_records(), entries, weights)
         run, number, name, item_name = boundary.run, boundary.number, boundary.name, self.item_name
+        # `_iteration_entries`'s common case with what is the same for the whole batch (redactor, template, the
+        # role names' secrecy) looked up once; anything else goes through `_iteration_entries` (`add_scalar_task`
+        # does nothing when it returns False, so it may be tried again there).
+        state = _STATE
+        settings = state.settings
+        redactor = _redaction.active(settings)
+        template = _compact.template_number(
+            ("iteration", name, run.campaign, redactor), _iteration_template, name, run.campaign, redactor
+        )
+        fast = (
+            template is not None and not redactor.secret_name(item_name) and not redactor.secret_name("value")
+        )
+        add_scalar_task = _compact.add_scalar_task
+        lineage = run.lineage
+        names = (item_name,)
         for iteration in self.iterations[: self.done]:
+            if fast and template is not None and state.settings is settings:
+                iteration_number, position, value, start_ns, end_ns, values, status, telemetry = iteration[
+                    -8:
+                ]
+                if (
+                    telemetry is None
+                    and values.__class__ is not dict
+                    and add_scalar_task(
+                        entries,
+                        weights,
+                        template,
+                        lineage,
+                        iteration_number,
+                        number,
+                        start_ns,
+                        end_ns,
+                        names,
+                        (value,),
+                        values,
+                        redactor,
+                        "value",
+                        status,
+                        [position],
+                    )
+                ):
+                    continue
             _iteration_entries(run, number, name, item_name, iteration, entries, weights)
 
 

@@ -183,9 +183,15 @@ def _light_workload(directory: Any, elsewhere: str) -> None:
                     outputs.append(pair(value, b=i))
             except ValueError:
                 pass
+        for _ in capture.BatchedLoop([rng.choice(pool) for _ in range(700)], loop_name="b", item_name="item"):
+            pass
+        for _ in capture.BatchedLoop(outputs[:300], loop_name="fed", item_name="item"):
+            pass
+        for _ in capture.BatchedLoop([1, "s", None, 2], loop_name="secret", item_name="password"):
+            pass
 
 
-def test_light_task_batches_expand_to_exactly_the_records_of_version_1(tmp_path):
+def test_light_task_and_batched_loop_batches_expand_to_exactly_the_records_of_version_1(tmp_path):
     records_1, _, _ = _records_of(tmp_path, 1, _light_workload)
     records_2, payloads_2, _ = _records_of(tmp_path, 2, _light_workload)
     assert 2 in {json.loads(p)["v"] for p in payloads_2}
