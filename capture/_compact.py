@@ -239,7 +239,7 @@ def add_scalar_task(
 
     This is most of the emitter's work per task, so it is written for the interpreter: no call it can do without
     (the lineage's scalar tables, the cached UTC offset), one pass over the inputs, tuples only."""
-    kind = result.__class__
+    kind = type(result)
     if kind not in _SCALARS:
         return False
     first, prefix = _PREFIXES[-1]
@@ -252,7 +252,7 @@ def add_scalar_task(
         lookup = lineage.lookup
         index = 0
         for value in args:
-            value_kind = value.__class__
+            value_kind = type(value)
             if value_kind not in _SCALARS:
                 return False  # nothing registered yet: no side effect to undo
             known = lookup(value)

@@ -18,7 +18,7 @@ from capture import _ids
 from capture._context import CURRENT, STATE, Run, resolve
 from capture._handoff import default_context, emit
 from capture._ids import COUNTER
-from capture._records import CustomItem, epoch_ns
+from capture._records import CustomItem, epoch_ns, exception_text
 from capture._telemetry import TaskTelemetry, new_task_telemetry, telemetry_phase
 
 __all__ = ["CustomTask"]
@@ -146,6 +146,6 @@ class CustomTask:
             self._token = None
         if not self.ended:
             if exc is not None:
-                self.end(status="ERROR", error=f"{type(exc).__name__}: {exc}")
+                self.end(status="ERROR", error=exception_text(exc))
             else:
                 self.end()

@@ -46,6 +46,7 @@ __all__ = [
     "run_attrs",
     "run_records",
     "error_text",
+    "exception_text",
     "safe_json",
 ]
 
@@ -86,9 +87,19 @@ def safe_json(value: Any) -> str:
         return json.dumps(str(value))
 
 
+def exception_text(exc: BaseException) -> str:
+    """``"ValueError: message"``, never raising: an exception whose ``__str__`` raises or returns no ``str`` is
+    named by its type with a note instead of its message (the user's own exception is what propagates)."""
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - a user's __str__ failing must not replace the user's exception
+        message = "<its message could not be read: str() failed>"
+    return f"{type(exc).__name__}: {message}"
+
+
 def error_text(error: BaseException | str, redactor: Redactor | None = None) -> str:
     """``"ValueError: message"`` (or the text given), scrubbed of secrets, then cut to a bounded length."""
-    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    text = error if isinstance(error, str) else exception_text(error)
     return (redactor or _redaction.active(_STATE.settings)).scrub(text)[:_MAX_ERROR_CHARS]
 
 
@@ -218,7 +229,16 @@ class TaskSpec:
         return flattened
 
     def outputs(self, result: Any) -> list[tuple[str, Any]]:
-        """(output name, value) pairs of a result: ``output_names`` by position, a dict passed through."""
+        """(output name, value) pairs of a result: ``output_names`` by position, a dict passed through.
+
+        A result that cannot be taken apart (its ``__len__``, ``items`` or a key's ``__str__`` raise) is the one
+        output ``return``."""
+        try:
+            return self._outputs(result)
+        except Exception:  # noqa: BLE001 - user code (len, items, str of a key) runs here
+            return [("return", result)]
+
+    def _outputs(self, result: Any) -> list[tuple[str, Any]]:
         names = self.output_names
         if names is None:
             if result is None:
@@ -829,7 +849,7 @@ def _iteration_entries(
         return
     secret_name = redactor.secret_name
     if (
-        values.__class__ is not dict
+        type(values) is not dict
         and not secret_name(item_name)
         and not secret_name("value")
         and _compact.add_scalar_task(
@@ -948,7 +968,7 @@ class BatchItem(NamedTuple):
                 ]
                 if (
                     telemetry is None
-                    and values.__class__ is not dict
+                    and type(values) is not dict
                     and add_scalar_task(
                         entries,
                         weights,

@@ -318,13 +318,16 @@ class Redactor:
     def marker(self, value: Any, label: str) -> str:
         """``[REDACTED:<label> len=<n> h=<hash>]``: the shape of a value, never the value."""
         shown = _LABEL_UNSAFE.sub("_", str(label))[:48] or "secret"
-        if isinstance(value, str | bytes | bytearray):
-            size = f"len={len(value)}"
-        elif isinstance(value, Mapping | list | tuple | set | frozenset):
-            size = f"{type(value).__name__} items={len(value)}"
-        else:
-            size = f"{type(value).__name__}"
-        return f"{REDACTED}:{shown} {size} h={self.digest(value)}]"
+        size = f"{type(value).__name__}"
+        try:
+            if isinstance(value, str | bytes | bytearray):
+                size = f"len={len(value)}"
+            elif isinstance(value, Mapping | list | tuple | set | frozenset):
+                size = f"{type(value).__name__} items={len(value)}"
+            digest = self.digest(value)
+        except Exception:  # noqa: BLE001 - a user's __len__ or __repr__ raised: the marker says less, never more
+            digest = "-"
+        return f"{REDACTED}:{shown} {size} h={digest}]"
 
     # --- text ----------------------------------------------------------------------------------------------------
 
@@ -617,8 +620,8 @@ _ENVIRON_TYPE = type(os.environ)
 def _stable_text(value: Any) -> str:
     try:
         return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        return repr(value)
+    except Exception:  # noqa: BLE001 - unsortable keys, a failing repr, a cycle: the placeholder's identity
+        return f"<{type(value).__module__}.{type(value).__qualname__} #{id(value):#x}>"
 
 
 # --- the process-wide redactor -----------------------------------------------------------------------------------
@@ -664,5 +667,11 @@ def redact_url(url: str) -> str:
 
 
 def scrub(text: Any) -> str:
-    """`Redactor.scrub` of the active redactor, for any object's ``str`` (error messages, log lines)."""
-    return active().scrub(text if isinstance(text, str) else str(text))
+    """`Redactor.scrub` of the active redactor, for any object's ``str`` (error messages, log lines); an object
+    whose ``str`` fails is named by its type."""
+    if not isinstance(text, str):
+        try:
+            text = str(text)
+        except Exception:  # noqa: BLE001 - a user's __str__ (an exception's message) may raise
+            text = f"<{type(text).__qualname__}: str() failed>"
+    return active().scrub(text)

@@ -19,7 +19,7 @@ from capture import _context, _ids
 from capture._context import CURRENT, STATE, Context, resolve
 from capture._handoff import LIGHT_HANDOVER, LIGHT_QUEUE, default_context, emit, flush_light
 from capture._ids import COUNTER
-from capture._records import TASK_OWN_ATTRIBUTES, TaskItem, TaskSpec
+from capture._records import TASK_OWN_ATTRIBUTES, TaskItem, TaskSpec, exception_text
 from capture._telemetry import new_task_telemetry, telemetry_phase
 from capture._values import user_attrs
 
@@ -40,8 +40,9 @@ def _failed_to_bind(exc: BaseException) -> bool:
 
 
 def error_text(exc: BaseException) -> str:
-    """One line naming an exception: ``ValueError: bad input``."""
-    return f"{type(exc).__name__}: {exc}"
+    """One line naming an exception: ``ValueError: bad input`` (`capture._records.exception_text`: never raises,
+    so the user's exception is the one that propagates)."""
+    return exception_text(exc)
 
 
 # --- decorators -------------------------------------------------------------------------------------------------

@@ -436,9 +436,20 @@ def _summarise_sequence(value: Any, redactor: Redactor) -> list[tuple[str, Any]]
 
 def value_attrs(value: Any, redactor: Redactor | None = None) -> list[tuple[str, Any]]:
     """PROV attributes describing ``value`` (``prov:value``, ``pg:python_type``, summaries...), secrets redacted
-    by ``redactor`` (default: the process's, `capture._redaction.active`)."""
+    by ``redactor`` (default: the process's, `capture._redaction.active`).
+
+    A value that cannot be described (its ``__len__``, ``__iter__``, ``__repr__``, ``items`` or attributes raise,
+    or it nests past the interpreter's recursion limit) is the type-and-identity placeholder ``pg:repr``: it costs
+    only its own description, never the record of the call that used it."""
     if redactor is None:
         redactor = _redaction.active()
+    try:
+        return _value_attrs(value, redactor)
+    except Exception:  # noqa: BLE001 - any user code may run here (repr, len, iter, properties)
+        return [("pg:python_type", type(value).__qualname__), ("pg:repr", _placeholder(value))]
+
+
+def _value_attrs(value: Any, redactor: Redactor) -> list[tuple[str, Any]]:
     kind = type(value)
     attrs: list[tuple[str, Any]] = [("pg:python_type", kind.__qualname__)]
     if kind is bool or kind is int:

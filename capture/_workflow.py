@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from capture import _context, _ids, wire
 from capture._context import ACTIVE_RUNS, CURRENT, STATE, Context, Run
 from capture._handoff import announce_run, emit, flush_light
-from capture._records import error_text, run_attrs
+from capture._records import error_text, exception_text, run_attrs
 from capture.settings import Settings
 
 __all__ = ["Workflow", "current_run_id", "flush", "workflow"]
@@ -191,7 +191,7 @@ class Workflow:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is not None:
-            self.stop("ERROR", f"{type(exc).__name__}: {exc}")
+            self.stop("ERROR", exception_text(exc))
         else:
             self.stop()
 
