@@ -235,7 +235,31 @@ def _declared_namespaces(bundle: Any) -> dict[str, str]:
     default = bundle.get_default_namespace()
     if default is not None:
         namespaces["default"] = default.uri
-    return namespaces
+    return _wire_namespaces(namespaces)
+
+
+def _wire_namespaces(namespaces: Mapping[str, str]) -> dict[str, str]:
+    """``namespaces`` with the empty prefix as the wire's ``default``.
+
+    ``prov``'s RDF reader keeps Turtle's and TriG's empty prefix (``@prefix : <...>``, ``:e1``) as a namespace of
+    prefix ``""``, whose names its PROV-JSON encoder writes without a colon (``e1``): the wire's (and PROV-JSON's)
+    form of a name in the default namespace, so that is what the empty prefix is here. Export gives it back as the
+    default namespace, which Turtle writes as ``@prefix : <...>`` again.
+
+    Raises:
+        ExportError: the document binds both the empty prefix and a default namespace, to different URIs (a name
+            without a prefix would be ambiguous).
+    """
+    if "" not in namespaces:
+        return dict(namespaces)
+    result = {prefix: uri for prefix, uri in namespaces.items() if prefix != ""}
+    empty = namespaces[""]
+    if result.setdefault("default", empty) != empty:
+        raise ExportError(
+            f"the document binds the empty prefix to <{empty}> and the default namespace to "
+            f"<{result['default']}>: a name without a prefix would name either"
+        )
+    return result
 
 
 def document_to_records(document: ProvDocument) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -248,13 +272,17 @@ def document_to_records(document: ProvDocument) -> tuple[dict[str, str], list[di
 
     container = encode_json_document(document)
     _keep_qname_literals(document, container)
-    namespaces = dict(container.get("prefix", {}))
+    namespaces = _wire_namespaces(container.get("prefix", {}))
     records = list(_container_records(container, None))
     # a bundle's own declarations, not the encoder's: it also lists the document's prefixes the bundle uses
     declared = {str(bundle.identifier): _declared_namespaces(bundle) for bundle in document.bundles}
     for bundle_id, bundle_container in container.get("bundle", {}).items():
-        own = declared.get(bundle_id, bundle_container.get("prefix", {}))
-        records.append({"k": "bundle", "id": bundle_id, "ns": dict(own)})
+        own = (
+            declared[bundle_id]
+            if bundle_id in declared
+            else _wire_namespaces(bundle_container.get("prefix", {}))
+        )
+        records.append({"k": "bundle", "id": bundle_id, "ns": own})
         records.extend(_container_records(bundle_container, bundle_id))
     _number_repeats(namespaces, records)
     for index, record in enumerate(records):
