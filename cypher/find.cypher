@@ -1,16 +1,19 @@
 // find: elements (entities, activities, agents, files) by name, path, role, value, run or kind; ids to ask with.
 //
 // Parameters:
-//   $text    text anywhere in the id, name, role, path or value (case-insensitive); null: any
-//   $name    the element's name exactly (an activity's `name`, a value's `role`, a file's name or path); null: any
+//   $text    text anywhere in the id, name, label, role, path or value (case-insensitive); null: any
+//   $name    the element's name exactly (an activity's `name`, else its `label`, a value's `role`, a file's name or
+//            path); null: any
 //   $path    a file path, or its end (`model.pkl` matches `/home/me/out/model.pkl`); null: any
 //   $role    the role a value was used or generated in (`role`); null: any
 //   $value   a value as text (`8`, `0.5`, `adam`); null: any
 //   $number  the same value as a number when it is one (compared numerically); null: not a number
 //   $sha256  a file's content hash (hex), as `provgraph lineage --file` computes it; null: any
-//   $run     only elements of this run: the run itself, the activities it started (wasStartedBy, at most 20
-//            levels) and the entities they used or generated; the run's qualified name (`id`) or full URI
-//            (`key`); null: every run
+//   $run     only elements of this run (docs/graph-model.md, "Runs and steps"): a run activity, its steps (the
+//            activities that reach it with wasStartedBy or wasInformedBy, at most 20 levels) and the entities they
+//            used or generated; a bundle, its loose steps and their entities; or a document (its id), its loose
+//            steps outside bundles and their entities; the run's qualified name (`id`) or full URI (`key`), or a
+//            document's id; null: every run
 //   $label   only nodes with this label (Entity, Activity, Agent, File, Task, WorkflowRun, ...); null: any
 //   $limit   at most this many rows
 //
@@ -21,16 +24,138 @@
 // Returns one row per element, files and runs first, then by name: kind (its most specific label), id, name,
 //   role, path, value, runs (the documents that declared it: for capture, the run ids), labels, key.
 CALL () {
-  // with a run: the run, the activities it started, and their inputs and outputs
-  MATCH (run:Element)
+  // with a run activity (or any activity): it, the activities that reach it with wasStartedBy or wasInformedBy
+  // (its steps, at most 20 levels), and their inputs and outputs
+  MATCH (run:Activity)
   WHERE run.id = $run OR run.key = $run
-  MATCH (n:Activity)-[:wasStartedBy*0..20]->(run)
+  MATCH (n:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(run)
   RETURN n
   UNION
-  MATCH (run:Element)
+  MATCH (run:Activity)
   WHERE run.id = $run OR run.key = $run
-  MATCH (activity:Activity)-[:wasStartedBy*0..20]->(run)
+  MATCH (activity:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(run)
   MATCH (activity)-[:used|wasGeneratedBy]-(n:Entity)
+  RETURN n
+  UNION
+  // with a bundle: it, its loose steps (the activities in it that belong to no run activity, as task_tree finds
+  // them) and their inputs and outputs
+  MATCH (n:Bundle)
+  WHERE n.id = $run OR n.key = $run
+  RETURN n
+  UNION
+  MATCH (run:Bundle)
+  WHERE run.id = $run OR run.key = $run
+  MATCH (root:Activity)
+  WHERE root.bundle = run.key
+  WITH root
+  WHERE NOT root:Campaign
+    AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+    AND NOT (root:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+             AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (root)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(root)))
+  MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
+  WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)
+             AND NOT (loose)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (loose)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(loose)))
+  OPTIONAL MATCH (loose)-[:wasStartedBy|wasInformedBy*1..20]->(owner:Activity)
+  WHERE (owner:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(owner)
+           AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (owner)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(owner)))
+  WITH loose, count(owner) AS owners
+  WHERE owners = 0
+  RETURN loose AS n
+  UNION
+  MATCH (run:Bundle)
+  WHERE run.id = $run OR run.key = $run
+  MATCH (root:Activity)
+  WHERE root.bundle = run.key
+  WITH root
+  WHERE NOT root:Campaign
+    AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+    AND NOT (root:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+             AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (root)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(root)))
+  MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
+  WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)
+             AND NOT (loose)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (loose)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(loose)))
+  OPTIONAL MATCH (loose)-[:wasStartedBy|wasInformedBy*1..20]->(owner:Activity)
+  WHERE (owner:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(owner)
+           AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (owner)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(owner)))
+  WITH loose, count(owner) AS owners
+  WHERE owners = 0
+  MATCH (loose)-[:used|wasGeneratedBy]-(n:Entity)
+  RETURN n
+  UNION
+  // with a document's id: its loose steps outside bundles, and their inputs and outputs
+  MATCH (run:Document)
+  WHERE run.id = $run
+  MATCH (root:Activity)
+  WHERE root.bundle = '' AND run.id IN root.docs
+  WITH root
+  WHERE NOT root:Campaign
+    AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+    AND NOT (root:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+             AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (root)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(root)))
+  MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
+  WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)
+             AND NOT (loose)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (loose)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(loose)))
+  OPTIONAL MATCH (loose)-[:wasStartedBy|wasInformedBy*1..20]->(owner:Activity)
+  WHERE (owner:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(owner)
+           AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (owner)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(owner)))
+  WITH loose, count(owner) AS owners
+  WHERE owners = 0
+  RETURN loose AS n
+  UNION
+  MATCH (run:Document)
+  WHERE run.id = $run
+  MATCH (root:Activity)
+  WHERE root.bundle = '' AND run.id IN root.docs
+  WITH root
+  WHERE NOT root:Campaign
+    AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+    AND NOT (root:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(root)
+             AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (root)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(root)))
+  MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
+  WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
+         OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)
+             AND NOT (loose)-[:wasStartedBy|wasInformedBy]->(:Activity)
+             AND NOT (loose)-[:used]->()
+             AND NOT ()-[:wasGeneratedBy]->(loose)))
+  OPTIONAL MATCH (loose)-[:wasStartedBy|wasInformedBy*1..20]->(owner:Activity)
+  WHERE (owner:WorkflowRun
+       OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(owner)
+           AND NOT (owner)-[:wasStartedBy|wasInformedBy]->(:Activity)
+           AND NOT (owner)-[:used]->()
+           AND NOT ()-[:wasGeneratedBy]->(owner)))
+  WITH loose, count(owner) AS owners
+  WHERE owners = 0
+  MATCH (loose)-[:used|wasGeneratedBy]-(n:Entity)
   RETURN n
   UNION
   // no run, a path or content hash: files only (empty lists switch the branches off: the planner cannot skip a
@@ -47,16 +172,17 @@ WITH n
 WHERE ($label IS NULL OR $label IN labels(n))
   AND ($sha256 IS NULL OR n.sha256 = $sha256)
   AND ($role IS NULL OR n.role = $role)
-  AND ($name IS NULL OR n.name = $name OR n.role = $name OR n.path = $name OR n.path ENDS WITH ('/' + $name))
+  AND ($name IS NULL OR coalesce(n.name, n.label) = $name OR n.role = $name OR n.path = $name OR n.path ENDS WITH ('/' + $name))
   AND ($path IS NULL OR n.path = $path OR n.path ENDS WITH ('/' + $path))
   AND ($value IS NULL OR toStringOrNull(n.value) = $value OR n.value = $number)
-  AND ($text IS NULL OR toLower(n.id + ' ' + coalesce(n.name, '') + ' ' + coalesce(n.role, '') + ' '
+  AND ($text IS NULL OR toLower(n.id + ' ' + coalesce(n.name, '') + ' ' + coalesce(toStringOrNull(n.label), '') + ' '
+       + coalesce(n.role, '') + ' '
        + coalesce(n.path, '') + ' ' + coalesce(toStringOrNull(n.value), '')) CONTAINS toLower($text))
 WITH n, [label IN labels(n) WHERE NOT label IN ['Element', 'Entity', 'Activity', 'Agent']] AS specific
 WITH n, coalesce(specific[0], [label IN labels(n) WHERE label <> 'Element'][0], 'Element') AS kind
 RETURN kind,
        n.id AS id,
-       coalesce(n.name, n.role, CASE WHEN n.path IS NULL THEN null ELSE split(n.path, '/')[-1] END) AS name,
+       coalesce(n.name, n.label, n.role, CASE WHEN n.path IS NULL THEN null ELSE split(n.path, '/')[-1] END) AS name,
        n.role AS role,
        n.path AS path,
        n.value AS value,

@@ -491,13 +491,15 @@ class Client:
         """Elements matching every condition given: files and runs first, then by name.
 
         Args:
-            text: text anywhere in the id, name, role, path or value (case-insensitive).
-            name: an activity's name, a value's role or a file's name (the end of its path), exactly.
+            text: text anywhere in the id, name, label, role, path or value (case-insensitive).
+            name: an activity's name (else its ``prov:label``), a value's role or a file's name (the end of its
+                path), exactly.
             path: a file's path, or its end (``"model.pkl"`` matches ``/home/me/out/model.pkl``).
             role: the role a value was used or generated in.
             value: a value; numbers compare numerically (``8`` finds ``8.0``), anything else as text.
-            run: only elements of this run: its activities, their inputs and outputs (id or URI; `UnknownId` if it
-                is not in the graph).
+            run: only elements of this run: its steps, their inputs and outputs; a run activity, a bundle or a
+                document, as docs/graph-model.md ("Runs and steps") defines them (id or URI, or a document's id;
+                `UnknownId` if it is not in the graph).
             kind: ``entity``, ``activity``, ``agent``, ``file``, ``task``, ``run``, ``loop``, or any label of
                 docs/graph-model.md (case-insensitive).
             sha256: a file's content hash (hex).

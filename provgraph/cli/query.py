@@ -77,15 +77,21 @@ def register(subparsers: Any) -> None:
         help="find elements (values, files, tasks, runs, agents) and their ids by name, path, role or value",
         description=(
             "List elements matching every condition given, files and runs first: the ids to pass to lineage, "
-            "impact and the other questions. TEXT matches anywhere in the id, name, role, path or value."
+            "impact and the other questions. TEXT matches anywhere in the id, name, label, role, path or value."
         ),
     )
     find.add_argument("text", metavar="TEXT", nargs="?", help="text to look for (case-insensitive)")
-    find.add_argument("--name", help="an activity's name, a value's role or a file's name, exactly")
+    find.add_argument(
+        "--name", help="an activity's name (else its label), a value's role or a file's name, exactly"
+    )
     find.add_argument("--path", help="a file's path, or its end (model.pkl)")
     find.add_argument("--role", help="the role a value was used or generated in")
     find.add_argument("--value", help="a value (numbers compare numerically)")
-    find.add_argument("--run", metavar="RUN", help="only elements of this run (id or URI)")
+    find.add_argument(
+        "--run",
+        metavar="RUN",
+        help="only elements of this run: a run activity, bundle or document (id or URI)",
+    )
     find.add_argument(
         "--kind",
         help="entity, activity, agent, file, task, run, loop, campaign or any label of the graph model",

@@ -112,6 +112,37 @@ def test_provenance_since_cuts_at_a_step_named_by_its_label(client, challenge):
     )
 
 
+def test_find_in_a_run_covers_its_steps_by_was_informed_by_and_finds_them_by_label(client, challenge):
+    """find --run follows the run rule (steps joined by wasInformedBy, not only wasStartedBy), and a step named
+    only by its prov:label is found by that label; both came back empty for another tool's PROV."""
+    from _challenge import DOCUMENT, NAMESPACE
+    from prov.model import ProvCommunication, ProvGeneration, ProvUsage
+
+    from provgraph.prov.importer import read_document
+
+    text = DOCUMENT.read_text().replace(f"<{NAMESPACE}>", f"<{challenge.namespace}>")
+    document = read_document(text.encode(), "provn")
+    run1 = challenge.key("run1")
+    steps = {
+        str(r.formal_attributes[0][1].uri)
+        for r in document.get_records(ProvCommunication)
+        if str(r.formal_attributes[1][1].uri) == run1
+    }
+    entities = {
+        str(r.formal_attributes[i][1].uri)
+        for kind, i, j in ((ProvUsage, 1, 0), (ProvGeneration, 0, 1))
+        for r in document.get_records(kind)
+        if str(r.formal_attributes[j][1].uri) in steps
+    }
+    assert len(steps) == STEPS and entities
+    found = client.find(run=run1, limit=1000)
+    assert sorted(f.key for f in found) == sorted({run1} | steps | entities)
+    warps = client.find("align_warp", run=run1)
+    assert sorted(f.key for f in warps) == sorted(challenge.key(f"r1_aw_{letter}") for letter in "abcd")
+    assert {f.name for f in warps} == {"align_warp"}
+    assert [f.key for f in client.find(name="brain atlas run 2")] == [challenge.key("run2")]
+
+
 def test_shared_entities_and_entity_runs(client, challenge):
     rows = client.run("shared_entities", run=challenge.key("run1"), limit=1000)
     shared = sorted(

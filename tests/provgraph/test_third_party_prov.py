@@ -85,3 +85,44 @@ def test_the_empty_prefix_and_a_default_namespace_on_different_uris_are_refused_
         document = ProvDocument.deserialize(source=io.StringIO(text), format="json")
     with pytest.raises(ExportError, match="empty prefix to <http://a.example/> and the default namespace"):
         document_to_records(document)
+
+
+LOOSE_STEPS = """document
+  prefix ex <{ns}>
+  activity(ex:clean, 2020-01-01T10:00:00+02:00, -, [prov:label="clean step"])
+  used(ex:clean, ex:raw, -)
+  wasGeneratedBy(ex:tidy, ex:clean, -)
+  entity(ex:unrelated)
+  bundle ex:r1
+    activity(ex:step, 2020-01-01T00:00:00Z, -)
+    used(ex:step, ex:in, -)
+    wasGeneratedBy(ex:out, ex:step, -)
+  endBundle
+endDocument
+"""
+
+
+def test_find_in_a_document_or_bundle_run_gives_its_steps_and_their_entities(
+    graph_backend: Any, tmp_path: Path
+) -> None:
+    """A document and a bundle are runs for their loose activities (docs/graph-model.md, "Runs and steps"), as
+    `runs` and `task_tree` say; `find --run` gave nothing for either."""
+    from provgraph.client import Client
+
+    namespace = f"http://example.org/loose-steps/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "loose.provn"
+    path.write_text(LOOSE_STEPS.format(ns=namespace))
+    graph_backend.ensure_schema()
+    doc = f"pgid:loose_steps_{uuid.uuid4().hex[:12]}"
+    try:
+        import_document(graph_backend, path, doc=doc)
+        client = Client(backend=graph_backend)
+        assert [step.key for step in client.task_tree(doc)] == [namespace + "clean"]
+        found = client.find(run=doc)
+        assert sorted(f.key for f in found) == [namespace + local for local in ("clean", "raw", "tidy")]
+        assert [f.name for f in found if f.key == namespace + "clean"] == ["clean step"]
+        bundle = namespace + "r1"
+        in_bundle = sorted(f.key for f in client.find(run=bundle))
+        assert in_bundle == [bundle] + [f"{bundle} {namespace}{local}" for local in ("in", "out", "step")]
+    finally:
+        _delete(graph_backend, namespace, doc)
