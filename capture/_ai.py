@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Callable, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from capture._agents import software_agent_records
 from capture._context import STATE
 from capture._llm import read_usage, response_text, usage_attrs
 from capture._records import TaskSpec
 from capture._redaction import active
-from capture._tasks import disabled_by_environment, wrap_function
+from capture._tasks import disabled_by_environment, through_descriptor, wrap_function
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,6 +111,9 @@ def agent_task(
     def decorate(target: Callable[P, R]) -> Callable[P, R]:
         if disabled_by_environment():
             return target
+        return cast("Callable[P, R]", through_descriptor(target, wrap))
+
+    def wrap(target: Callable[P, R]) -> Callable[P, R]:
         spec = TaskSpec(
             target,
             output_names=output_names,

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from capture import _context, _ids
 from capture._context import CURRENT, STATE, Context, resolve
@@ -23,7 +23,15 @@ from capture._records import TASK_OWN_ATTRIBUTES, TaskItem, TaskSpec, exception_
 from capture._telemetry import new_task_telemetry, telemetry_phase
 from capture._values import user_attrs
 
-__all__ = ["disabled_by_environment", "error_text", "light_task", "task", "telemetry_task", "wrap_function"]
+__all__ = [
+    "disabled_by_environment",
+    "error_text",
+    "light_task",
+    "task",
+    "telemetry_task",
+    "through_descriptor",
+    "wrap_function",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,15 @@ def disabled_by_environment() -> bool:
     then a decorated call costs one attribute test more than a plain call.
     """
     return os.environ.get("PROVGRAPH_DISABLED", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def through_descriptor(target: Any, wrap: Callable[[Any], Any]) -> Any:
+    """``wrap(target)``; a ``staticmethod`` or ``classmethod`` object (the decorator written above
+    ``@staticmethod``/``@classmethod``) has the function inside it wrapped and stays that kind of method, so the
+    class calls it as it would without capture."""
+    if isinstance(target, staticmethod | classmethod):
+        return type(target)(wrap(target.__func__))
+    return wrap(target)
 
 
 def _make_spec(function: Callable[..., Any], options: dict[str, Any]) -> TaskSpec:
@@ -320,7 +337,10 @@ def task(function: Callable[P, R] | None = None, **options: Any) -> Any:
     def decorate(target: Callable[P, R]) -> Callable[P, R]:
         if disabled_by_environment():
             return target
-        return wrap_function(target, _make_spec(target, dict(options)))
+        return cast(
+            "Callable[P, R]",
+            through_descriptor(target, lambda inner: wrap_function(inner, _make_spec(inner, dict(options)))),
+        )
 
     return decorate(function) if function is not None else decorate
 
@@ -386,6 +406,9 @@ def light_task(
     def decorate(target: Callable[P, R]) -> Callable[P, R]:
         if disabled_by_environment():
             return target
+        return cast("Callable[P, R]", through_descriptor(target, wrap_light))
+
+    def wrap_light(target: Callable[P, R]) -> Callable[P, R]:
         spec = TaskSpec(target, name=name, output_names=output_names)
         state = STATE
         get_context = CURRENT.get

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextvars
 import datetime
+import inspect
 import threading
 
 import pytest
@@ -348,3 +349,43 @@ def test_tags_are_repeated_attributes_even_for_one_tag(memory_emitter):
         text()
     tags = [[v for k, v in t["a"] if k == "pg:tags"] for t in task_activities(memory_emitter.records(run.id))]
     assert tags == [["only"], ["single"]]
+
+
+@pytest.mark.parametrize(
+    "decorator",
+    [capture.task, capture.light_task, capture.telemetry_task, capture.agent_task(agent="a")],
+    ids=["task", "light_task", "telemetry_task", "agent_task"],
+)
+def test_a_decorator_above_staticmethod_or_classmethod_keeps_the_method_kind(memory_emitter, decorator):
+    class Tool:
+        @decorator
+        @staticmethod
+        def scale(x, factor=2):
+            return x * factor
+
+        @decorator
+        @classmethod
+        def make(cls, size):
+            return cls, size
+
+    tool = Tool()
+    with capture.Workflow("methods") as run:
+        assert Tool.scale(3) == 6 and tool.scale(3, factor=3) == 9  # as without capture
+        assert Tool.make(4) == (Tool, 4) and tool.make(size=5) == (Tool, 5)
+        capture.flush(5)
+    assert isinstance(Tool.__dict__["scale"], staticmethod)
+    assert isinstance(Tool.__dict__["make"], classmethod)
+    assert str(inspect.signature(Tool.scale)) == "(x, factor=2)"
+    assert str(inspect.signature(Tool.make)) == "(size)"
+    records = memory_emitter.records(run.id)
+    calls = [
+        t for t in of_kind(records, "activity") if str(attr(t, "pg:name")).startswith("test_a_decorator")
+    ]
+    assert sorted(str(attr(t, "pg:name")).rsplit(".", 1)[1] for t in calls) == [
+        "make",
+        "make",
+        "scale",
+        "scale",
+    ]
+    roles = sorted(attr(e, "pg:role") for e in of_kind(records, "entity") if attr(e, "pg:role"))
+    assert "cls" not in roles and roles.count("size") == 2 and roles.count("x") == 2
