@@ -141,7 +141,61 @@ def read_document(source: str | os.PathLike[str] | bytes, fmt: str | None = None
                 return read_rdf(content, options["rdf_format"])
             return ProvDocument.deserialize(source=io.BytesIO(content), format=prov_format, **options)
     except Exception as exc:  # prov raises many exception types for bad input
-        raise ExportError(f"{name} is not a valid {fmt} PROV document: {type(exc).__name__}: {exc}") from exc
+        reason = f"{type(exc).__name__}: {exc}"
+        if prov_format == "jsonld":
+            return _read_prov_o_json_ld(content, name, reason)
+        raise ExportError(f"{name} is not a valid {fmt} PROV document: {reason}") from exc
+
+
+def _remote_context(data: Any) -> str | None:
+    """The first ``@context`` in parsed JSON-LD that names a document to fetch (a string), if any."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "@context":
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, str):
+                        return item
+            found = _remote_context(value)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for item in data:
+            found = _remote_context(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _read_prov_o_json_ld(content: bytes, name: str, prov_jsonld_reason: str) -> ProvDocument:
+    """A ``.jsonld`` file that is not PROV-JSONLD, read as PROV-O in generic JSON-LD (what rdflib and other RDF
+    tools write: an array of nodes, ``prov:used`` as an object, full URIs), by ``prov``'s RDF reader.
+
+    A remote ``@context`` is never fetched (a document would make the import reach any address), and JSON-LD that
+    states no PROV is no document: both are refused with the PROV-JSONLD reader's reason beside.
+    """
+    import json
+
+    from provgraph.prov.rdf import read_rdf
+
+    refusal = f"{name} is neither PROV-JSONLD ({prov_jsonld_reason}) nor PROV-O in JSON-LD"
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        raise ExportError(f"{name} is not a valid jsonld PROV document: {prov_jsonld_reason}") from exc
+    remote = _remote_context(data)
+    if remote is not None:
+        raise ExportError(
+            f"{refusal}: its @context {remote!r} is remote, and provgraph does not fetch contexts"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            document = read_rdf(content, "json-ld")
+    except Exception as exc:
+        raise ExportError(f"{refusal} ({type(exc).__name__}: {exc})") from exc
+    if not document.has_bundles() and not document.get_records():
+        raise ExportError(f"{refusal}: it states no PROV record")
+    return document
 
 
 def _container_records(container: Mapping[str, Any], bundle: str | None) -> Iterator[dict[str, Any]]:

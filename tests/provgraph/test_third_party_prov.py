@@ -126,3 +126,58 @@ def test_find_in_a_document_or_bundle_run_gives_its_steps_and_their_entities(
         assert in_bundle == [bundle] + [f"{bundle} {namespace}{local}" for local in ("in", "out", "step")]
     finally:
         _delete(graph_backend, namespace, doc)
+
+
+PROV_O_TURTLE = """@prefix prov: <http://www.w3.org/ns/prov#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix ex: <{ns}> .
+ex:ag1 a prov:Agent ; prov:qualifiedDelegation [ a prov:Delegation ; prov:agent ex:ag2 ; prov:hadActivity ex:a1 ] .
+ex:ag2 a prov:Agent .
+ex:a1 a prov:Activity ; prov:used ex:e1 ;
+  prov:qualifiedAssociation [ a prov:Association ; prov:agent ex:ag1 ; prov:hadPlan ex:plan ] ;
+  prov:startedAtTime "2020-01-01T00:00:00+01:00"^^xsd:dateTime .
+ex:e1 a prov:Entity ; ex:size 12 .
+"""
+
+
+def test_prov_o_in_generic_json_ld_is_read_like_its_turtle(graph_backend: Any, tmp_path: Path) -> None:
+    """PROV-O written as JSON-LD by an RDF tool (rdflib: an array of nodes, full URIs) was refused, as not
+    PROV-JSONLD; prov's RDF reader reads it, so it is the same document as its Turtle, stored once."""
+    import rdflib
+
+    namespace = f"http://example.org/json-ld/{uuid.uuid4().hex[:12]}/"
+    turtle = tmp_path / "doc.ttl"
+    turtle.write_text(PROV_O_TURTLE.format(ns=namespace))
+    graph = rdflib.Graph()
+    graph.parse(turtle, format="turtle")
+    json_ld = tmp_path / "doc.jsonld"
+    json_ld.write_text(graph.serialize(format="json-ld"))
+    original = read_document(turtle)
+    graph_backend.ensure_schema()
+    stored = import_document(graph_backend, json_ld)
+    try:
+        assert stored.records == len(document_to_records(original)[1]) == 7
+        assert import_document(graph_backend, turtle).doc == stored.doc  # the same document
+        same, differences = roundtrip_identical(
+            original, export(graph_backend, doc=stored.doc, fmt="turtle"), "turtle", strict=False
+        )
+        assert same, differences
+    finally:
+        _delete(graph_backend, namespace, stored.doc)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"@context": "https://example.org/ctx.jsonld", "@graph": [{"@id": "ex:x"}]}', "does not fetch"),
+        ('[{"@id": "http://example.org/x", "http://example.org/p": "v"}]', "states no PROV record"),
+    ],
+)
+def test_json_ld_that_is_no_prov_or_needs_a_remote_context_is_refused_by_name(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    path = tmp_path / "other.jsonld"
+    path.write_text(text)
+    with pytest.raises(ExportError, match="neither PROV-JSONLD") as caught:
+        read_document(path)
+    assert str(path) in str(caught.value) and reason in str(caught.value)
