@@ -5,6 +5,7 @@ Examples::
     provgraph export --run pgid:run_1234 --format turtle -o run.ttl
     provgraph export --lineage pgid:file_sha256_ab12 --format provn
     provgraph import trace.provx                       # format from the suffix
+    provgraph import ./traces                          # every PROV file in the directory
     provgraph import mlflow --tracking-uri sqlite:///mlflow.db   # MLflow runs (docs/adapters.md)
     provgraph roundtrip ./my-prov-files --format xml   # last line: N/M identical
 """
@@ -49,7 +50,9 @@ def register(subparsers: Any) -> None:
         help="import PROV documents into the graph",
         description="Import PROV documents through the loader's write path, so they answer the same Cypher.",
     )
-    importer.add_argument("files", nargs="+", metavar="FILE")
+    importer.add_argument(
+        "files", nargs="+", metavar="FILE", help="PROV files, or directories: their PROV files (by suffix)"
+    )
     importer.add_argument(
         "--format", "-f", choices=EXPORT_FORMATS, help="input format (default: from the suffix)"
     )
@@ -144,14 +147,25 @@ def _import(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "--tracking-uri, --experiment and --run-id are for `provgraph import mlflow`"
         )
-    if args.doc and len(args.files) > 1:
+    refused: dict[str, str] = {}
+    files: list[str] = []
+    for raw in args.files:  # a directory: its PROV files (by suffix), in name order
+        path = Path(raw)
+        if not path.is_dir():
+            files.append(raw)
+            continue
+        found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in _INPUT_SUFFIXES)
+        if not found:
+            refused[raw] = f"no PROV files ({', '.join(_INPUT_SUFFIXES)}) in the directory"
+            print(f"{raw}: refused: {refused[raw]}", file=sys.stderr)
+        files.extend(found)
+    if args.doc and len(files) > 1:
         raise ConfigurationError("--doc names one document; give one file with it")
     settings = _settings(args)
-    refused: dict[str, str] = {}
 
     def each_file(store: Any, **options: Any) -> None:
         # every file is tried: one that cannot be read or stored is named with its reason, the rest still go in
-        for path in args.files:
+        for path in files:
             try:
                 result = import_document(store, path, args.format, doc=args.doc, **options)
             except (ExportError, WireFormatError) as exc:
@@ -168,7 +182,8 @@ def _import(args: argparse.Namespace) -> int:
             backend.ensure_schema()
             each_file(backend, settings=settings)
     if refused:
-        print(f"{len(refused)} of {len(args.files)} files refused", file=sys.stderr)
+        given = len(files) + sum(1 for name in refused if name not in files)  # empty directories count once
+        print(f"{len(refused)} of {given} files refused", file=sys.stderr)
         return 1
     return 0
 

@@ -45,6 +45,7 @@ SKIP = {
     "provgraph tail --idle-exit 30": "waits 30 s for a stream entry by design",
     "provgraph import trace.provx other.json": "imports the reader's own files",
     "provgraph import trace.json --doc pgid:my_trace": "imports the reader's own file",
+    "provgraph import ./traces": "imports the reader's own directory (tests/provgraph/test_third_party_prov.py)",
     "provgraph import trace.json --via-stream": "imports the reader's own file (tests/provgraph/test_cli_failures.py "
     "runs --via-stream on the embedded default)",
     "provgraph roundtrip ./my-prov-files --format xml --verbose": "round-trips the reader's own files",

@@ -181,3 +181,38 @@ def test_json_ld_that_is_no_prov_or_needs_a_remote_context_is_refused_by_name(
     with pytest.raises(ExportError, match="neither PROV-JSONLD") as caught:
         read_document(path)
     assert str(path) in str(caught.value) and reason in str(caught.value)
+
+
+def test_import_of_a_directory_imports_its_prov_files_and_names_an_empty_one(
+    embedded_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`provgraph import DIR` took the directory for a file ("cannot tell the PROV format ... from its suffix")."""
+    from capture.settings import Settings
+    from provgraph.cli.main import main
+    from provgraph.graph import open_backend
+
+    namespace = f"http://example.org/import-dir/{uuid.uuid4().hex[:12]}/"
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    (traces / "a.ttl").write_text(EMPTY_PREFIX_TURTLE.format(ns=namespace))
+    (traces / "b.provn").write_text(f"document\n  prefix ex <{namespace}>\n  entity(ex:two)\nendDocument\n")
+    (traces / "notes.txt").write_text("not PROV")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", "embedded")
+    monkeypatch.setenv("PROVGRAPH_HOME", str(embedded_server.home))
+    monkeypatch.setenv("PROVGRAPH_SETTINGS", str(tmp_path / "no-settings.yaml"))
+    out = ""
+    try:
+        code = main(["import", str(traces), str(empty)])
+        out, err = capsys.readouterr()
+        assert code == 1
+        assert f"{traces / 'a.ttl'}: 3 records stored as document pgid:doc_" in out
+        assert f"{traces / 'b.provn'}: 1 records stored as document pgid:doc_" in out
+        assert "notes.txt" not in out + err
+        assert f"{empty}: refused: no PROV files" in err and "1 of 3 files refused" in err
+    finally:
+        docs = [line.split()[-1] for line in out.splitlines() if "stored as document" in line]
+        with open_backend(Settings(graph_url="embedded", home=str(embedded_server.home))) as backend:
+            for doc in docs:
+                _delete(backend, namespace, doc)
