@@ -24,7 +24,7 @@ from capture import _ids, wire
 from capture._redaction import Redactor
 from capture._values import MAX_JSON_CHARS, value_attrs
 
-__all__ = ["TEMPLATES", "add_activity", "add_scalar_task", "describe", "template_number"]
+__all__ = ["SCANNED_ROLE", "TEMPLATES", "add_activity", "add_scalar_task", "describe", "template_number"]
 
 _MAX_INT = 2**63 - 1
 _SCALAR, _DESCRIBED, _KNOWN = wire.SCALAR, wire.DESCRIBED, wire.KNOWN
@@ -147,7 +147,10 @@ def add_activity(
     new = 0
     index = 0
     for role, value in inputs:
-        if secret_name(role):
+        secret = secret_name(role)
+        if len(role) >= SCANNED_ROLE:  # a key or keyword argument may be a token itself: scanned like text
+            role = redactor.scrub(role)
+        if secret:
             bound_inputs.append(describe(value, role, True, redactor))
             new += 1
             used += 1
@@ -174,7 +177,10 @@ def add_activity(
     for role, value in outputs:
         entity_id = f"{base}_o{index}"
         generated.append(entity_id)
-        if secret_name(role):
+        secret = secret_name(role)
+        if len(role) >= SCANNED_ROLE:
+            role = redactor.scrub(role)
+        if secret:
             bound_outputs.append(describe(value, role, True, redactor))
         else:
             if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
@@ -206,6 +212,10 @@ def add_activity(
     # activity + start, each new input entity and each usage, each output's entity, generation and derivations
     weights.append(2 + new + used + index * (2 + used))
 
+
+SCANNED_ROLE = 16
+"""Roles (keyword argument names, keys of a returned dict or of ``end_iter`` values, ``item_name``) this long are
+scanned for credentials like dict keys inside values (shorter ones hold no known format)."""
 
 _SCALARS = frozenset({int, float, str, bool, type(None)})
 """Values whose description is the value itself (or its summary): no file, no namespace, no mapping inside."""

@@ -329,7 +329,7 @@ def activity_records(
         activity_id,
         parent_id,
         type_qn,
-        name,
+        scrub(name),
         status,
         start,
         end,
@@ -351,6 +351,8 @@ def activity_records(
     secret_name = redactor.secret_name
     for index, (role, value) in enumerate(inputs):
         secret = secret_name(role)
+        if len(role) >= _compact.SCANNED_ROLE:  # a key or keyword argument may be a token itself
+            role = scrub(role)
         known = None if secret else lineage.lookup(value)
         if known is None:
             entity_id = _value_entity(records, f"{base}_i{index}", value, role, secret, redactor)
@@ -365,6 +367,8 @@ def activity_records(
     when = end or start
     for index, (role, value) in enumerate(outputs):
         secret = secret_name(role)
+        if len(role) >= _compact.SCANNED_ROLE:
+            role = scrub(role)
         entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret, redactor, generated=True)
         append(wire.generation(entity_id, activity_id, when, role))
         for used_id in used_ids:
@@ -431,7 +435,7 @@ def _has_file(pairs: Iterable[tuple[str, Any]]) -> bool:
 def _task_template(spec: TaskSpec, campaign: Any, redactor: Redactor) -> dict[str, Any]:
     scrub = redactor.scrub
     return wire.task_template(
-        spec.name,
+        scrub(spec.name),
         tags=[scrub(tag) for tag in spec.tags],
         custom_metadata=safe_json(redactor.redact(spec.custom_metadata)) if spec.custom_metadata else None,
         campaign=str(campaign) if campaign else None,
@@ -689,9 +693,10 @@ QN_CAMPAIGN = wire.qualified_name("pg:Campaign")
 
 def run_attrs(run: Run, subtype: str | None, args: Any, status: str | None) -> list[tuple[str, Any]]:
     """Attributes of a run activity (at its start, ``status`` is ``None``)."""
-    attrs: list[tuple[str, Any]] = [("prov:type", QN_RUN), ("pg:name", run.name)]
+    scrub = _redaction.active(_STATE.settings).scrub
+    attrs: list[tuple[str, Any]] = [("prov:type", QN_RUN), ("pg:name", scrub(run.name))]
     if subtype:
-        attrs.append(("pg:subtype", str(subtype)))
+        attrs.append(("pg:subtype", scrub(str(subtype))))
     if args is not None:
         # names and values redacted at any depth (docs/security.md)
         attrs.append(("pg:args", safe_json(_redaction.active(_STATE.settings).redact(args))))
@@ -757,7 +762,7 @@ class LoopBoundary(NamedTuple):
         start = _iso(self.start_ns)
         attrs: list[tuple[str, Any]] = [
             ("prov:type", QN_LOOP),
-            ("pg:name", self.name),
+            ("pg:name", _redaction.active(_STATE.settings).scrub(self.name)),
             ("pg:started_by", parent_id),
         ]
         if self.length is not None:
@@ -817,7 +822,7 @@ def _iteration_records(
 
 def _iteration_template(loop_name: str, campaign: Any, redactor: Redactor) -> dict[str, Any]:
     return wire.task_template(
-        f"{loop_name}.iteration",
+        redactor.scrub(f"{loop_name}.iteration"),
         campaign=str(campaign) if campaign else None,
         extra=[
             ["pg:iteration"],
@@ -861,7 +866,7 @@ def _iteration_entries(
             loop_number,
             start_ns,
             end_ns,
-            (item_name,),
+            (redactor.scrub(item_name) if len(item_name) >= _compact.SCANNED_ROLE else item_name,),
             (value,),
             values,
             redactor,
@@ -960,7 +965,7 @@ class BatchItem(NamedTuple):
         )
         add_scalar_task = _compact.add_scalar_task
         lineage = run.lineage
-        names = (item_name,)
+        names = (redactor.scrub(item_name) if len(item_name) >= _compact.SCANNED_ROLE else item_name,)
         for iteration in self.iterations[: self.done]:
             if fast and template is not None and state.settings is settings:
                 iteration_number, position, value, start_ns, end_ns, values, status, telemetry = iteration[

@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -237,6 +238,8 @@ class Redactor:
         scan_values: scan text for credential formats and for secret environment values (default on).
         salt: key of the marker hash; empty: a random key of this process (hashes compare only within it).
         environ: the environment whose secret values are searched for in text (default ``os.environ``).
+        argv: the command line whose secret options' values (``--password=X``, ``--token X``) are searched for in
+            text like the environment's (default ``sys.argv``, read again with the environment).
     """
 
     def __init__(
@@ -246,6 +249,7 @@ class Redactor:
         scan_values: bool = True,
         salt: str | bytes = "",
         environ: Mapping[str, str] | None = None,
+        argv: Sequence[str] | None = None,
     ) -> None:
         self.scan_values = bool(scan_values)
         self._allow = frozenset(str(name).lower() for name in allow)
@@ -260,6 +264,7 @@ class Redactor:
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
         # os.environ's own dict: its len() is a C call, where os.environ's is a Python method (hot path)
         self._environ_data: Mapping[Any, Any] = getattr(self._environ, "_data", self._environ)
+        self._argv = argv
         self._names: dict[str, bool] = {}
         self._scrubbed: dict[str, str] = {}
         self._scrubbed_env: tuple[tuple[str, str], ...] = ()
@@ -464,11 +469,37 @@ class Redactor:
                     for match in _URL_PASSWORD.finditer(value):
                         if len(match.group(2)) >= _MIN_SECRET_CHARS:
                             values.setdefault(match.group(2), f"{name}-password")
+            for value, flag in self._argv_secrets():
+                values.setdefault(value, flag)
             # Longest first, so a value containing another is replaced whole.
             self._env_values = tuple(sorted(values.items(), key=lambda pair: -len(pair[0])))
             self._env_size = len(items)
             self._env_checked = now
         return self._env_values
+
+    def _argv_secrets(self) -> list[tuple[str, str]]:
+        """(value, option name) of the command line's secret-named options (``--password=X``, ``--api-token X``)
+        whose value is long enough to search for in text (`_MIN_SECRET_CHARS`)."""
+        argv = sys.argv[1:] if self._argv is None else self._argv
+        found: list[tuple[str, str]] = []
+        hide_next: str | None = None
+        for arg in argv:
+            text = arg if isinstance(arg, str) else str(arg)
+            if hide_next is not None and not text.startswith("-"):
+                if len(text) >= _MIN_SECRET_CHARS:
+                    found.append((text, hide_next))
+                hide_next = None
+                continue
+            hide_next = None
+            if text.startswith("-") and len(text) > 1:
+                flag, sep, value = text.partition("=")
+                bare = flag.lstrip("-")
+                if bare and self.secret_name(bare):
+                    if not sep:
+                        hide_next = bare
+                    elif len(value) >= _MIN_SECRET_CHARS:
+                        found.append((value, bare))
+        return found
 
     def refresh_environment(self) -> None:
         """Read the environment's secret values again now (they are re-read at most every half second)."""

@@ -253,12 +253,15 @@ def _readable_sha(ref: FileRef) -> str | None:
 def file_attrs(ref: FileRef, scrub: Any = None) -> list[tuple[str, Any]]:
     """Attributes of a file entity: its type, path, name (the last part of the path: what a person recognises it
     by, e.g. in Neo4j Browser's captions, where paths all start alike), content hash, size, and the user's
-    attributes (text scrubbed by ``scrub`` when given)."""
+    attributes (path, name and text scrubbed by ``scrub`` when given)."""
     path = os.path.abspath(ref)
+    name = os.path.basename(path)
+    if scrub is not None:  # a token in a file's name or path is redacted like any text
+        path, name = scrub(path), scrub(name)
     attrs: list[tuple[str, Any]] = [
         ("prov:type", _QN_FILE),
         ("pg:path", path),
-        ("pg:name", os.path.basename(path)),
+        ("pg:name", name),
     ]
     if ref.sha256:
         attrs.append(("pg:sha256", ref.sha256))

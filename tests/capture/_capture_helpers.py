@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from capture import wire
@@ -52,3 +53,31 @@ def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def attr(record: dict[str, Any], name: str) -> Any:
     values = [v for k, v in record.get("a", []) if k == name]
     return values[0] if len(values) == 1 else (values or None)
+
+
+def run_with_emitter(
+    home: Any, version: int, workload: Callable[[], None]
+) -> tuple[list[dict[str, Any]], Any]:
+    """Run ``workload`` with capture on and the real `Emitter` (in-memory sink, wire ``version``): the emitter
+    thread's compact paths run as in production. Returns every record of the messages sent, and the emitter."""
+    import capture
+    from capture import _context, _handoff
+    from capture._emitter import Emitter
+    from capture.settings import Settings
+
+    settings = Settings(home=str(home), sink="memory", wire_version=version)
+    saved = (_context.STATE.on, _context.STATE.resolved, _context.STATE.settings, _context.STATE.emitter)
+    saved_emit = _context.STATE.emit
+    _context.set_enabled(True, settings)
+    emitter = Emitter(settings)
+    _context.use_emitter(emitter)
+    _handoff.LIGHT_QUEUE.clear()
+    try:
+        workload()
+        assert capture.flush(10)
+    finally:
+        emitter.shutdown(10)
+        _context.STATE.on, _context.STATE.resolved, _context.STATE.settings, _context.STATE.emitter = saved
+        _context.STATE.emit = saved_emit
+    records = [r for payload in emitter.sink.payloads for r in wire.decode_message(payload).records]
+    return records, emitter

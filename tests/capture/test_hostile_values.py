@@ -15,11 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _capture_helpers import run_with_emitter
 
 import capture
-from capture import _context, _handoff, wire
-from capture._emitter import Emitter
-from capture.settings import Settings
 
 
 class _Raises:
@@ -118,23 +116,8 @@ HOSTILE: dict[str, Callable[[], Any]] = {
 }
 
 
-def _run(tmp_path: Any, version: int, workload: Callable[[], None]) -> tuple[list[dict[str, Any]], Emitter]:
-    settings = Settings(home=str(tmp_path / f"v{version}"), sink="memory", wire_version=version)
-    saved = (_context.STATE.on, _context.STATE.resolved, _context.STATE.settings, _context.STATE.emitter)
-    saved_emit = _context.STATE.emit
-    _context.set_enabled(True, settings)
-    emitter = Emitter(settings)
-    _context.use_emitter(emitter)
-    _handoff.LIGHT_QUEUE.clear()
-    try:
-        workload()
-        assert capture.flush(10)
-    finally:
-        emitter.shutdown(10)
-        _context.STATE.on, _context.STATE.resolved, _context.STATE.settings, _context.STATE.emitter = saved
-        _context.STATE.emit = saved_emit
-    records = [r for payload in emitter.sink.payloads for r in wire.decode_message(payload).records]
-    return records, emitter
+def _run(tmp_path: Any, version: int, workload: Callable[[], None]) -> tuple[list[dict[str, Any]], Any]:
+    return run_with_emitter(tmp_path / f"v{version}", version, workload)
 
 
 def _attr(record: dict[str, Any], name: str) -> Any:
