@@ -28,9 +28,12 @@ _MAX_TEXT = 4000
 
 
 def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
+    try:
+        if isinstance(obj, dict):
+            return obj.get(name)
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 - a property that raises: no such field
+        return None
 
 
 def _text_of(value: Any) -> str:
@@ -40,7 +43,10 @@ def _text_of(value: Any) -> str:
         inner = _get(value, name)
         if isinstance(inner, str):
             return inner
-    return repr(value)
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a user's __repr__ may raise: the type-and-identity placeholder
+        return f"<{type(value).__module__}.{type(value).__qualname__} #{id(value):#x}>"
 
 
 class AgentSpec:

@@ -61,9 +61,12 @@ class TokenUsage:
 
 
 def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
+    try:
+        if isinstance(obj, Mapping):
+            return obj.get(name)
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 - a response's property may raise anything: then it has no such field
+        return None
 
 
 def _count(obj: Any, *names: str) -> int | None:
@@ -91,6 +94,13 @@ def read_usage(response: Any) -> TokenUsage | None:
         usage = capture.read_usage(client.chat.completions.create(...))
         usage.tokens_in, usage.tokens_out, usage.tokens_total
     """
+    try:
+        return _read_usage(response)
+    except Exception:  # noqa: BLE001 - a response whose fields raise reports no usage
+        return None
+
+
+def _read_usage(response: Any) -> TokenUsage | None:
     if response is None or isinstance(response, str | bytes):
         return None
     model = _get(response, "model") or _get(response, "model_version")
@@ -126,7 +136,15 @@ def read_usage(response: Any) -> TokenUsage | None:
 
 def response_text(response: Any) -> str | None:
     """The generated text of a response: a string, OpenAI/LiteLLM ``choices[0].message.content``, Anthropic's
-    text blocks, google-genai's ``text``, or a ``content``/``text``/``output`` field; ``None`` if none is found."""
+    text blocks, google-genai's ``text``, or a ``content``/``text``/``output`` field; ``None`` if none is found
+    (or reading the response raises)."""
+    try:
+        return _response_text(response)
+    except Exception:  # noqa: BLE001 - a response whose fields raise has no text we can read
+        return None
+
+
+def _response_text(response: Any) -> str | None:
     if response is None:
         return None
     if isinstance(response, str):
@@ -267,5 +285,5 @@ def record_llm_call(
         emit(run.id, item)
         return _ids.task_id(number)
     except Exception as exc:  # noqa: BLE001 - capture never raises into user code
-        logger.error("provgraph capture could not record an LLM call: %s", exc)
+        logger.error("provgraph capture could not record an LLM call: %s", _redaction.scrub(exc))
         return None

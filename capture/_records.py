@@ -83,8 +83,12 @@ def safe_json(value: Any) -> str:
     """Compact JSON text of a value, with anything unusual shown as its ``str``."""
     try:
         return json.dumps(value, separators=(",", ":"), default=str, sort_keys=True)
-    except (TypeError, ValueError):
-        return json.dumps(str(value))
+    except Exception:  # noqa: BLE001 - unsortable keys, a cycle, a str() that raises
+        try:
+            return json.dumps(str(value))
+        except Exception:  # noqa: BLE001
+            kind = type(value)
+            return json.dumps(f"<{kind.__module__}.{kind.__qualname__} #{id(value):#x}>")
 
 
 def exception_text(exc: BaseException) -> str:

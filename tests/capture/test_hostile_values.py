@@ -276,3 +276,51 @@ def test_an_exception_whose_message_cannot_be_read_propagates_itself(tmp_path, v
         assert name in errors, (name, sorted(errors))
         assert errors[name].startswith(type(raised[0]).__name__ + ": "), errors[name]
     assert emitter.stats()["items_failed"] == 0
+
+
+class _HostileResponse:
+    """An LLM response whose every field raises when read."""
+
+    @property
+    def content(self) -> Any:
+        raise RuntimeError("content refused")
+
+    @property
+    def usage(self) -> Any:
+        raise RuntimeError("usage refused")
+
+    @property
+    def choices(self) -> Any:
+        raise RuntimeError("choices refused")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_agent_and_llm_calls_with_values_that_cannot_be_read_are_recorded(tmp_path, version):
+    returned: list[Any] = []
+
+    def workload() -> None:
+        @capture.agent_task(agent="bot")
+        def ask(prompt: Any) -> Any:
+            return _Raises()
+
+        @capture.agent_task(agent="bot")
+        def ask_again(prompt: Any) -> Any:
+            return _HostileResponse()
+
+        with capture.Workflow("hostile agents"):
+            returned.append(ask(_Raises()))
+            returned.append(ask_again([_Raises()]))
+            returned.append(capture.record_llm_call("m1", prompt=_Raises(), response=_Raises()))
+            returned.append(
+                capture.record_llm_call(
+                    "m2", prompt=[{"role": "user", "content": _Raises()}], response=_HostileResponse()
+                )
+            )
+
+    records, emitter = _run(tmp_path, version, workload)
+    assert isinstance(returned[0], _Raises) and isinstance(returned[1], _HostileResponse)
+    assert all(isinstance(task_id, str) and task_id.startswith("pgid:task_") for task_id in returned[2:])
+    assert emitter.stats()["items_failed"] == 0
+    names = {_attr(r, "pg:name") for r in records if r["k"] == "activity"}
+    assert {"llm:m1", "llm:m2"} <= names
+    assert any(str(n).endswith(".ask") for n in names) and any(str(n).endswith(".ask_again") for n in names)

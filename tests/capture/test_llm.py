@@ -174,12 +174,14 @@ def test_record_llm_call_never_raises(memory_emitter):
             raise RuntimeError("boom")
 
     with capture.Workflow() as run:
-        assert capture.record_llm_call("m", response=Hostile(), tokens_in=1) is None  # logged, not raised
+        hostile = capture.record_llm_call("m", response=Hostile(), tokens_in=1)  # neither raised nor lost
         kept = capture.record_llm_call("m", tokens_in=1)
+        assert capture.record_llm_call("m", tokens_in="many") is None  # logged, not raised
     calls = [
         r for r in of_kind(memory_emitter.records(run.id), "activity") if attr(r, "pg:kind") == "llm_call"
     ]
-    assert [r["id"] for r in calls] == [kept]
+    assert [r["id"] for r in calls] == [hostile, kept]
+    assert attr(calls[0], "pg:tokens_in") == 1  # what could be read of the call is recorded
 
 
 def test_record_llm_call_is_a_no_op_when_capture_is_off(memory_emitter):
