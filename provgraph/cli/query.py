@@ -308,6 +308,11 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_cell(value: Any) -> str:
+    """An input of a diff's step: ``role=value``, or the value alone where it was used without a role."""
+    return f"{value.role}={format_cell(value.value)}" if value.role else format_cell(value.value)
+
+
 def _diff(args: argparse.Namespace) -> int:
     with _client(args) as client:
         diff = client.diff(args.run_a, args.run_b, limit=args.limit)
@@ -318,12 +323,13 @@ def _diff(args: argparse.Namespace) -> int:
         {
             "change": change.change,
             "kind": "cause" if change.cause else "consequence",
-            "activity": f"{change.name}#{change.ordinal}",
+            # another tool's step may have no name (nor label): its place, not "None"
+            "activity": f"{'(no name)' if change.name is None else change.name}#{change.ordinal}",
             "parameters": [
                 f"{p.name}: {format_cell(p.value_a)} -> {format_cell(p.value_b)}" for p in change.parameters
             ],
-            "removed inputs": [f"{i.role}={format_cell(i.value)}" for i in change.removed_inputs],
-            "added inputs": [f"{i.role}={format_cell(i.value)}" for i in change.added_inputs],
+            "removed inputs": [_input_cell(i) for i in change.removed_inputs],
+            "added inputs": [_input_cell(i) for i in change.added_inputs],
             "because of": list(change.because),
             "in A": change.activity_a,
             "in B": change.activity_b,

@@ -8,6 +8,7 @@ by ``prov`` and compared strictly with what ``prov`` read from the original.
 from __future__ import annotations
 
 import io
+import re
 import uuid
 import warnings
 from pathlib import Path
@@ -216,3 +217,50 @@ def test_import_of_a_directory_imports_its_prov_files_and_names_an_empty_one(
         with open_backend(Settings(graph_url="embedded", home=str(embedded_server.home))) as backend:
             for doc in docs:
                 _delete(backend, namespace, doc)
+
+
+UNNAMED_STEPS = """document
+  prefix ex <{ns}>
+  bundle ex:r1
+    activity(ex:step, 2020-01-01T00:00:00Z, -)
+    used(ex:step, ex:in, -)
+    entity(ex:in, [prov:value=1])
+  endBundle
+  bundle ex:r2
+    activity(ex:step, 2020-01-02T00:00:00Z, -)
+    used(ex:step, ex:in, -)
+    entity(ex:in, [prov:value=2])
+  endBundle
+endDocument
+"""
+
+
+def test_diff_table_of_unnamed_steps_and_inputs_without_a_role(
+    embedded_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another tool's steps often have no name and use inputs without a role: the table said ``None#0`` and
+    ``=ex:in``."""
+    from capture.settings import Settings
+    from provgraph.cli.main import main
+    from provgraph.graph import open_backend
+
+    namespace = f"http://example.org/unnamed/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "runs.provn"
+    path.write_text(UNNAMED_STEPS.format(ns=namespace))
+    doc = f"pgid:unnamed_{uuid.uuid4().hex[:12]}"
+    settings = Settings(graph_url="embedded", home=str(embedded_server.home))
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", "embedded")
+    monkeypatch.setenv("PROVGRAPH_HOME", str(embedded_server.home))
+    monkeypatch.setenv("PROVGRAPH_SETTINGS", str(tmp_path / "no-settings.yaml"))
+    with open_backend(settings) as backend:
+        backend.ensure_schema()
+        import_document(backend, path, doc=doc)
+        try:
+            assert main(["diff", namespace + "r1", namespace + "r2"]) == 0
+            out = capsys.readouterr().out
+            (row,) = [line for line in out.splitlines() if line.startswith("changed")]
+            cells = re.split(r"\s{2,}", row)
+            assert cells[:5] == ["changed", "cause", "(no name)#0", "1", "2"], row  # inputs: their values
+            assert [cell.split(":")[-1] for cell in cells[5:]] == ["step", "step"], row
+        finally:
+            _delete(backend, namespace, doc)
