@@ -1301,7 +1301,21 @@ class Loader:
         ):
             try:
                 while not self._stopping:
-                    entries = self._retrying(self._recover) or self._retrying(self._read_batch)
+                    if self._recovery_due():
+                        # a redelivered entry (this consumer's own pending after a restart, or a stale one taken
+                        # over) is loaded alone, with nothing else in flight: a loader that dies meanwhile adds a
+                        # delivery to that one entry only, so `loader_max_deliveries` singles out an entry that
+                        # keeps killing loaders, not the innocent ones that shared its batches
+                        while in_flight:
+                            self._finish(*in_flight.popleft())
+                        recovered = self._retrying(self._recover)
+                        if recovered:
+                            idle_since = time.monotonic()
+                            self._in_flight_ids |= {entry.entry_id for entry in recovered}
+                            self._finish(writer.submit(self._write_entries, recovered), recovered)
+                            self._maybe_report()
+                            continue
+                    entries = self._retrying(self._read_batch)
                     # acknowledge in order what committed; wait for the oldest batch only when every writer is busy
                     # and a batch is queued for the next free one
                     while in_flight and (in_flight[0][0].done() or len(in_flight) >= writers + self.queued):
@@ -1409,10 +1423,22 @@ class Loader:
 
     # -- reading -----------------------------------------------------------------------------------------------
 
+    def _claim_idle_ms(self) -> int:
+        claim_idle_ms = int(self.settings.loader_claim_idle_ms)
+        if self._settling:  # --until-idle/--once: take over what gone consumers left without the usual wait
+            claim_idle_ms = min(claim_idle_ms, GONE_CONSUMER_MS)
+        return claim_idle_ms
+
+    def _recovery_due(self) -> bool:
+        """Whether `_recover` would ask Redis for entries to redeliver now."""
+        return not self._recovered_own or time.monotonic() - self._last_claim >= self._claim_idle_ms() / 2000
+
     def _recover(self) -> list[_Entry]:
-        """Entries to redeliver: this consumer's own pending ones at start, then stale ones of any consumer."""
+        """The next entry to redeliver, alone: this consumer's own pending ones at start, then stale ones of any
+        consumer. One at a time, because reading an entry again counts a delivery against it (Redis's delivery
+        counter, which `loader_max_deliveries` checks): only the entry about to be loaded may be counted."""
         stream, group = self.stream, self.settings.consumer_group
-        count = max(1, self.settings.loader_batch_records // 10)
+        count = 1
         raw: list[tuple[bytes, dict[bytes, bytes]]] = []
         if not self._recovered_own:
             # this consumer's own pending entries (a restart under the same name), after the ones already taken
@@ -1427,9 +1453,7 @@ class Loader:
             if not raw and not deleted:
                 self._recovered_own = True
         now = time.monotonic()
-        claim_idle_ms = self.settings.loader_claim_idle_ms
-        if self._settling:  # --until-idle/--once: take over what gone consumers left without the usual wait
-            claim_idle_ms = min(claim_idle_ms, GONE_CONSUMER_MS)
+        claim_idle_ms = self._claim_idle_ms()
         if not raw and now - self._last_claim >= claim_idle_ms / 2000:
             self._last_claim = now
             response = self.redis.xautoclaim(

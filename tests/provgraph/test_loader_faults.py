@@ -1,0 +1,102 @@
+"""Faults injected into the loader's recovery: loaders killed again and again while they take entries over.
+
+A write is held back with a real lock (the test's own open Neo4j transaction on the run's document node), so
+"killed after reading, before committing" is a fixed point instead of a race; the processes are real `provgraph
+load` commands killed with SIGKILL, on the shared Neo4j and Redis (nothing here stops a server).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _mixed_records import build, payloads  # noqa: E402
+from test_loader import _assert_exact, _cleanup, _cli, _loader_env, _push  # noqa: E402
+
+
+@pytest.fixture
+def mixed_cleanup(neo4j_backend, redis_client, neo4j_settings):
+    made: list = []
+    yield made
+    for mixed in made:
+        _cleanup(neo4j_backend, mixed, redis_client, neo4j_settings.stream, neo4j_settings.dead_letter_stream)
+
+
+def _deliveries(redis_client, settings) -> dict[str, int]:
+    if not redis_client.xinfo_groups(settings.stream):
+        return {}  # the first loader has not created its group yet
+    rows = redis_client.xpending_range(settings.stream, settings.consumer_group, "-", "+", 1000)
+    return {row["message_id"].decode(): row["times_delivered"] for row in rows}
+
+
+def _wait(condition, what: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout_s} s for {what}"
+        time.sleep(0.05)
+
+
+def test_a_loader_killed_while_recovering_counts_a_delivery_against_one_entry_only(
+    neo4j_settings, neo4j_backend, redis_client, unique, mixed_cleanup, tmp_path
+):
+    """Loaders restarted under one name and killed before their first commit (a crash loop): each death counts a
+    delivery against the one entry it was taking over, not against every entry its predecessor held, so
+    `loader_max_deliveries` never dead-letters innocent entries, and the next loader loads everything once."""
+    mixed = build(unique, 6000, per_message=500)
+    mixed_cleanup.append(mixed)
+    neo4j_backend.ensure_schema()
+    _push(redis_client, neo4j_settings.stream, payloads(mixed))
+    env = _loader_env(neo4j_settings, PROVGRAPH_LOADER_BATCH_RECORDS="1000")
+    session = neo4j_backend.driver.session()
+    lock = session.begin_transaction()  # every loader write waits on this document node until rollback
+    lock.run("MERGE (d:Document {id: $doc}) SET d.held = true", doc=mixed.doc).consume()
+    kills = 3
+    try:
+        for attempt in range(kills + 1):
+            before = sum(_deliveries(redis_client, neo4j_settings).values())
+            log = open(tmp_path / f"loader-{attempt}.log", "w")  # noqa: SIM115 - closed below
+            loader = subprocess.Popen(
+                _cli("load", "--consumer", "crashing"), env=env, stdout=subprocess.DEVNULL, stderr=log
+            )
+            try:
+                if attempt == 0:  # the first one reads batches and hangs writing them
+                    _wait(lambda: len(_deliveries(redis_client, neo4j_settings)) >= 4, "the first reads")
+                else:  # a restarted one takes its predecessor's entries over, and hangs writing
+                    _wait(
+                        lambda before=before: (
+                            sum(_deliveries(redis_client, neo4j_settings).values()) > before
+                        ),
+                        "a redelivery",
+                    )
+                    time.sleep(0.5)  # room to read more, were it to
+            finally:
+                loader.send_signal(signal.SIGKILL)
+                loader.wait(30)
+                log.close()
+        counts = _deliveries(redis_client, neo4j_settings)
+        assert len(counts) >= 4
+        # each killed restart counted one redelivery, against one entry; the others were delivered once
+        assert sum(times - 1 for times in counts.values()) == kills, counts
+        assert sorted(counts.values())[:-1] == [1] * (len(counts) - 1), counts
+    finally:
+        lock.rollback()
+        session.close()
+    final = subprocess.run(
+        _cli("load", "--consumer", "crashing", "--until-idle", "2"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert final.returncode == 0, final.stderr
+    assert redis_client.xlen(neo4j_settings.dead_letter_stream) == 0
+    _assert_exact(neo4j_backend, mixed)
+    group = redis_client.xinfo_groups(neo4j_settings.stream)[0]
+    assert group["pending"] == 0 and group["lag"] == 0
