@@ -111,6 +111,134 @@ def wrap_function(function: Callable[P, R], spec: TaskSpec) -> Callable[P, R]:
             context = default_context()
         return context
 
+    def record(
+        context: Context,
+        number: int,
+        args: Any,
+        kwargs: Any,
+        start_ns: int,
+        result: Any,
+        error: Any,
+        sampler: Any,
+        started: Any,
+    ) -> None:
+        end_ns = now()
+        telemetry = (started, telemetry_phase(sampler, "end")) if sampler else None
+        if light_queue:
+            flush_light()
+        doc = context[0].id
+        emit(
+            doc,
+            new_item(
+                item, (doc, spec, number, context, args, kwargs, start_ns, end_ns, result, error, telemetry)
+            ),
+        )
+
+    if inspect.isgeneratorfunction(function):
+        # A generator function's work happens while it is iterated: the task starts at the first `next`, ends
+        # when the generator returns (its return value is the output), raises (ERROR) or is closed early (a
+        # `break`: FINISHED then), and is the current task while its body runs, never while it is suspended.
+        # The wrapper is itself a generator function (`inspect.isgeneratorfunction` stays true for frameworks
+        # that look) that forwards `send`, `throw` and `close` as `yield from` would.
+
+        @functools.wraps(function)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not state.on and (state.resolved or not resolve()):
+                return (yield from function(*args, **kwargs))
+            inner = function(*args, **kwargs)  # runs none of its body (a binding TypeError is Python's own)
+            context = enter()
+            number = next(counter)
+            sampler = new_task_telemetry() if with_telemetry else None
+            started = telemetry_phase(sampler, "start")
+            start_ns = now()
+            sent: Any = None
+            thrown: BaseException | None = None
+            try:
+                while True:
+                    token = set_context((context[0], number))
+                    try:
+                        if thrown is not None:
+                            value = inner.throw(thrown)
+                        else:
+                            value = inner.send(sent)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    finally:
+                        reset_context(token)
+                    thrown = None
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        token = set_context((context[0], number))
+                        try:
+                            inner.close()
+                        finally:
+                            reset_context(token)
+                        raise
+                    except BaseException as exc:  # thrown into us: into the wrapped generator
+                        thrown = exc
+            except GeneratorExit:
+                record(context, number, args, kwargs, start_ns, None, None, sampler, started)
+                raise
+            except BaseException as exc:
+                record(context, number, args, kwargs, start_ns, None, error_text(exc), sampler, started)
+                raise
+            record(context, number, args, kwargs, start_ns, result, None, sampler, started)
+            return result
+
+        generator_wrapper.__provgraph_spec__ = spec  # type: ignore[attr-defined]
+        return generator_wrapper
+
+    if inspect.isasyncgenfunction(function):
+        # The same for an `async def` with `yield`, forwarding `asend`, `athrow` and `aclose`.
+
+        @functools.wraps(function)
+        async def async_generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+            inner = function(*args, **kwargs)
+            on = state.on or (not state.resolved and resolve())
+            context = enter() if on else None
+            number = next(counter) if on else 0
+            sampler = new_task_telemetry() if on and with_telemetry else None
+            started = telemetry_phase(sampler, "start") if on else None
+            start_ns = now()
+            sent: Any = None
+            thrown: BaseException | None = None
+            try:
+                while True:
+                    token = set_context((context[0], number)) if context is not None else None
+                    try:
+                        if thrown is not None:
+                            value = await inner.athrow(thrown)
+                        else:
+                            value = await inner.asend(sent)
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        if token is not None:
+                            reset_context(token)
+                    thrown = None
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        await inner.aclose()
+                        raise
+                    except BaseException as exc:
+                        thrown = exc
+            except GeneratorExit:
+                if context is not None:
+                    record(context, number, args, kwargs, start_ns, None, None, sampler, started)
+                raise
+            except BaseException as exc:
+                if context is not None:
+                    record(context, number, args, kwargs, start_ns, None, error_text(exc), sampler, started)
+                raise
+            if context is not None:
+                record(context, number, args, kwargs, start_ns, None, None, sampler, started)
+
+        async_generator_wrapper.__provgraph_spec__ = spec  # type: ignore[attr-defined]
+        return async_generator_wrapper
+
     if inspect.iscoroutinefunction(function):
         async_function: Callable[..., Awaitable[Any]] = function
 
@@ -410,6 +538,10 @@ def light_task(
 
     def wrap_light(target: Callable[P, R]) -> Callable[P, R]:
         spec = TaskSpec(target, name=name, output_names=output_names)
+        if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+            return wrap_function(
+                cast("Callable[P, R]", target), spec
+            )  # recorded over its iteration, as `task` records it
         state = STATE
         get_context = CURRENT.get
         now = time.time_ns

@@ -389,3 +389,79 @@ def test_a_decorator_above_staticmethod_or_classmethod_keeps_the_method_kind(mem
     ]
     roles = sorted(attr(e, "pg:role") for e in of_kind(records, "entity") if attr(e, "pg:role"))
     assert "cls" not in roles and roles.count("size") == 2 and roles.count("x") == 2
+
+
+def _by_name(records, suffix):
+    return [t for t in task_activities(records) if str(attr(t, "pg:name")).endswith(suffix)]
+
+
+@pytest.mark.parametrize("decorator", [capture.task, capture.light_task], ids=["task", "light_task"])
+def test_a_generator_function_is_recorded_over_its_iteration(memory_emitter, decorator):
+    @capture.task
+    def inner_step(x):
+        return x + 1
+
+    @decorator
+    def produce(n):
+        for i in range(n):
+            yield inner_step(i)  # called while the generator runs: a child of its task
+        return "done"
+
+    @capture.task
+    def consume(x):
+        return x
+
+    assert inspect.isgeneratorfunction(produce)  # frameworks (pytest fixtures, FastAPI dependencies) look
+    with capture.Workflow("generators") as run:
+        generator = produce(3)
+        assert list(generator) == [1, 2, 3]
+        capture.flush(5)
+        echo = produce(2)
+        assert echo.send(None) == 1
+        consume(5)  # the consumer's own task, while the generator is suspended: not its child
+        assert echo.send("ignored") == 2
+        with pytest.raises(StopIteration) as stop:
+            next(echo)
+        assert stop.value.value == "done"
+        early = produce(5)
+        assert next(early) == 1
+        early.close()  # left early (a `break`)
+        failing = produce(2)
+        next(failing)
+        with pytest.raises(KeyError):
+            failing.throw(KeyError("thrown in"))
+        never = produce(1)  # never iterated: its body never ran
+        del never
+    records = memory_emitter.records(run.id)
+    produced = _by_name(records, "produce")
+    assert len(produced) == 4
+    by_status = sorted(attr(t, "pg:status") for t in produced)
+    assert by_status == ["ERROR", "FINISHED", "FINISHED", "FINISHED"]
+    assert any("KeyError" in str(attr(t, "pg:error")) for t in produced)
+    first = produced[0]
+    children = [t for t in _by_name(records, "inner_step") if attr(t, "pg:started_by") == first["id"]]
+    assert len(children) == 3  # the steps run inside the first iteration belong to it
+    (consumer,) = _by_name(records, "consume")
+    assert attr(consumer, "pg:started_by") == run.id
+    outputs = [e for e in of_kind(records, "entity") if attr(e, "prov:value") == "done"]
+    assert len(outputs) == 2  # the return value of each generator that returned
+
+
+def test_an_async_generator_function_is_recorded_over_its_iteration(memory_emitter):
+    @capture.task
+    async def produce(n):
+        for i in range(n):
+            yield i
+
+    async def main():
+        got = [x async for x in produce(3)]
+        partial = produce(5)
+        first = await partial.__anext__()
+        await partial.aclose()
+        return got, first
+
+    assert inspect.isasyncgenfunction(produce)
+    with capture.Workflow("async generators") as run:
+        assert asyncio.run(main()) == ([0, 1, 2], 0)
+    produced = _by_name(memory_emitter.records(run.id), "produce")
+    assert [attr(t, "pg:status") for t in produced] == ["FINISHED", "FINISHED"]
