@@ -43,7 +43,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from capture import _compact, _ids, wire
+from capture import _compact, _ids, _redaction, wire
 from capture._retry import Backoff
 from capture._sinks import Sink, _LineFile, _RateLimitedLog, make_sink, process_file_name
 from capture._spill import ReplayResult, SpillFile, replay_file, spill_directory
@@ -359,7 +359,9 @@ class Emitter:
                     if self._down and not self._abandon:
                         self._recover()
             except Exception as exc:  # noqa: BLE001 - the worker must keep running
-                self._log(logging.ERROR, "worker", "provgraph emitter: unexpected error: %s", exc)
+                self._log(
+                    logging.ERROR, "worker", "provgraph emitter: unexpected error: %s", _redaction.scrub(exc)
+                )
             self._room.set()
             if self._stopping and not self._queue:
                 return
@@ -441,7 +443,13 @@ class Emitter:
             except Exception as exc:  # noqa: BLE001 - a bad item must not stop the others
                 del entries[size:], weights[size:]
                 self._stats["items_failed"] += 1
-                self._log(logging.ERROR, "expand", "provgraph emitter: could not describe an item: %r", exc)
+                self._log(
+                    logging.ERROR,
+                    "expand",
+                    "provgraph emitter: could not describe an item: %s: %s",
+                    type(exc).__name__,
+                    _redaction.scrub(exc),  # a user's code raised it: its message may hold a secret
+                )
         self._stats["items"] += len(items) - taken
         self._ship(by_doc)
 

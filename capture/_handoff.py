@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from capture import _ids
+from capture import _ids, _redaction
 from capture._context import ACTIVE_RUNS, STATE, Context, Run, emitter, run_for_id
 from capture._emitter import call_before_exit
 from capture._records import LightBatch, LightCall, run_records
@@ -39,7 +39,7 @@ def emit(doc: str, item: Any) -> None:
             flush_light()  # light-task records first: lineage is resolved in emission order
         STATE.emit(doc, item)
     except Exception as exc:  # noqa: BLE001 - capture never raises into user code
-        logger.error("provgraph capture could not hand records to the emitter: %s", exc)
+        logger.error("provgraph capture could not hand records to the emitter: %s", _redaction.scrub(exc))
 
 
 def flush_light() -> None:

@@ -200,7 +200,7 @@ class TaskSpec:
             except Exception as exc:  # noqa: BLE001 - fall back to the default binding
                 logger.warning(
                     "args_handler of task %r failed (%s); recording the arguments as bound",
-                    self.name,
+                    _redaction.scrub(self.name),
                     _redaction.scrub(exc),
                 )
         names = self.positional

@@ -143,3 +143,24 @@ def test_a_secret_option_of_this_programs_command_line_never_reaches_the_stream(
     records, _ = run_with_emitter(tmp_path / f"v{version}", version, workload)
     assert secret not in json.dumps(records)
     assert "[REDACTED:db-password" in json.dumps(records)
+
+
+def test_capture_log_lines_about_a_task_hold_no_token(tmp_path, caplog):
+    name_token, message_token = _token("Logname"), _token("Logmessage")
+
+    def failing_handler(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("cannot bind with " + message_token)
+
+    def workload() -> None:
+        @capture.task(name="step " + name_token, args_handler=failing_handler)
+        def step(x: Any) -> Any:
+            return x
+
+        with capture.Workflow("logs"):
+            step(1)
+
+    with caplog.at_level("WARNING"):
+        records, _ = run_with_emitter(tmp_path, 2, workload)
+    assert "args_handler of task" in caplog.text
+    assert name_token not in caplog.text and message_token not in caplog.text
+    assert name_token not in json.dumps(records)
