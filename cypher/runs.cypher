@@ -100,8 +100,9 @@ WITH run, startTime, startUtc, members, collect(DISTINCT CASE WHEN owners = 0 TH
 WITH run, startTime, startUtc, members + loose_steps AS steps
 WITH run, startTime, startUtc, steps,
      CASE WHEN run:Activity THEN 'activity' WHEN run:Bundle THEN 'bundle' ELSE 'document' END AS kind,
-     coalesce(run.endTime, reduce(latest = null, step IN steps |
-       CASE WHEN latest IS NULL OR step.endTime > latest THEN step.endTime ELSE latest END)) AS endTime
+     CASE WHEN run:Activity THEN run.endTime
+          ELSE coalesce(run.endTime, reduce(latest = null, step IN steps |
+            CASE WHEN latest IS NULL OR step.endTime > latest THEN step.endTime ELSE latest END)) END AS endTime
 RETURN run.id AS id,
        coalesce(run.key, run.id) AS key,
        kind,

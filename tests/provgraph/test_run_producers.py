@@ -61,3 +61,67 @@ def test_runs_without_an_end_are_running_or_abandoned(any_backend, unique):
                 ("MATCH (n:Document {id: $doc}) DETACH DELETE n", {"doc": doc}),
             ]
         )
+
+
+_PRODUCER = """
+import sys
+import time
+
+import capture
+
+
+@capture.task(output_names="y")
+def step(x):
+    return x + 1
+
+
+with capture.Workflow("killed-producer") as run:
+    for i in range(5):
+        step(i)
+    assert capture.flush(30)
+    print(run.id, flush=True)
+    time.sleep(300)  # SIGKILLed here: the run never ends
+"""
+
+
+def test_a_real_producer_killed_mid_run_shows_running_then_abandoned(any_backend, tmp_path):
+    """A workflow process with finished tasks, alive then SIGKILLed: the run has no end of its own, so it shows as
+    RUNNING, then ABANDONED (its steps' end times are theirs, not the run's), and what it sent is there once."""
+    env = {
+        **__import__("os").environ,
+        "PROVGRAPH_SINK": "file",
+        "PROVGRAPH_BUFFER_PATH": str(tmp_path / "buffer"),
+        "PROVGRAPH_HOME": str(tmp_path / "home"),
+        "PROVGRAPH_SETTINGS": str(tmp_path / "no-settings.yaml"),
+    }
+    producer = subprocess.Popen([sys.executable, "-c", _PRODUCER], env=env, stdout=subprocess.PIPE, text=True)
+    docs: set[str] = set()
+    try:
+        run = producer.stdout.readline().strip()
+        assert run.startswith("pgid:run_"), run
+        import capture
+
+        messages = capture.read_buffer(tmp_path / "buffer")
+        docs = {message.doc for message in messages}
+        load_messages(any_backend, messages)
+        load_messages(any_backend, messages)  # sent twice (a replay): still once in the graph
+        client = Client(backend=any_backend)
+        alive = client.run_summary(run)
+        assert (alive.status, alive.end_time, alive.tasks, alive.finished) == (RUNNING, None, 5, 5)
+        producer.kill()
+        producer.wait(30)
+        killed = client.run_summary(run)
+        assert (killed.status, killed.end_time, killed.tasks, killed.finished) == (ABANDONED, None, 5, 5)
+        assert [
+            summary.status for summary in client.runs(workflow="killed-producer") if summary.id == run
+        ] == [ABANDONED]
+    finally:
+        producer.kill()
+        producer.wait(30)
+        for doc in docs:
+            any_backend.write(
+                [
+                    ("MATCH (n:Element) WHERE $doc IN n.docs DETACH DELETE n", {"doc": doc}),
+                    ("MATCH (n:Document {id: $doc}) DETACH DELETE n", {"doc": doc}),
+                ]
+            )
