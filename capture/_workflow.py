@@ -69,6 +69,20 @@ def flush(timeout_s: float | None = None) -> bool:
             pending: int | str = _context.emitter().pending()
         except Exception:  # noqa: BLE001
             pending = "some"
+        try:
+            stats: Any = getattr(_context.emitter(), "stats", None)  # a test's stand-in may have none
+            lost = int(stats()["records_lost"]) if stats is not None else 0
+        except Exception:  # noqa: BLE001
+            lost = 0
+        if lost:  # the spill file could not be written (disk full, a home that is not writable): never "nothing is lost"
+            logger.error(
+                "provgraph capture: %d records were lost: the transport was down and the spill file could not be "
+                "written (see the error above: free disk space, or point PROVGRAPH_HOME at a writable directory); "
+                "%s more not sent yet",
+                lost,
+                pending,
+            )
+            return done
         logger.warning(
             "provgraph capture: %s records not sent yet (the flush waits at most %.1f s); nothing is lost: they "
             "stay queued, or in the local spill file while the transport is down, and are sent when it returns "

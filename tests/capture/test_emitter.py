@@ -408,3 +408,43 @@ def test_a_record_the_store_would_refuse_is_dead_lettered_once_with_a_warning_na
     assert emitter.stats()["records_dead_lettered"] == 2
     warnings = [r for r in caplog.records if "refused by the wire format" in r.getMessage()]
     assert len(warnings) == 1 and "'train_step'" in warnings[0].getMessage()  # once per run, naming the call
+
+
+def test_an_unwritable_spill_directory_is_a_clear_error_and_the_program_goes_on(tmp_path):
+    """Redis down and the spill file impossible to write (PROVGRAPH_HOME is a file: the same OSError path as a full
+    disk): the workflow runs to its end, exits 0, and the log says records were lost, never that nothing is."""
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = textwrap.dedent(
+        """
+        import capture
+
+        @capture.task(output_names="y")
+        def double(x):
+            return 2 * x
+
+        with capture.Workflow("spill-refused"):
+            total = sum(double(i) for i in range(20))
+        print("done", total, capture.flush(1))
+        """
+    )
+    env = {
+        **os.environ,
+        "PROVGRAPH_HOME": str(home),
+        "PROVGRAPH_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "PROVGRAPH_SETTINGS": str(tmp_path / "no-settings.yaml"),
+        "PROVGRAPH_STOP_TIMEOUT_S": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["done", "380", "False"]
+    assert "records lost: cannot write the spill file" in result.stderr
+    assert "records were lost" in result.stderr
+    assert "nothing is lost" not in result.stderr
