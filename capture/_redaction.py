@@ -219,10 +219,11 @@ _URL_PASSWORD = re.compile(r"://([^\s:/@?#\"'<>]*):([^\s/?#\"'<>]+)@")
 # name=value, name: value, "name": "value" (connection strings, query strings, JSON, reprs, headers), found from
 # a secret-looking stem in the lower-cased text; the name's start is found by looking back from the stem.
 _KV_STEMS = ("pass", "pw", "secret", "token", "key", "cred", "auth", "cookie", "jwt")
-_KV_TAIL = re.compile(
-    r"[a-z0-9_.\-]{0,40}([\"']?\s*[=:]\s*(?:(?:bearer|basic|token|digest)\s+)?)"
-    r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s;,&\"'<>{}\[\]()]+)"
-)
+# The separator is matched first and the name judged before the value is read: a value runs to the next stop
+# character, so reading it for every stem in a long text with no stops (`bypass=bypass=...`) would be quadratic.
+# A value found under a secret name is skipped whole, so each character is read as a value at most once.
+_KV_SEPARATOR = re.compile(r"[a-z0-9_.\-]{0,40}([\"']?\s*[=:]\s*(?:(?:bearer|basic|token|digest)\s+)?)")
+_KV_VALUE = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s;,&\"'<>{}\[\]()]+")
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest"})
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -411,14 +412,18 @@ class Redactor:
         for stem in _KV_STEMS:
             at = lower.find(stem)
             while at >= 0:
-                tail = _KV_TAIL.match(lower, at + len(stem))
-                if tail is not None:
-                    value_start, value_end = tail.span(2)
-                    if value_start not in spans:
-                        replacement = self._pair_value(text, at, tail.start(1), value_start, value_end)
-                        if replacement is not None:
-                            spans[value_start] = (value_end, replacement)
-                at = lower.find(stem, at + 1)
+                resume = at + 1
+                separator = _KV_SEPARATOR.match(lower, at + len(stem))
+                if separator is not None:
+                    value_start = separator.end()
+                    found = spans.get(value_start)
+                    if found is None:
+                        found = self._pair_value(text, lower, at, separator.start(1), value_start)
+                        if found is not None:
+                            spans[value_start] = found
+                    if found is not None:
+                        resume = max(resume, found[0])  # a stem inside the value is part of that value
+                at = lower.find(stem, resume)
         if not spans:
             return text
         parts: list[str] = []
@@ -433,19 +438,27 @@ class Redactor:
         parts.append(text[done:])
         return "".join(parts)
 
-    def _pair_value(self, text: str, stem_at: int, name_end: int, start: int, end: int) -> str | None:
+    def _pair_value(
+        self, text: str, lower: str, stem_at: int, name_end: int, start: int
+    ) -> tuple[int, str] | None:
+        """(end of the value, its replacement) of the pair whose name ends at ``name_end`` and whose value starts
+        at ``start``, or ``None`` when the name is not secret (the value is then never read) or there is none."""
         begin = stem_at
         while begin > 0 and text[begin - 1] in _NAME_CHARS and stem_at - begin < 64:
             begin -= 1
         name = text[begin:name_end].strip("-_.")
         if not (self.secret_name(name) or name.lower() in _TEXT_ONLY_NAMES):
             return None
+        found = _KV_VALUE.match(lower, start)
+        if found is None:
+            return None
+        end = found.end()
         value = text[start:end]
         quote = value[0] if len(value) > 1 and value[0] in "\"'" and value[-1] == value[0] else ""
         inner = value[1:-1] if quote else value
         if not inner or inner.startswith(REDACTED) or inner.lower() in _AUTH_SCHEMES:
             return None
-        return f"{quote}{self.marker(inner, name)}{quote}"
+        return end, f"{quote}{self.marker(inner, name)}{quote}"
 
     def _secret_env_values(self) -> tuple[tuple[str, str], ...]:
         now = time.monotonic()

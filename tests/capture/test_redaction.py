@@ -6,6 +6,7 @@ import argparse
 import collections
 import dataclasses
 import os
+from typing import Any
 
 import pytest
 
@@ -537,3 +538,26 @@ def test_remembered_scans_never_outlive_a_new_secret_in_the_environment():
     del environ["MY_PASSWORD"]
     redactor.refresh_environment()
     assert redactor.scrub(text) is text
+
+
+def test_name_value_pairs_are_found_in_one_pass_over_long_text(monkeypatch):
+    """A text with a secret-looking stem every few characters and no stop character (`bypass=bypass=...`) was
+    scanned quadratically (100 KB: 11 s on the emitter, or on the calling thread for a prompt): each value is read
+    at most once now, and only after its name is found secret."""
+    from capture import _redaction
+
+    real = _redaction._KV_VALUE
+    read: list[int] = []
+
+    class Counting:
+        def match(self, text: str, pos: int) -> Any:
+            found = real.match(text, pos)
+            read.append(0 if found is None else found.end() - pos)
+            return found
+
+    monkeypatch.setattr(_redaction, "_KV_VALUE", Counting())
+    text = "bypass=" * 3000 + " " + "pass=" * 3000 + " token:" * 3000 + " x_pass=1;" * 3000
+    out = Redactor(environ={}).scrub(text)
+    assert sum(read) <= len(text)  # every character read as a value at most once
+    assert out.startswith("bypass=" * 3000 + " pass=[REDACTED:pass len=")  # `bypass` is not a secret name
+    assert out.count("x_pass=[REDACTED:x_pass len=1 ") == 3000
