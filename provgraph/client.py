@@ -391,10 +391,13 @@ class Client:
                 raise ConfigurationError(f"bad setting: {exc} (see docs/environment.md)") from exc
         self.settings = settings
         self._owns_backend = backend is None
-        if backend is None:
-            # the embedded default loads in the background: let it finish what the stream holds before answering
-            catch_up(self.settings)
         self.backend = backend if backend is not None else open_backend(self.settings)
+        if backend is None:
+            # the embedded default loads in the background: let it finish what the stream holds before answering.
+            # After opening the backend, so that the server runs: an automatic loader that was killed took its
+            # server with it, and the records it had not loaded wait in that server's file, unseen until a server
+            # runs again (this client's own, then)
+            catch_up(self.settings)
 
     def __enter__(self) -> Client:
         return self

@@ -100,3 +100,61 @@ def test_a_loader_killed_while_recovering_counts_a_delivery_against_one_entry_on
     _assert_exact(neo4j_backend, mixed)
     group = redis_client.xinfo_groups(neo4j_settings.stream)[0]
     assert group["pending"] == 0 and group["lag"] == 0
+
+
+@pytest.mark.embedded
+@pytest.mark.services  # starts the embedded server
+def test_records_a_killed_automatic_loader_left_unloaded_load_on_the_next_question(tmp_path, unique):
+    """The automatic loader (docs/embedded.md) SIGKILLed with records in the stream it had not loaded: its server
+    dies with it, the records wait in the server's append-only file. The next store-side question (`Client`, as
+    `provgraph runs` does) starts a server, sees them, has them loaded and answers with them: every record once."""
+    import os
+
+    from capture._embedded_url import EmbeddedServerNotRunning, embedded_redis_url
+    from capture.settings import Settings
+    from provgraph import Client
+    from provgraph.loader import _redis_client
+
+    home = tmp_path / "home"
+    settings = Settings.load(
+        home=str(home),
+        graph_url="embedded",
+        redis_url="embedded",
+        embedded_autoload=True,
+        stream="provgraph:records",
+    )
+    env = {
+        **os.environ,
+        "PROVGRAPH_HOME": str(home),
+        "PROVGRAPH_GRAPH_URL": "embedded",
+        "PROVGRAPH_REDIS_URL": "embedded",
+        "PROVGRAPH_SETTINGS": str(tmp_path / "no-settings.yaml"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    autoloader = subprocess.Popen(
+        _cli("embedded", "serve"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    mixed = build(unique, 3000)
+    try:
+
+        def server_up() -> bool:
+            try:
+                embedded_redis_url(settings)
+                return True
+            except EmbeddedServerNotRunning:
+                return False
+
+        _wait(server_up, "the automatic loader's server")
+        autoloader.send_signal(signal.SIGSTOP)  # hung: what arrives now stays unloaded
+        stream = _redis_client(settings)
+        _push(stream, settings.stream, payloads(mixed))
+        stream.close()
+        autoloader.send_signal(signal.SIGKILL)
+        autoloader.wait(30)
+        _wait(lambda: not server_up(), "the server to die with its loader")
+        with Client(settings) as client:
+            _assert_exact(client.backend, mixed)
+    finally:
+        if autoloader.poll() is None:
+            autoloader.kill()
+        subprocess.run(_cli("embedded", "down"), env=env, capture_output=True, timeout=120)
