@@ -42,6 +42,7 @@ import re
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -273,6 +274,8 @@ class Redactor:
         self._env_size = -1
         self._env_checked = 0.0
         self._env_lock = threading.Lock()
+        if self._environ is os.environ:
+            _watch_environment(self)
 
     # --- names ---------------------------------------------------------------------------------------------------
 
@@ -659,6 +662,36 @@ class Redactor:
 
 _PLAIN = frozenset({int, float, bool, type(None), complex})
 _ENVIRON_TYPE = type(os.environ)
+
+# Redactors reading os.environ, told at once when a variable is set or removed through os.environ (a value that
+# changes in place keeps the environment's size, so the size check alone would see it only after `_ENV_CHECK_S`,
+# and a secret set a moment before a task would be missed).
+_WATCHERS: weakref.WeakSet[Redactor] = weakref.WeakSet()
+_WATCH_LOCK = threading.Lock()
+
+
+def _watch_environment(redactor: Redactor) -> None:
+    with _WATCH_LOCK:
+        _WATCHERS.add(redactor)
+        if getattr(_ENVIRON_TYPE, "_provgraph_watched", False):
+            return
+        set_item, del_item = _ENVIRON_TYPE.__setitem__, _ENVIRON_TYPE.__delitem__
+
+        def __setitem__(self: Any, key: Any, value: Any) -> None:
+            set_item(self, key, value)
+            if self is os.environ:
+                for watcher in list(_WATCHERS):
+                    watcher._env_size = -1
+
+        def __delitem__(self: Any, key: Any) -> None:
+            del_item(self, key)
+            if self is os.environ:
+                for watcher in list(_WATCHERS):
+                    watcher._env_size = -1
+
+        _ENVIRON_TYPE.__setitem__ = __setitem__  # type: ignore[method-assign]
+        _ENVIRON_TYPE.__delitem__ = __delitem__  # type: ignore[method-assign]
+        _ENVIRON_TYPE._provgraph_watched = True  # type: ignore[attr-defined]
 
 
 def _stable_text(value: Any) -> str:

@@ -561,3 +561,18 @@ def test_name_value_pairs_are_found_in_one_pass_over_long_text(monkeypatch):
     assert sum(read) <= len(text)  # every character read as a value at most once
     assert out.startswith("bypass=" * 3000 + " pass=[REDACTED:pass len=")  # `bypass` is not a secret name
     assert out.count("x_pass=[REDACTED:x_pass len=1 ") == 3000
+
+
+def test_a_secret_variable_changed_in_place_is_known_at_once(monkeypatch):
+    """Setting an existing variable keeps the environment's size: the redactor learns of it from os.environ itself,
+    not half a second later (a task called right after would have been recorded with the new secret)."""
+    monkeypatch.setenv("PG_TEST_API_TOKEN", "first-value-" + "a1" * 8)
+    redactor = Redactor()
+    assert "[REDACTED:PG_TEST_API_TOKEN" in redactor.scrub("using first-value-" + "a1" * 8)
+    redactor._env_checked = float("inf")  # no refresh by time in this test: only os.environ's own notice
+    second = "second-value-" + "b2" * 8
+    os.environ["PG_TEST_API_TOKEN"] = second
+    assert second not in redactor.scrub(f"using {second} now")
+    del os.environ["PG_TEST_API_TOKEN"]
+    monkeypatch.setenv("PG_OTHER", "x")  # same size again, the secret gone: no longer searched for
+    assert redactor.scrub(f"using {second} now") == f"using {second} now"
