@@ -89,11 +89,77 @@ def write_rdf(document: ProvDocument, rdf_format: str, *, direct: bool = False) 
 
 
 def read_rdf(source: str | bytes, rdf_format: str) -> ProvDocument:
-    """A ``ProvDocument`` from PROV-O text, read by ``prov``'s RDF reader (every triple counts)."""
+    """A ``ProvDocument`` from PROV-O text, read by ``prov``'s RDF reader (every triple counts).
+
+    A blank node that is an attribute's value (``ex:author [ ex:name "X" ]``, an RDF list) is one ``prov`` keeps
+    as the string of its label, which rdflib draws at random on every parse: such nodes are labelled by their
+    content first (`_content_labels`), so the same text always reads as the same document (and gets the same
+    document id on import, `provgraph.prov.importer.default_doc_id`).
+    """
     from prov.model import ProvDocument
+    from prov.serializers.provrdf import ProvRDFSerializer
+    from rdflib import Dataset
 
     # rdflib logs a traceback for each literal it cannot turn into a Python value (e.g. a huge xsd:duration);
     # prov keeps the lexical form, so it is noise.
     logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
     data = source.encode("utf-8") if isinstance(source, str) else source
-    return ProvDocument.deserialize(source=io.BytesIO(data), format="rdf", rdf_format=rdf_format)
+    container = Dataset(default_union=True)  # as prov's own reader parses it
+    container.parse(io.BytesIO(data), format=rdf_format)
+    _content_labels(container)
+    document = ProvDocument()
+    ProvRDFSerializer(document).decode_document(container, document)
+    return document
+
+
+def _value_blank_nodes(dataset: Any) -> set[Any]:
+    """The blank nodes ``prov`` reads as attribute values: objects of triples, never the node of a qualified
+    influence (``prov:qualifiedUsage [...]``, which ``prov`` reads as a relation) nor an influencer."""
+    from rdflib import BNode, URIRef
+    from rdflib.namespace import RDF
+
+    attribute_like = {URIRef(_PROV + name) for name in ("value", "atLocation", "hadRole", "type")}
+    values: set[Any] = set()
+    structural: set[Any] = set()
+    for _, predicate, obj, _graph in dataset.quads((None, None, None, None)):
+        if not isinstance(obj, BNode):
+            continue
+        if str(predicate).startswith(_PROV) and predicate not in attribute_like or predicate == RDF.type:
+            structural.add(obj)
+        else:
+            values.add(obj)
+    return values - structural
+
+
+def _content_labels(dataset: Any) -> None:
+    """Relabel each attribute-value blank node of ``dataset`` (in place) by a hash of what it says, recursively
+    (its triples, blank nodes inside by their own hash), so its label does not depend on the parse."""
+    import hashlib
+
+    from rdflib import BNode
+
+    values = _value_blank_nodes(dataset)
+    if not values:
+        return
+    hashes: dict[Any, str] = {}
+
+    def digest(node: Any, seen: frozenset[Any]) -> str:
+        if node in hashes:
+            return hashes[node]
+        if node in seen:  # a cycle of blank nodes: cut it the same way every time
+            return "cycle"
+        parts = sorted(
+            f"{predicate.n3()} {digest(obj, seen | {node}) if isinstance(obj, BNode) else obj.n3()}"
+            for predicate, obj in dataset.predicate_objects(node)
+        )
+        value = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+        if not seen:
+            hashes[node] = value
+        return value
+
+    renamed = {node: BNode("pgv" + digest(node, frozenset())) for node in values}
+    for quad in list(dataset.quads((None, None, None, None))):
+        subject, predicate, obj, graph = quad
+        if subject in renamed or obj in renamed:
+            dataset.remove(quad)
+            dataset.add((renamed.get(subject, subject), predicate, renamed.get(obj, obj), graph))

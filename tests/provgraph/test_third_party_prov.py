@@ -18,9 +18,9 @@ import pytest
 from prov.model import ProvDocument
 
 from provgraph.errors import ExportError
-from provgraph.prov.compare import roundtrip_identical
+from provgraph.prov.compare import roundtrip_identical, same_document, strictly_equal
 from provgraph.prov.export import export
-from provgraph.prov.importer import document_to_records, import_document, read_document
+from provgraph.prov.importer import default_doc_id, document_to_records, import_document, read_document
 
 
 def _delete(backend: Any, namespace: str, doc: str) -> None:
@@ -264,3 +264,45 @@ def test_diff_table_of_unnamed_steps_and_inputs_without_a_role(
             assert [cell.split(":")[-1] for cell in cells[5:]] == ["step", "step"], row
         finally:
             _delete(backend, namespace, doc)
+
+
+BLANK_VALUES = """@prefix prov: <http://www.w3.org/ns/prov#> .
+@prefix ex: <{ns}> .
+ex:paper a prov:Entity ;
+  ex:author [ ex:name "Ada" ; ex:affiliation [ ex:name "Lab" ] ] ;
+  ex:pages ( 1 2 3 ) ;
+  prov:wasAttributedTo ex:ada .
+ex:ada a prov:Agent .
+ex:a a prov:Activity ; prov:qualifiedUsage [ a prov:Usage ; prov:entity ex:paper ; prov:hadRole "input" ] .
+"""
+
+
+def test_rdf_with_blank_node_values_reads_the_same_every_time(graph_backend: Any, tmp_path: Path) -> None:
+    """prov keeps an attribute's blank-node value as the string of its label, which rdflib drew at random on
+    every parse: the same Turtle was another document (another id, stored again) on each import."""
+    import rdflib
+
+    namespace = f"http://example.org/blank-values/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "doc.ttl"
+    path.write_text(BLANK_VALUES.format(ns=namespace))
+    graph = rdflib.Graph()
+    graph.parse(path, format="turtle")
+    json_ld = tmp_path / "doc.jsonld"
+    json_ld.write_text(graph.serialize(format="json-ld"))
+    first, second, as_json_ld = read_document(path), read_document(path), read_document(json_ld)
+    assert strictly_equal(first, second) and same_document(first, as_json_ld)  # JSON-LD: no prefixes
+    assert default_doc_id(*document_to_records(as_json_ld)) == default_doc_id(*document_to_records(first))
+    graph_backend.ensure_schema()
+    stored = import_document(graph_backend, path)
+    try:
+        assert import_document(graph_backend, path).doc == stored.doc
+        relations = graph_backend.read(
+            "MATCH ()-[r]->() WHERE r.doc = $doc RETURN count(r) AS n", {"doc": stored.doc}
+        )
+        assert relations == [{"n": 2}]  # the attribution and the usage, once
+        same, differences = roundtrip_identical(
+            first, export(graph_backend, doc=stored.doc, fmt="turtle"), "turtle"
+        )
+        assert same, differences
+    finally:
+        _delete(graph_backend, namespace, stored.doc)
