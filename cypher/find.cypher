@@ -5,8 +5,8 @@
 //   $name    the element's name exactly (an activity's `name`, else its `label`, a value's `role`, a file's name or
 //            path); null: any
 //   $path    a file path, or its end (`model.pkl` matches `/home/me/out/model.pkl`); null: any
-//   $role    the role a value was used or generated in (`role`); null: any
-//   $value   a value as text (`8`, `0.5`, `adam`); null: any
+//   $role    the role a value was used or generated in (`role`, one of its values if several); null: any
+//   $value   a value as text (`8`, `0.5`, `adam`), one of its values if several; null: any
 //   $number  the same value as a number when it is one (compared numerically); null: not a number
 //   $sha256  a file's content hash (hex), as `provgraph lineage --file` computes it; null: any
 //   $run     only elements of this run (docs/graph-model.md, "Runs and steps"): a run activity, its steps (the
@@ -168,16 +168,24 @@ CALL () {
   MATCH (n:Element)
   RETURN n
 }
-WITH n
+// a name, label, role or value may be a list (a multi-valued attribute, e.g. labels in two languages): each of its
+// values counts (a single value is a list of one here)
+WITH n,
+     CASE WHEN n.name IS NULL THEN [] WHEN toStringOrNull(n.name) IS NULL THEN n.name ELSE [n.name] END AS name_items,
+     CASE WHEN n.label IS NULL THEN [] WHEN toStringOrNull(n.label) IS NULL THEN n.label ELSE [n.label] END AS label_items,
+     CASE WHEN n.role IS NULL THEN [] WHEN toStringOrNull(n.role) IS NULL THEN n.role ELSE [n.role] END AS role_items,
+     CASE WHEN n.value IS NULL THEN [] WHEN toStringOrNull(n.value) IS NULL THEN n.value ELSE [n.value] END AS value_items
+WITH n, name_items, label_items, role_items, value_items,
+     [v IN CASE WHEN size(name_items) = 0 THEN label_items ELSE name_items END | toStringOrNull(v)] AS names,
+     [v IN role_items | toStringOrNull(v)] AS roles
 WHERE ($label IS NULL OR $label IN labels(n))
   AND ($sha256 IS NULL OR n.sha256 = $sha256)
-  AND ($role IS NULL OR n.role = $role)
-  AND ($name IS NULL OR coalesce(n.name, n.label) = $name OR n.role = $name OR n.path = $name OR n.path ENDS WITH ('/' + $name))
+  AND ($role IS NULL OR $role IN roles)
+  AND ($name IS NULL OR $name IN names OR $name IN roles OR n.path = $name OR n.path ENDS WITH ('/' + $name))
   AND ($path IS NULL OR n.path = $path OR n.path ENDS WITH ('/' + $path))
-  AND ($value IS NULL OR toStringOrNull(n.value) = $value OR n.value = $number)
-  AND ($text IS NULL OR toLower(n.id + ' ' + coalesce(n.name, '') + ' ' + coalesce(toStringOrNull(n.label), '') + ' '
-       + coalesce(n.role, '') + ' '
-       + coalesce(n.path, '') + ' ' + coalesce(toStringOrNull(n.value), '')) CONTAINS toLower($text))
+  AND ($value IS NULL OR any(v IN value_items WHERE toStringOrNull(v) = $value OR v = $number))
+  AND ($text IS NULL OR toLower(n.id + reduce(words = '', v IN name_items + label_items + role_items + value_items |
+       words + ' ' + coalesce(toStringOrNull(v), '')) + ' ' + coalesce(n.path, '')) CONTAINS toLower($text))
 WITH n, [label IN labels(n) WHERE NOT label IN ['Element', 'Entity', 'Activity', 'Agent']] AS specific
 WITH n, coalesce(specific[0], [label IN labels(n) WHERE label <> 'Element'][0], 'Element') AS kind
 RETURN kind,

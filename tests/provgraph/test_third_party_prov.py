@@ -306,3 +306,35 @@ def test_rdf_with_blank_node_values_reads_the_same_every_time(graph_backend: Any
         assert same, differences
     finally:
         _delete(graph_backend, namespace, stored.doc)
+
+
+MULTI_VALUED = """document
+  prefix ex <{ns}>
+  activity(ex:align, -, -, [prov:label="Ausrichtung"@de, prov:label="alignment"@en])
+  entity(ex:img, [prov:value=7, prov:value="seven"])
+  used(ex:align, ex:img, -)
+endDocument
+"""
+
+
+def test_find_matches_each_value_of_a_multi_valued_label_or_value(graph_backend: Any, tmp_path: Path) -> None:
+    """A label in two languages (or two values) is a list on the node: `find` compared the whole list with the
+    text and found nothing."""
+    from provgraph.client import Client
+
+    namespace = f"http://example.org/multi-valued/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "multi.provn"
+    path.write_text(MULTI_VALUED.format(ns=namespace))
+    graph_backend.ensure_schema()
+    doc = f"pgid:multi_valued_{uuid.uuid4().hex[:12]}"
+    try:
+        import_document(graph_backend, path, doc=doc)
+        client = Client(backend=graph_backend)
+        align, img = namespace + "align", namespace + "img"
+        assert [f.key for f in client.find("ALIGNMENT", run=doc)] == [align]
+        assert [f.key for f in client.find(name="Ausrichtung", run=doc)] == [align]
+        assert [f.key for f in client.find(value=7, run=doc)] == [img]
+        assert [f.key for f in client.find(value="seven", run=doc)] == [img]
+        assert client.find(value=8, run=doc) == []
+    finally:
+        _delete(graph_backend, namespace, doc)
