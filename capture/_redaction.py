@@ -84,6 +84,7 @@ DEFAULT_DENY: tuple[str, ...] = (
     "session_key",
     "ssh_key",
     "license_key",
+    "redact_salt",  # the key of the marker hash (PROVGRAPH_REDACT_SALT): with it, short secrets can be guessed
 )
 """Built-in deny entries (word parts of a name). Deliberately absent: ``key`` alone (``sort_key``, ``monkey``),
 ``session`` (``session_id`` is how users filter runs), ``private`` alone (``is_private``), ``pwd`` (``PWD`` and

@@ -576,3 +576,20 @@ def test_a_secret_variable_changed_in_place_is_known_at_once(monkeypatch):
     del os.environ["PG_TEST_API_TOKEN"]
     monkeypatch.setenv("PG_OTHER", "x")  # same size again, the secret gone: no longer searched for
     assert redactor.scrub(f"using {second} now") == f"using {second} now"
+
+
+def test_every_secret_setting_is_a_secret_name_where_capture_records_it():
+    """The machine snapshot records the environment by name: a secret setting's variable (the redaction salt, with
+    which every short secret's marker hash can be guessed) must be redacted by name like a password."""
+    import dataclasses as dc
+
+    from capture.settings import Settings
+
+    secret = [f for f in dc.fields(Settings) if f.metadata.get("secret")]
+    assert {f.name for f in secret} >= {"neo4j_password", "redact_salt"}
+    redactor = Redactor(environ={})
+    for f in secret:
+        assert redactor.secret_name(f.name) and redactor.secret_name(f.metadata["env"]), f.name
+    snapshot = redactor.environment({"PROVGRAPH_REDACT_SALT": "pepper-" + "c3" * 8, "PROVGRAPH_HOME": "/h"})
+    assert snapshot["PROVGRAPH_REDACT_SALT"].startswith("[REDACTED:PROVGRAPH_REDACT_SALT len=")
+    assert snapshot["PROVGRAPH_HOME"] == "/h"
