@@ -20,13 +20,16 @@ from capture._telemetry import new_task_telemetry, telemetry_phase
 
 __all__ = ["BatchedLoop", "Loop"]
 
+_PREALLOCATED = 1 << 20
+"""Most iterations a `BatchedLoop` allocates room for before it starts (8 MiB of references); it grows past it."""
+
 
 def _length_of(items: Any, items_length: int | None) -> int | None:
     if items_length is not None:
         return int(items_length)
     try:
         return len(items)
-    except TypeError:
+    except Exception:  # noqa: BLE001 - no len(), or a __len__ that raises or is negative: an unknown length
         return None
 
 
@@ -239,7 +242,8 @@ class BatchedLoop(Loop):
         self.id = _ids.task_id(loop_number)
         now = time.time_ns
         loop_start = now()
-        iterations: list[Any] = [None] * self.length if self.length is not None else []  # of `Iteration`s
+        # of `Iteration`s; a length beyond `_PREALLOCATED` (or a wrong one) is grown into, never allocated up front
+        iterations: list[Any] = [None] * min(self.length, _PREALLOCATED) if self.length is not None else []
         capacity = len(iterations)
         count = 0
         status = "FINISHED"

@@ -138,3 +138,49 @@ def test_a_parent_is_checked_where_it_is_given(memory_emitter):
         if r["k"] == "wasStartedBy" and r["f"]["activity"] == loop.id
     ]
     assert starts[0]["f"]["starter"] == parent.id
+
+
+class _LenRaises(list):
+    def __len__(self):
+        raise RuntimeError("no length today")
+
+
+class _Sized:
+    """Iterates over ``items`` whatever its ``__len__`` says."""
+
+    def __init__(self, items, length):
+        self.items, self.length = items, length
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return self.length
+
+
+@pytest.mark.parametrize("loop_class", [capture.Loop, capture.BatchedLoop])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _LenRaises([1, 2]),
+        lambda: _Sized([1, 2], -1),  # len() itself raises ValueError
+        lambda: _Sized([1, 2], 2**63),  # len() raises OverflowError
+        lambda: _Sized([1, 2], 10**12),  # a length no list can preallocate
+        lambda: _Sized([1, 2, 3], 1),  # a length that is wrong
+    ],
+    ids=["len-raises", "negative", "overflow", "huge", "wrong"],
+)
+def test_a_length_that_fails_or_lies_costs_the_loop_nothing(memory_emitter, loop_class, make):
+    items = make()
+    expected = list(items.items if isinstance(items, _Sized) else list.__iter__(items))
+    with capture.Workflow("lengths") as run:
+        loop = loop_class(items, loop_name="lengths")
+        seen = []
+        for item in loop:  # iterates as it would without capture
+            seen.append(item)
+            loop.end_iter({"v": item})
+    assert seen == expected
+    iterations = [
+        r for r in of_kind(memory_emitter.records(run.id), "activity") if attr(r, "pg:iteration") is not None
+    ]
+    assert sorted(attr(r, "pg:iteration") for r in iterations) == list(range(len(expected)))
