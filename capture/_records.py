@@ -333,7 +333,7 @@ def activity_records(
         activity_id,
         parent_id,
         type_qn,
-        scrub(name),
+        scrub(name) if type(name) is str else name,
         status,
         start,
         end,
@@ -439,7 +439,7 @@ def _has_file(pairs: Iterable[tuple[str, Any]]) -> bool:
 def _task_template(spec: TaskSpec, campaign: Any, redactor: Redactor) -> dict[str, Any]:
     scrub = redactor.scrub
     return wire.task_template(
-        scrub(spec.name),
+        scrub(spec.name) if type(spec.name) is str else spec.name,
         tags=[scrub(tag) for tag in spec.tags],
         custom_metadata=safe_json(redactor.redact(spec.custom_metadata)) if spec.custom_metadata else None,
         campaign=str(campaign) if campaign else None,
@@ -698,7 +698,10 @@ QN_CAMPAIGN = wire.qualified_name("pg:Campaign")
 def run_attrs(run: Run, subtype: str | None, args: Any, status: str | None) -> list[tuple[str, Any]]:
     """Attributes of a run activity (at its start, ``status`` is ``None``)."""
     scrub = _redaction.active(_STATE.settings).scrub
-    attrs: list[tuple[str, Any]] = [("prov:type", QN_RUN), ("pg:name", scrub(run.name))]
+    attrs: list[tuple[str, Any]] = [
+        ("prov:type", QN_RUN),
+        ("pg:name", scrub(run.name) if type(run.name) is str else run.name),
+    ]
     if subtype:
         attrs.append(("pg:subtype", scrub(str(subtype))))
     if args is not None:
@@ -766,7 +769,10 @@ class LoopBoundary(NamedTuple):
         start = _iso(self.start_ns)
         attrs: list[tuple[str, Any]] = [
             ("prov:type", QN_LOOP),
-            ("pg:name", _redaction.active(_STATE.settings).scrub(self.name)),
+            (
+                "pg:name",
+                _redaction.active(_STATE.settings).scrub(self.name) if type(self.name) is str else self.name,
+            ),
             ("pg:started_by", parent_id),
         ]
         if self.length is not None:

@@ -324,3 +324,23 @@ def test_agent_and_llm_calls_with_values_that_cannot_be_read_are_recorded(tmp_pa
     names = {_attr(r, "pg:name") for r in records if r["k"] == "activity"}
     assert {"llm:m1", "llm:m2"} <= names
     assert any(str(n).endswith(".ask") for n in names) and any(str(n).endswith(".ask_again") for n in names)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_names_that_are_not_text_are_recorded_as_before(tmp_path, version):
+    def workload() -> None:
+        @capture.task(name=7)  # type: ignore[call-overload]
+        def numbered(x: Any) -> Any:
+            return x
+
+        with capture.Workflow(name=123):  # type: ignore[arg-type]
+            numbered(1)
+            loop = capture.Loop([1], loop_name=5)  # type: ignore[arg-type]
+            for item in loop:
+                loop.end_iter({"v": item})
+            capture.CustomTask(9, generated={"g": 1})  # type: ignore[arg-type]
+
+    records, emitter = _run(tmp_path, version, workload)
+    assert emitter.stats()["items_failed"] == 0
+    names = {_attr(r, "pg:name") for r in records if r["k"] == "activity"}
+    assert {123, 7, 5, "5.iteration", 9} <= names, names
