@@ -35,6 +35,7 @@ from provgraph.client import (
     TaskNode,
 )
 from provgraph.errors import (
+    AmbiguousId,
     ConfigurationError,
     ExportError,
     ProvgraphError,
@@ -52,6 +53,7 @@ from provgraph.tokens import StepUsage, TokenTotals
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousId",
     "DEFAULT_DEPTH",
     "DEFAULT_LIMIT",
     "MAX_DEPTH",

@@ -26,6 +26,7 @@ from capture import wire
 from capture._redaction import scrub
 
 __all__ = [
+    "AmbiguousId",
     "ConfigurationError",
     "ExportError",
     "ProvgraphError",
@@ -106,6 +107,26 @@ class UnknownId(QueryError):
         self.ref = ref
         self.parameter = parameter
         self.suggestions = suggestions
+
+
+class AmbiguousId(QueryError):
+    """An id given to a query or command names more than one element: the same qualified name declared at the top
+    level and in a bundle, or in several bundles (each is its own node, docs/graph-model.md). ``keys`` lists some of
+    their full keys (``<bundle URI> <element URI>`` inside a bundle), any of which names one element."""
+
+    def __init__(
+        self, ref: str, parameter: str, count: int, keys: tuple[str, ...], query: str | None = None
+    ) -> None:
+        shown = ", ".join(repr(key) for key in keys)
+        more = f" and {count - len(keys)} more" if count > len(keys) else ""
+        super().__init__(
+            f"{ref!r} ({parameter}) names {count} elements (the same identifier at the top level and in a bundle, "
+            f"or in several bundles); give the full key of one: {shown}{more}",
+            query,
+        )
+        self.ref = ref
+        self.parameter = parameter
+        self.keys = keys
 
 
 class ExportError(ProvgraphError):

@@ -1,4 +1,5 @@
-"""Unknown ids are errors: the check every id-taking query, verb and export makes, with "did you mean" matches.
+"""Unknown and ambiguous ids are errors: the check every id-taking query, verb and export makes, with "did you mean"
+matches.
 
 An id names an element (its qualified name ``id`` or full URI ``key``) or a stored document (its ``id``). A value
 that names neither raises `UnknownId` with up to three ids of the graph that are closest to it, so a mistyped id
@@ -17,7 +18,7 @@ import difflib
 from collections.abc import Mapping
 
 from capture import wire
-from provgraph.errors import UnknownId
+from provgraph.errors import AmbiguousId, UnknownId
 from provgraph.graph.backend import GraphBackend
 
 __all__ = ["require_ids", "similar_ids"]
@@ -27,17 +28,22 @@ _CANDIDATES = 5000  # ids read per prefix for suggestions: enough for a close ma
 
 def require_ids(backend: GraphBackend, refs: Mapping[str, str | None], query: str | None = None) -> None:
     """Raise `UnknownId` for the first of ``refs`` (argument name: id; ``None`` values are skipped) that names
-    no element and no document in the graph."""
+    no element and no document in the graph, and `AmbiguousId` for one that is a qualified name of several
+    elements (the same identifier at the top level and in a bundle, or in several bundles): the questions would
+    answer for all of them at once."""
     given = {name: ref for name, ref in refs.items() if isinstance(ref, str)}
     if not given:
         return
     rows = backend.read(
         backend.render("lookup/element_ids"), {"refs": sorted(set(given.values()))}, tag="lookup"
     )
-    known = {row["ref"] for row in rows if row["id"] is not None}
+    found = {row["ref"]: row for row in rows if row["id"] is not None}
     for parameter, ref in given.items():
-        if ref not in known:
+        row = found.get(ref)
+        if row is None:
             raise UnknownId(ref, parameter, similar_ids(backend, ref), query)
+        if (row.get("elements") or 0) > 1 and not row.get("by_key"):
+            raise AmbiguousId(ref, parameter, row["elements"], tuple(sorted(row.get("keys") or ())), query)
 
 
 def similar_ids(backend: GraphBackend, ref: str, n: int = 3) -> tuple[str, ...]:

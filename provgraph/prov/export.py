@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from capture import wire
-from provgraph.errors import ExportError, UnknownId
+from provgraph.errors import AmbiguousId, ExportError, UnknownId
 from provgraph.graph.lookup import require_ids
 from provgraph.prov.importer import QNAME_LITERAL_TYPE
 from provgraph.prov.provjson import merge_declarations, portable_json
@@ -566,7 +566,7 @@ def export_document(
         require_ids(
             backend, {"run": run, "campaign": campaign, "lineage_of": lineage_of, "doc": doc}, "export"
         )
-    except UnknownId as exc:
+    except (UnknownId, AmbiguousId) as exc:
         raise ExportError(str(exc)) from exc
     if lineage_of:
         return _lineage_document(backend, lineage_of, progress)

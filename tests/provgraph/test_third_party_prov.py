@@ -338,3 +338,45 @@ def test_find_matches_each_value_of_a_multi_valued_label_or_value(graph_backend:
         assert client.find(value=8, run=doc) == []
     finally:
         _delete(graph_backend, namespace, doc)
+
+
+SAME_ID_IN_A_BUNDLE = """document
+  prefix ex <{ns}>
+  entity(ex:e1)
+  wasDerivedFrom(ex:e1, ex:top)
+  bundle ex:b
+    entity(ex:e1)
+    wasDerivedFrom(ex:e1, ex:inner)
+  endBundle
+endDocument
+"""
+
+
+def test_an_id_naming_elements_at_the_top_and_in_a_bundle_is_refused_as_ambiguous(
+    graph_backend: Any, tmp_path: Path
+) -> None:
+    """``ex:e1`` at the top level and inside bundle ``ex:b`` are two elements (two nodes, two keys) with one
+    qualified name: asked by that name, lineage answered for both at once (``ex:top`` and ``ex:inner``)."""
+    from provgraph.client import Client
+    from provgraph.errors import AmbiguousId
+    from provgraph.graph.prefixes import PropertyPrefixes
+
+    namespace = f"http://example.org/same-id/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "same-id.provn"
+    path.write_text(SAME_ID_IN_A_BUNDLE.format(ns=namespace))
+    graph_backend.ensure_schema()
+    doc = f"pgid:same_id_{uuid.uuid4().hex[:12]}"
+    try:
+        import_document(graph_backend, path, doc=doc)
+        name = f"{PropertyPrefixes(graph_backend).load()[namespace]}:e1"
+        top, inner = namespace + "e1", f"{namespace}b {namespace}e1"
+        client = Client(backend=graph_backend)
+        with pytest.raises(AmbiguousId) as caught:
+            client.lineage(name)
+        assert caught.value.keys == tuple(sorted([top, inner])) and "names 2 elements" in str(caught.value)
+        assert [step.key for step in client.lineage(top)] == [namespace + "top"]
+        assert [step.key for step in client.lineage(inner)] == [f"{namespace}b {namespace}inner"]
+        with pytest.raises(ExportError, match="names 2 elements"):
+            export(graph_backend, lineage_of=name, fmt="provn")
+    finally:
+        _delete(graph_backend, namespace, doc)
