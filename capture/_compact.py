@@ -24,7 +24,15 @@ from capture import _ids, wire
 from capture._redaction import Redactor
 from capture._values import MAX_JSON_CHARS, value_attrs
 
-__all__ = ["SCANNED_ROLE", "TEMPLATES", "add_activity", "add_scalar_task", "describe", "template_number"]
+__all__ = [
+    "SCANNED_ROLE",
+    "TEMPLATES",
+    "add_activity",
+    "add_scalar_task",
+    "describe",
+    "role_text",
+    "template_number",
+]
 
 _MAX_INT = 2**63 - 1
 _SCALAR, _DESCRIBED, _KNOWN = wire.SCALAR, wire.DESCRIBED, wire.KNOWN
@@ -147,6 +155,8 @@ def add_activity(
     new = 0
     index = 0
     for role, value in inputs:
+        if type(role) is not str:  # a dict key or `end_iter` key that is not text: its str, as a name
+            role = role_text(role)
         secret = secret_name(role)
         if len(role) >= SCANNED_ROLE:  # a key or keyword argument may be a token itself: scanned like text
             role = redactor.scrub(role)
@@ -177,6 +187,8 @@ def add_activity(
     for role, value in outputs:
         entity_id = f"{base}_o{index}"
         generated.append(entity_id)
+        if type(role) is not str:
+            role = role_text(role)
         secret = secret_name(role)
         if len(role) >= SCANNED_ROLE:
             role = redactor.scrub(role)
@@ -216,6 +228,17 @@ def add_activity(
 SCANNED_ROLE = 16
 """Roles (keyword argument names, keys of a returned dict or of ``end_iter`` values, ``item_name``) this long are
 scanned for credentials like dict keys inside values (shorter ones hold no known format)."""
+
+
+def role_text(role: Any) -> str:
+    """A role that is not a ``str`` (``end_iter({1: x})``, ``used={(2, 3): y}``) as text: its ``str``, or its type
+    when that fails. Roles are names on the wire (a reader refuses a binding whose role is not text)."""
+    try:
+        text = str(role)
+    except Exception:  # noqa: BLE001 - a key's __str__ may raise
+        return f"<{type(role).__qualname__}>"
+    return text if type(text) is str else f"<{type(role).__qualname__}>"
+
 
 _SCALARS = frozenset({int, float, str, bool, type(None)})
 """Values whose description is the value itself (or its summary): no file, no namespace, no mapping inside."""

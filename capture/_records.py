@@ -248,14 +248,14 @@ class TaskSpec:
             if result is None:
                 return []
             if type(result) is dict:
-                return [(str(k), v) for k, v in result.items()]
+                return [(k if type(k) is str else _compact.role_text(k), v) for k, v in result.items()]
             return [("return", result)]
         if len(names) == 1:
             return [(names[0], result)]
         if isinstance(result, tuple | list) and len(result) == len(names):
             return list(zip(names, result, strict=True))
         if isinstance(result, dict):
-            return [(str(k), v) for k, v in result.items()]
+            return [(k if type(k) is str else _compact.role_text(k), v) for k, v in result.items()]
         return [("return", result)]
 
 
@@ -354,6 +354,8 @@ def activity_records(
     used_ids: list[str] = []
     secret_name = redactor.secret_name
     for index, (role, value) in enumerate(inputs):
+        if type(role) is not str:  # a key that is not text: its str, as a name
+            role = _compact.role_text(role)
         secret = secret_name(role)
         if len(role) >= _compact.SCANNED_ROLE:  # a key or keyword argument may be a token itself
             role = scrub(role)
@@ -370,6 +372,8 @@ def activity_records(
     generated: list[str] = []
     when = end or start
     for index, (role, value) in enumerate(outputs):
+        if type(role) is not str:
+            role = _compact.role_text(role)
         secret = secret_name(role)
         if len(role) >= _compact.SCANNED_ROLE:
             role = scrub(role)
@@ -830,6 +834,13 @@ def _iteration_records(
     )
 
 
+def _shown_item_name(item_name: Any, redactor: Redactor) -> str:
+    """A loop's ``item_name`` as its iterations' input role: text, scanned like a dict key when long."""
+    if type(item_name) is not str:
+        item_name = _compact.role_text(item_name)
+    return redactor.scrub(item_name) if len(item_name) >= _compact.SCANNED_ROLE else item_name
+
+
 def _iteration_template(loop_name: str, campaign: Any, redactor: Redactor) -> dict[str, Any]:
     return wire.task_template(
         redactor.scrub(f"{loop_name}.iteration"),
@@ -876,7 +887,7 @@ def _iteration_entries(
             loop_number,
             start_ns,
             end_ns,
-            (redactor.scrub(item_name) if len(item_name) >= _compact.SCANNED_ROLE else item_name,),
+            (_shown_item_name(item_name, redactor),),
             (value,),
             values,
             redactor,
@@ -975,7 +986,7 @@ class BatchItem(NamedTuple):
         )
         add_scalar_task = _compact.add_scalar_task
         lineage = run.lineage
-        names = (redactor.scrub(item_name) if len(item_name) >= _compact.SCANNED_ROLE else item_name,)
+        names = (_shown_item_name(item_name, redactor),)
         for iteration in self.iterations[: self.done]:
             if fast and template is not None and state.settings is settings:
                 iteration_number, position, value, start_ns, end_ns, values, status, telemetry = iteration[

@@ -344,3 +344,30 @@ def test_names_that_are_not_text_are_recorded_as_before(tmp_path, version):
     assert emitter.stats()["items_failed"] == 0
     names = {_attr(r, "pg:name") for r in records if r["k"] == "activity"}
     assert {123, 7, 5, "5.iteration", 9} <= names, names
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_keys_that_are_not_text_become_text_roles(tmp_path, version):
+    """`end_iter({1: x})`, `used={(2, 3): y}`, a non-text `item_name`: roles are names, so each is its `str` (under
+    wire version 2 such an event made the reader refuse its whole message)."""
+
+    def workload() -> None:
+        @capture.task
+        def keyed() -> Any:
+            return {1: "one", (2, 3): "pair", _BadKey(): "unprintable"}
+
+        with capture.Workflow("non-text keys"):
+            keyed()
+            loop = capture.Loop([10], loop_name="loop", item_name=4)  # type: ignore[arg-type]
+            for item in loop:
+                loop.end_iter({1: item, 2.5: item})
+            batched = capture.BatchedLoop([20], loop_name="batched")
+            for item in batched:
+                batched.end_iter({7: item})
+            capture.CustomTask("custom", used={1: 1}, generated={None: 2})
+
+    records, emitter = _run(tmp_path, version, workload)  # every message decodes (the reader's checks)
+    assert emitter.stats()["items_failed"] == 0
+    roles = [_attr(r, "pg:role") for r in records if r["k"] == "entity" and _attr(r, "pg:role") is not None]
+    assert all(type(role) is str for role in roles), roles
+    assert {"1", "(2, 3)", "<_BadKey>", "4", "2.5", "7", "None"} <= set(roles), roles
