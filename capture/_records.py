@@ -1142,7 +1142,19 @@ class LlmCallItem(NamedTuple):
 
 
 def epoch_ns(moment: float | _dt.datetime) -> int:
-    """Nanoseconds since the epoch of a user-given time (epoch seconds or a datetime)."""
+    """Nanoseconds since the epoch of a user-given time (epoch seconds or a datetime).
+
+    Raises:
+        ValueError: a time that is not a number, or that no record can hold (NaN, outside years 1-9999): refused
+            where it is given, not lost later on the emitter thread.
+    """
     if isinstance(moment, _dt.datetime):
         return int(moment.timestamp() * 1e9)
-    return int(float(moment) * 1e9)
+    try:
+        ns = int(float(moment) * 1e9)
+        _iso(ns)  # the form every record writes it in
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(
+            f"capture: {moment!r} is not a time a record can hold (epoch seconds, years 1-9999)"
+        ) from exc
+    return ns

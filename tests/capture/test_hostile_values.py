@@ -371,3 +371,20 @@ def test_keys_that_are_not_text_become_text_roles(tmp_path, version):
     roles = [_attr(r, "pg:role") for r in records if r["k"] == "entity" and _attr(r, "pg:role") is not None]
     assert all(type(role) is str for role in roles), roles
     assert {"1", "(2, 3)", "<_BadKey>", "4", "2.5", "7", "None"} <= set(roles), roles
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_time_no_record_can_hold_is_refused_where_it_is_given(tmp_path, version):
+    """Before, `ended_at=1e30` was accepted and the custom task lost on the emitter (OverflowError)."""
+
+    def workload() -> None:
+        with capture.Workflow("times"):
+            for bad in ({"ended_at": 1e30}, {"started_at": float("nan")}, {"ended_at": -1e20}):
+                with pytest.raises(ValueError, match="not a time a record can hold"):
+                    capture.CustomTask("bad time", generated={"x": 1}, **bad)
+            capture.CustomTask("good time", generated={"x": 1}, ended_at=1_700_000_000.5)
+
+    records, emitter = _run(tmp_path, version, workload)
+    assert emitter.stats()["items_failed"] == 0
+    names = [_attr(r, "pg:name") for r in records if r["k"] == "activity"]
+    assert "good time" in names and "bad time" not in names
