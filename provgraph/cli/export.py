@@ -135,7 +135,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from provgraph.errors import ConfigurationError, ExportError, WireFormatError
+    from provgraph.errors import ConfigurationError, ProvgraphError, StoreUnavailable
     from provgraph.graph import open_backend
     from provgraph.prov.importer import import_document
 
@@ -168,9 +168,11 @@ def _import(args: argparse.Namespace) -> int:
         for path in files:
             try:
                 result = import_document(store, path, args.format, doc=args.doc, **options)
-            except (ExportError, WireFormatError) as exc:
-                refused[path] = str(exc)
-                print(f"{path}: refused: {exc}", file=sys.stderr)
+            except StoreUnavailable:  # no file can go in: the command's one error
+                raise
+            except ProvgraphError as exc:  # unreadable, or a value the store cannot keep: this file only
+                refused[path] = _one_line(str(exc))
+                print(f"{path}: refused: {refused[path]}", file=sys.stderr)
                 continue
             where = "queued on the stream" if options.get("via_stream") else "stored"
             print(f"{path}: {result.records} records {where} as document {result.doc}")
@@ -186,6 +188,13 @@ def _import(args: argparse.Namespace) -> int:
         print(f"{len(refused)} of {given} files refused", file=sys.stderr)
         return 1
     return 0
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    """An error as one line of about ``limit`` characters at most (a store's message may quote a whole value): its
+    start and its end, where a driver puts the reason."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else f"{line[: limit // 2]} ... {line[-(limit // 2) :]}"
 
 
 def _input_files(paths: list[str]) -> list[Path]:

@@ -380,3 +380,32 @@ def test_an_id_naming_elements_at_the_top_and_in_a_bundle_is_refused_as_ambiguou
             export(graph_backend, lineage_of=name, fmt="provn")
     finally:
         _delete(graph_backend, namespace, doc)
+
+
+def test_import_names_a_file_the_store_cannot_keep_and_goes_on(
+    neo4j_settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A namespace URI beyond what Neo4j indexes (8 kB) fails in the store, not in the reader: the command
+    stopped there with the driver's message, naming no file, and left the files after it unread."""
+    from provgraph.cli.main import main
+    from provgraph.graph import open_backend
+
+    namespace = f"http://example.org/store-refuses/{uuid.uuid4().hex[:12]}/"
+    huge = tmp_path / "a-huge.provn"
+    huge.write_text(f"document\n  prefix ex <{namespace}{'y' * 9000}/>\n  entity(ex:e)\nendDocument\n")
+    good = tmp_path / "b-good.provn"
+    good.write_text(f"document\n  prefix ex <{namespace}>\n  entity(ex:e)\nendDocument\n")
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", neo4j_settings.graph_url)
+    monkeypatch.setenv("PROVGRAPH_SETTINGS", str(tmp_path / "no-settings.yaml"))
+    out = ""
+    try:
+        assert main(["import", str(huge), str(good)]) == 1
+        out, err = capsys.readouterr()
+        (line,) = [line for line in err.splitlines() if line.startswith(f"{huge}: refused: ")]
+        assert "too large" in line and len(line) < 2200
+        assert f"{good}: 1 records stored as document pgid:doc_" in out and "1 of 2 files refused" in err
+    finally:
+        docs = [line.split()[-1] for line in out.splitlines() if "stored as document" in line]
+        with open_backend(neo4j_settings) as backend:
+            for doc in docs:
+                _delete(backend, namespace, doc)
