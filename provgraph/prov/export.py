@@ -295,6 +295,11 @@ def records_to_document(namespaces: Mapping[str, str], records: Iterable[Mapping
 # --- serialisation ---------------------------------------------------------------------------------------------
 
 
+_PROVN_CHANGES_IRI = "PROV-N cannot write"
+"""What ``prov``'s warning says when its PROV-N writer percent-encodes a local part it cannot write (a space, a
+character outside PN_LOCAL): the IRI a reader recovers is then another one."""
+
+
 def serialize(
     document: ProvDocument,
     fmt: str,
@@ -308,7 +313,8 @@ def serialize(
     (`provgraph.prov.rdf.write_rdf`); a PROV reader reads those as more records, so it is off by default.
 
     Raises:
-        ExportError: an unknown format, or a document the format cannot express (e.g. ``mentionOf`` in PROV-JSONLD).
+        ExportError: an unknown format, or a document the format cannot express (e.g. ``mentionOf`` in PROV-JSONLD,
+            or in PROV-N an identifier whose local part PROV-N cannot write without naming another IRI).
     """
     from provgraph.prov.importer import FORMATS
     from provgraph.prov.rdf import write_rdf
@@ -317,7 +323,8 @@ def serialize(
         raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     prov_format, options = FORMATS[fmt]
     try:
-        with _quiet():
+        with warnings.catch_warnings(record=True) as caught:  # prov warns about scruffy input, kept as stored
+            warnings.simplefilter("always")
             if (
                 fmt == "json"
             ):  # one object per element, typed values that every reader reads (provgraph.prov.provjson)
@@ -332,6 +339,12 @@ def serialize(
                     text = portable_json(text)
     except Exception as exc:  # the serializers raise their own exception types
         raise ExportError(f"cannot write this document as {fmt}: {type(exc).__name__}: {exc}") from exc
+    changed = [str(w.message) for w in caught if _PROVN_CHANGES_IRI in str(w.message)]
+    if changed:  # prov's PROV-N writer percent-encodes such a name: a reader would read another IRI
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise ExportError(
+            f"cannot write this document as {fmt} exactly: {changed[0]}{more}; use json or xml, which keep it"
+        )
     if out is None:
         return text
     if hasattr(out, "write"):
