@@ -127,7 +127,7 @@ def serve(settings: Settings, *, progress: Any = None) -> int:
 
     from provgraph.graph import open_backend
     from provgraph.graph.falkordb import FalkorBackend
-    from provgraph.loader import Loader
+    from provgraph.loader import GONE_CONSUMER_MS, Loader
     from provgraph.services.embedded import EmbeddedServer
 
     say = progress or (lambda line: None)
@@ -158,7 +158,10 @@ def serve(settings: Settings, *, progress: Any = None) -> int:
             else open_backend(settings)
         )
         loader = Loader(
-            settings,
+            # one automatic loader per data directory (the lock): entries another one left pending are a killed
+            # one's, so they are taken over after `GONE_CONSUMER_MS`, not `loader_claim_idle_ms` (30 s: a store-side
+            # command waiting for them would give up first)
+            settings.replace(loader_claim_idle_ms=min(settings.loader_claim_idle_ms, GONE_CONSUMER_MS)),
             backend=backend,
             redis_client=redis.Redis.from_url(url, client_name=AUTOLOAD_CLIENT_NAME),
             consumer=f"autoload-{socket.gethostname()}-{os.getpid()}",

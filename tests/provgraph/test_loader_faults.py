@@ -105,10 +105,14 @@ def test_a_loader_killed_while_recovering_counts_a_delivery_against_one_entry_on
 @pytest.mark.embedded
 @pytest.mark.services  # starts the embedded server
 def test_records_a_killed_automatic_loader_left_unloaded_load_on_the_next_question(tmp_path, unique):
-    """The automatic loader (docs/embedded.md) SIGKILLed with records in the stream it had not loaded: its server
-    dies with it, the records wait in the server's append-only file. The next store-side question (`Client`, as
-    `provgraph runs` does) starts a server, sees them, has them loaded and answers with them: every record once."""
+    """The automatic loader (docs/embedded.md) SIGKILLed with records in the stream it had not loaded, two entries
+    of them pending under its name: its server dies with it, the records wait in the server's append-only file. The
+    next store-side question (`Client`, as `provgraph runs` does) starts a server, sees them, has them loaded (the
+    dead loader's batch taken over) and answers with them: every record once."""
     import os
+    import socket
+
+    import redis
 
     from capture._embedded_url import EmbeddedServerNotRunning, embedded_redis_url
     from capture.settings import Settings
@@ -145,9 +149,20 @@ def test_records_a_killed_automatic_loader_left_unloaded_load_on_the_next_questi
                 return False
 
         _wait(server_up, "the automatic loader's server")
-        autoloader.send_signal(signal.SIGSTOP)  # hung: what arrives now stays unloaded
         stream = _redis_client(settings)
+
+        def group_made() -> bool:
+            try:
+                return bool(stream.xinfo_groups(settings.stream))
+            except redis.exceptions.ResponseError:  # no stream yet
+                return False
+
+        _wait(group_made, "the automatic loader's consumer group")
+        autoloader.send_signal(signal.SIGSTOP)  # hung: what arrives now stays unloaded
         _push(stream, settings.stream, payloads(mixed))
+        # its batch in flight: what a loader killed mid-batch leaves pending under its name
+        consumer = f"autoload-{socket.gethostname()}-{autoloader.pid}"
+        stream.xreadgroup(settings.consumer_group, consumer, {settings.stream: ">"}, count=2)
         stream.close()
         autoloader.send_signal(signal.SIGKILL)
         autoloader.wait(30)
