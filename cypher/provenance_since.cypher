@@ -3,7 +3,8 @@
 // Parameters:
 //   $ref       the element: qualified name (`id`) or full URI (`key`)
 //   $activity  the step to stop at: an activity whose `name` (else `label`: prov:label) equals it (e.g.
-//              "clean") or whose `prov:type` list holds it (e.g. "pg:Task")
+//              "clean"; one of its values where it has several, e.g. labels in two languages) or whose `prov:type`
+//              list holds it (e.g. "pg:Task")
 //   $depth     how many relationships back to go (1..30; 30 is the fixed bound in the patterns)
 //   $limit     at most this many rows
 //
@@ -18,7 +19,9 @@
 MATCH (start:Element)
 WHERE start.key = $ref OR start.id = $ref
 MATCH path = (start)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*0..29]->(inside)
-WHERE all(step IN nodes(path) WHERE NOT (step:Activity AND (coalesce(step.name, step.label, '') = $activity
+WHERE all(step IN nodes(path) WHERE NOT (step:Activity AND ($activity IN CASE WHEN coalesce(step.name, step.label) IS NULL THEN []
+                   WHEN toStringOrNull(coalesce(step.name, step.label)) IS NULL THEN coalesce(step.name, step.label)
+                   ELSE [coalesce(step.name, step.label)] END
                                                          OR $activity IN coalesce(step.types, []))))
   AND all(edge IN relationships(path) WHERE type(edge) <> 'wasDerivedFrom' OR edge.activity IS NULL)
 WITH DISTINCT start, inside
@@ -31,7 +34,10 @@ WHERE node <> start AND NOT node:Telemetry AND (type(edge) <> 'wasDerivedFrom' O
              AND NOT ()-[:wasGeneratedBy]->(node)))
 WITH DISTINCT start, node
 WITH start, node,
-     node:Activity AND (coalesce(node.name, node.label, '') = $activity OR $activity IN coalesce(node.types, [])) AS cut,
+     node:Activity AND ($activity IN CASE WHEN coalesce(node.name, node.label) IS NULL THEN []
+                   WHEN toStringOrNull(coalesce(node.name, node.label)) IS NULL THEN coalesce(node.name, node.label)
+                   ELSE [coalesce(node.name, node.label)] END
+                        OR $activity IN coalesce(node.types, [])) AS cut,
      shortestPath((start)-[:used|wasGeneratedBy|wasDerivedFrom|wasInformedBy*1..30]->(node)) AS path
 WHERE length(path) <= $depth
 RETURN length(path) AS depth,

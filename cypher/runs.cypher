@@ -1,7 +1,8 @@
 // runs: the runs in the graph, newest first (by the instant they started, whatever the offset), with the number of their steps by status.
 //
 // Parameters:
-//   $workflow  only runs with this name (`name`, else `label`); null: every run
+//   $workflow  only runs with this name (`name`, else `label`; one of its values where it has several); null:
+//              every run
 //   $run       only this run: qualified name (`id`) or full URI (`key`); null: every run
 //   $limit     at most this many runs
 //
@@ -72,7 +73,9 @@ UNWIND entries AS entry
 WITH roots, entry.run AS run, coalesce(entry.start, entry.first.start) AS startTime,
      coalesce(entry.utc, entry.first.utc) AS startUtc
 WHERE ($run IS NULL OR run.key = $run OR run.id = $run)
-  AND ($workflow IS NULL OR coalesce(run.name, run.label) = $workflow)
+  AND ($workflow IS NULL OR $workflow IN CASE WHEN coalesce(run.name, run.label) IS NULL THEN []
+                   WHEN toStringOrNull(coalesce(run.name, run.label)) IS NULL THEN coalesce(run.name, run.label)
+                   ELSE [coalesce(run.name, run.label)] END)
 WITH roots, run, startTime, startUtc
 ORDER BY startUtc DESC, startTime DESC, run.id
 LIMIT $limit

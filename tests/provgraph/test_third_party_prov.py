@@ -429,3 +429,46 @@ def test_a_name_prov_n_cannot_write_is_refused_in_prov_n_not_changed() -> None:
         serialize(document, "provn")
     back = read_document(str(serialize(document, "json")).encode(), "json")
     assert strictly_equal(document, back)
+
+
+TWO_LANGUAGES = """document
+  prefix ex <{ns}>
+  activity(ex:run, 2020-01-01T00:00:00Z, -, [prov:label="atlas run"@en, prov:label="Atlas-Lauf"@de])
+  activity(ex:mean, 2020-01-01T00:00:00Z, -, [prov:label="softmean"@en, prov:label="moyenne"@fr])
+  activity(ex:convert, 2020-01-01T01:00:00Z, -)
+  wasInformedBy(ex:mean, ex:run)
+  wasInformedBy(ex:convert, ex:run)
+  used(ex:mean, ex:image, -)
+  wasGeneratedBy(ex:atlas, ex:mean, -)
+  used(ex:convert, ex:atlas, -)
+  wasGeneratedBy(ex:gif, ex:convert, -)
+endDocument
+"""
+
+
+def test_a_step_or_run_labelled_in_two_languages_is_found_by_either(
+    graph_backend: Any, tmp_path: Path
+) -> None:
+    """A label in two languages is a list on the node: `provenance_since` never cut at such a step (it gave the
+    whole lineage as if none matched) and `runs --workflow` never found such a run."""
+    from provgraph.client import Client
+
+    namespace = f"http://example.org/two-languages/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "two.provn"
+    path.write_text(TWO_LANGUAGES.format(ns=namespace))
+    graph_backend.ensure_schema()
+    doc = f"pgid:two_languages_{uuid.uuid4().hex[:12]}"
+    try:
+        import_document(graph_backend, path, doc=doc)
+        client = Client(backend=graph_backend)
+        for name in ("softmean", "moyenne"):
+            rows = client.run("provenance_since", ref=namespace + "gif", activity=name, depth=30, limit=100)
+            assert sorted((row["key"][len(namespace) :], row["cut"]) for row in rows) == [
+                ("atlas", False),
+                ("convert", False),
+                ("mean", True),
+            ], name
+        for name in ("atlas run", "Atlas-Lauf"):
+            assert [run.key for run in client.runs(workflow=name, limit=1000)] == [namespace + "run"], name
+    finally:
+        _delete(graph_backend, namespace, doc)
