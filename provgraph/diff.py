@@ -143,9 +143,20 @@ class _Step:
     pair: int | None = None
 
 
+def _text(value: Any) -> str | None:
+    """A name or role as the pairing keys it: text. Another tool's PROV may give several (``prov:label`` in two
+    languages: a list on the node) or a number; several are joined in their stored order."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return value if isinstance(value, str) else str(value)
+
+
 def _entities(items: Iterable[Mapping[str, Any]]) -> list[_Entity]:
     return [
-        _Entity(item.get("role") or "", item["key"], item.get("id"), item.get("content")) for item in items
+        _Entity(_text(item.get("role")) or "", item["key"], item.get("id"), item.get("content"))
+        for item in items
     ]
 
 
@@ -163,7 +174,7 @@ def _steps(rows: Iterable[Mapping[str, Any]], side: int) -> list[_Step]:
             side=side,
             key=row["key"],
             id=row["id"],
-            name=row.get("name"),
+            name=_text(row.get("name")),
             parent=row.get("parent"),
             start=row.get("startTime"),
             parameters={name: value for name, value in row.get("parameters") or []},

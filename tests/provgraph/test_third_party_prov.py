@@ -472,3 +472,53 @@ def test_a_step_or_run_labelled_in_two_languages_is_found_by_either(
             assert [run.key for run in client.runs(workflow=name, limit=1000)] == [namespace + "run"], name
     finally:
         _delete(graph_backend, namespace, doc)
+
+
+MULTI_VALUED_RUNS = """document
+  prefix ex <{ns}>
+  bundle ex:r1
+    activity(ex:align, 2020-01-01T00:00:00Z, -, [prov:label="align"@en, prov:label="ausrichten"@de, ex:model=12])
+    used(ex:align, ex:in, -, [prov:role="input", prov:role="image"])
+    entity(ex:in, [prov:value=1])
+    wasGeneratedBy(ex:out, ex:align, -)
+    activity(ex:count, 2020-01-01T01:00:00Z, -, [prov:label=3])
+    used(ex:count, ex:out, -)
+  endBundle
+  bundle ex:r2
+    activity(ex:align, 2020-01-02T00:00:00Z, -, [prov:label="align"@en, prov:label="ausrichten"@de, ex:model=13])
+    used(ex:align, ex:in, -, [prov:role="input", prov:role="image"])
+    entity(ex:in, [prov:value=1])
+    wasGeneratedBy(ex:out, ex:align, -)
+    activity(ex:count, 2020-01-02T01:00:00Z, -, [prov:label=3])
+    used(ex:count, ex:out, -)
+  endBundle
+endDocument
+"""
+
+
+def test_diff_of_runs_whose_steps_have_several_labels_roles_or_a_number_for_a_label(
+    graph_backend: Any, tmp_path: Path
+) -> None:
+    """Names and roles with several values are lists on the nodes, and a label may be a number: `diff` raised
+    TypeError (unhashable list; str and int compared) instead of answering."""
+    from provgraph.client import Client
+
+    namespace = f"http://example.org/multi-valued-runs/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "runs.provn"
+    path.write_text(MULTI_VALUED_RUNS.format(ns=namespace))
+    graph_backend.ensure_schema()
+    doc = f"pgid:multi_valued_runs_{uuid.uuid4().hex[:12]}"
+    try:
+        import_document(graph_backend, path, doc=doc)
+        diff = Client(backend=graph_backend).diff(namespace + "r1", namespace + "r2")
+        assert [(c.change, c.name, c.cause) for c in diff.changes] == [
+            ("changed", "3", False),  # a consequence: its input comes from the changed step
+            ("changed", "align, ausrichten", True),
+        ]
+        (count, align) = diff.changes
+        assert [(p.name.split(":")[-1], p.value_a, p.value_b) for p in align.parameters] == [
+            ("model", 12, 13)
+        ]
+        assert align.removed_inputs == align.added_inputs == () and count.because
+    finally:
+        _delete(graph_backend, namespace, doc)
