@@ -63,14 +63,15 @@ def _stderr(line: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from provgraph.cluster_loader import ClusterLoader, make_loader
+    from provgraph.cluster_loader import ClusterLoader
     from provgraph.loader import persistence_warning
     from provgraph.retention import start_schedule
 
     settings = _settings(args)
     # the loader's warnings are its progress lines here (--quiet: neither); its failure is the command's one line
     logging.getLogger("provgraph.loader").setLevel(logging.ERROR)
-    loader = make_loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
+    bounded = args.once or args.until_idle is not None
+    loader = _open_loader(settings, args, bounded)
 
     signals: list[int] = []
 
@@ -115,6 +116,31 @@ def _load(args: argparse.Namespace) -> int:
             f"stopped: {stats.records} records in {stats.messages} messages, {loader.dead_letters} dead letters"
         )
     return 0
+
+
+def _open_loader(settings: Any, args: argparse.Namespace, bounded: bool) -> Any:
+    """The loader, once the graph answers. A bounded run (`--once`, `--until-idle`: a script's step) fails at once on a
+    graph it cannot reach; an unbounded one (a service) waits for it with back-off, as it waits for Redis, so a
+    loader started while Neo4j is (re)starting loads once it is up instead of exiting."""
+    import random
+
+    from provgraph.cluster_loader import make_loader
+    from provgraph.errors import StoreUnavailable
+
+    delay, last_note = 0.1, -float("inf")
+    while True:
+        try:
+            return make_loader(settings, consumer=args.consumer, progress=None if args.quiet else _stderr)
+        except StoreUnavailable as exc:
+            if bounded:
+                raise
+            now = time.monotonic()
+            if now - last_note >= settings.loader_progress_interval_s:
+                last_note = now
+                if not args.quiet:
+                    _stderr(f"the graph unavailable, retrying with back-off (nothing read yet): {exc}")
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, settings.loader_retry_max_s)
 
 
 def stream_status(redis_client: Any, settings: Any, stream: str | None = None) -> dict[str, Any]:

@@ -173,3 +173,97 @@ def test_records_a_killed_automatic_loader_left_unloaded_load_on_the_next_questi
         if autoloader.poll() is None:
             autoloader.kill()
         subprocess.run(_cli("embedded", "down"), env=env, capture_output=True, timeout=120)
+
+
+class _Forwarder:
+    """A plain TCP hop from a local port to a server: the graph 'comes up' when it starts listening."""
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.target = target
+        self.server = socket.create_server(("127.0.0.1", port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self.target)
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(2)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_loader_service_started_before_the_graph_waits_for_it_then_loads(
+    neo4j_settings, neo4j_backend, redis_client, unique, mixed_cleanup
+):
+    """`provgraph load` (no --once/--until-idle: a service) started while Neo4j is not up yet (a reboot, Neo4j
+    restarting) waits for it with back-off, as it waits for Redis, instead of exiting; then it loads everything once.
+    A bounded run still fails at once on an unreachable graph (test_cli_failures)."""
+    import socket
+    import threading
+    import urllib.parse
+
+    mixed = build(unique, 2000)
+    mixed_cleanup.append(mixed)
+    neo4j_backend.ensure_schema()
+    _push(redis_client, neo4j_settings.stream, payloads(mixed))
+    with socket.socket() as sock:  # where the graph will listen: nothing there yet
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    target = urllib.parse.urlsplit(neo4j_settings.graph_url)
+    env = _loader_env(
+        neo4j_settings.replace(graph_url=f"bolt://127.0.0.1:{port}"), PROVGRAPH_LOADER_PROGRESS_INTERVAL_S="1"
+    )
+    loader = subprocess.Popen(_cli("load", "--consumer", "early"), env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(loader.stderr), daemon=True)
+    reader.start()
+    forwarder = None
+    try:
+        _wait(
+            lambda: any("the graph unavailable" in line for line in lines) or loader.poll() is not None,
+            "a note",
+        )
+        assert loader.poll() is None, "".join(lines)
+        forwarder = _Forwarder(port, (target.hostname or "127.0.0.1", target.port or 7687))
+
+        def loaded() -> bool:
+            groups = redis_client.xinfo_groups(neo4j_settings.stream)
+            return bool(groups) and groups[0]["lag"] == 0 and groups[0]["pending"] == 0
+
+        _wait(loaded, "the loader to load the stream once the graph is up")
+        loader.send_signal(signal.SIGTERM)
+        assert loader.wait(60) == 0, "".join(lines)
+    finally:
+        if loader.poll() is None:
+            loader.kill()
+        if forwarder is not None:
+            forwarder.close()
+    reader.join(10)
+    assert any("stopped:" in line for line in lines), "".join(lines)
+    _assert_exact(neo4j_backend, mixed)
+    assert redis_client.xlen(neo4j_settings.dead_letter_stream) == 0
