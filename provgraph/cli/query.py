@@ -256,10 +256,17 @@ def _find(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from provgraph.client import Found
+
     with _client(args) as client:
         elements = client.find(run=args.run, limit=args.limit)
         tasks = client.task_tree(args.run, limit=args.limit)
-    summary = [e for e in elements if e.id == args.run or e.key == args.run]
+        summary = [e for e in elements if e.id == args.run or e.key == args.run]
+        if not summary:  # a document is a run with no element of its own (an imported file)
+            run = client.run_summary(args.run)
+            summary = [
+                Found("Document", run.id, run.workflow, None, None, None, (run.id,), ("Document",), run.key)
+            ]
     files = [e for e in elements if e.kind == "File"]
     values = [e for e in elements if "Entity" in e.labels and e.kind != "File"]
     if args.json:

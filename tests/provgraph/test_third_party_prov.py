@@ -522,3 +522,32 @@ def test_diff_of_runs_whose_steps_have_several_labels_roles_or_a_number_for_a_la
         assert align.removed_inputs == align.added_inputs == () and count.because
     finally:
         _delete(graph_backend, namespace, doc)
+
+
+def test_show_of_a_document_run_names_the_document(
+    embedded_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An imported document is a run of its loose steps; `show` listed its tasks but said "(no rows)" for the run
+    itself, and no values at all (`find --run` gave none for a document)."""
+    from capture.settings import Settings
+    from provgraph.cli.main import main
+    from provgraph.graph import open_backend
+
+    namespace = f"http://example.org/show-document/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "loose.provn"
+    path.write_text(LOOSE_STEPS.format(ns=namespace))
+    doc = f"pgid:show_document_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("PROVGRAPH_GRAPH_URL", "embedded")
+    monkeypatch.setenv("PROVGRAPH_HOME", str(embedded_server.home))
+    monkeypatch.setenv("PROVGRAPH_SETTINGS", str(tmp_path / "no-settings.yaml"))
+    with open_backend(Settings(graph_url="embedded", home=str(embedded_server.home))) as backend:
+        backend.ensure_schema()
+        import_document(backend, path, doc=doc)
+        try:
+            assert main(["show", doc, "--json"]) == 0
+            shown = json.loads(capsys.readouterr().out)
+            assert [(row["kind"], row["id"]) for row in shown["run"]] == [("Document", doc)]
+            assert [row["key"] for row in shown["tasks"]] == [namespace + "clean"]
+            assert sorted(row["key"] for row in shown["values"]) == [namespace + "raw", namespace + "tidy"]
+        finally:
+            _delete(backend, namespace, doc)
