@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["read_rdf", "reader_prefixes", "write_rdf"]
 
 _PROV = "http://www.w3.org/ns/prov#"
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 # qualified property -> (the direct property it qualifies, the property naming the influencer on the qualified node)
 _SHORTCUTS: dict[str, tuple[str, str]] = {
@@ -108,8 +109,46 @@ def read_rdf(source: str | bytes, rdf_format: str) -> ProvDocument:
     container.parse(io.BytesIO(data), format=rdf_format)
     _content_labels(container)
     document = ProvDocument()
-    ProvRDFSerializer(document).decode_document(container, document)
+    try:
+        ProvRDFSerializer(document).decode_document(container, document)
+    except Exception as exc:
+        _explain_blank_element(container, exc)
+        raise
     return document
+
+
+class BlankNodeElement(ValueError):
+    """PROV-O that uses a blank node where ``prov`` needs an element's identifier."""
+
+
+def _explain_blank_element(dataset: Any, error: Exception) -> None:
+    """Raise `BlankNodeElement` in place of ``prov``'s bare "Invalid Qualified Name: n3f2...b1" when the name is a
+    blank node of ``dataset``: an activity, entity or agent written as ``[] a prov:Activity`` or referred to by a
+    relation (``prov:used [ ... ]``), which ``prov`` reads only with an IRI."""
+    from rdflib import BNode
+
+    text = str(error)
+    # where the blank node occurs: its type, else a PROV property pointing to it, else any; stable by predicate
+    places = []
+    for subject, predicate, obj in dataset.triples((None, None, None)):
+        if isinstance(subject, BNode) and str(subject) in text:
+            typed = str(predicate) == _RDF_TYPE
+            places.append(
+                (
+                    0 if typed else 2,
+                    str(predicate),
+                    f"[] a <{obj}>" if typed else f"the subject of <{predicate}>",
+                )
+            )
+        if isinstance(obj, BNode) and str(obj) in text:
+            rank = 1 if str(predicate).startswith(_PROV) else 2
+            places.append((rank, str(predicate), f"the object of <{predicate}>"))
+    if places:
+        where = min(places)[2]
+        raise BlankNodeElement(
+            f"a blank node is a PROV element here ({where}): prov reads an activity, entity or agent, and "
+            "whatever a relation points to, only with an IRI; give it one"
+        ) from error
 
 
 def _value_blank_nodes(dataset: Any) -> set[Any]:

@@ -551,3 +551,25 @@ def test_show_of_a_document_run_names_the_document(
             assert sorted(row["key"] for row in shown["values"]) == [namespace + "raw", namespace + "tidy"]
         finally:
             _delete(backend, namespace, doc)
+
+
+@pytest.mark.parametrize(
+    ("triples", "where"),
+    [
+        ("[] a prov:Activity ; prov:used ex:e .", "[] a <http://www.w3.org/ns/prov#Activity>"),
+        ("ex:a a prov:Activity ; prov:used [ ex:p 1 ] .", "the object of <http://www.w3.org/ns/prov#used>"),
+    ],
+)
+def test_a_blank_node_as_a_prov_element_is_refused_with_that_reason(
+    tmp_path: Path, triples: str, where: str
+) -> None:
+    """RDF tools often write activities as blank nodes; prov cannot read them and said only "Invalid Qualified
+    Name: n3f2...b1" (rdflib's random label), which names nothing in the file."""
+    path = tmp_path / "blank.ttl"
+    path.write_text(
+        "@prefix prov: <http://www.w3.org/ns/prov#> .\n@prefix ex: <http://example.org/blank/> .\n" + triples
+    )
+    with pytest.raises(ExportError) as caught:
+        read_document(path)
+    assert str(path) in str(caught.value)
+    assert f"a blank node is a PROV element here ({where})" in str(caught.value)
