@@ -59,6 +59,7 @@ QN_TELEMETRY = wire.qualified_name("pg:Telemetry")
 _element = wire.element
 _relation = wire.relation
 _iso = _ids.iso_from_ns
+_SCANNED_ROLE = _compact.SCANNED_ROLE
 
 _MAX_ERROR_CHARS = 2000
 
@@ -357,7 +358,7 @@ def activity_records(
         if type(role) is not str:  # a key that is not text: its str, as a name
             role = _compact.role_text(role)
         secret = secret_name(role)
-        if len(role) >= _compact.SCANNED_ROLE:  # a key or keyword argument may be a token itself
+        if len(role) >= _SCANNED_ROLE:  # a key or keyword argument may be a token itself
             role = scrub(role)
         known = None if secret else lineage.lookup(value)
         if known is None:
@@ -375,7 +376,7 @@ def activity_records(
         if type(role) is not str:
             role = _compact.role_text(role)
         secret = secret_name(role)
-        if len(role) >= _compact.SCANNED_ROLE:
+        if len(role) >= _SCANNED_ROLE:
             role = scrub(role)
         entity_id = _value_entity(records, f"{base}_o{index}", value, role, secret, redactor, generated=True)
         append(wire.generation(entity_id, activity_id, when, role))
@@ -838,7 +839,7 @@ def _shown_item_name(item_name: Any, redactor: Redactor) -> str:
     """A loop's ``item_name`` as its iterations' input role: text, scanned like a dict key when long."""
     if type(item_name) is not str:
         item_name = _compact.role_text(item_name)
-    return redactor.scrub(item_name) if len(item_name) >= _compact.SCANNED_ROLE else item_name
+    return redactor.scrub(item_name) if len(item_name) >= _SCANNED_ROLE else item_name
 
 
 def _iteration_template(loop_name: str, campaign: Any, redactor: Redactor) -> dict[str, Any]:
@@ -887,7 +888,11 @@ def _iteration_entries(
             loop_number,
             start_ns,
             end_ns,
-            (_shown_item_name(item_name, redactor),),
+            (
+                item_name
+                if type(item_name) is str and len(item_name) < _SCANNED_ROLE
+                else _shown_item_name(item_name, redactor),
+            ),
             (value,),
             values,
             redactor,
@@ -986,7 +991,11 @@ class BatchItem(NamedTuple):
         )
         add_scalar_task = _compact.add_scalar_task
         lineage = run.lineage
-        names = (_shown_item_name(item_name, redactor),)
+        names = (
+            item_name
+            if type(item_name) is str and len(item_name) < _SCANNED_ROLE
+            else _shown_item_name(item_name, redactor),
+        )
         for iteration in self.iterations[: self.done]:
             if fast and template is not None and state.settings is settings:
                 iteration_number, position, value, start_ns, end_ns, values, status, telemetry = iteration[
