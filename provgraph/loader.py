@@ -1232,6 +1232,7 @@ class Loader:
             getattr(settings, "flush_max_records", 1000)
         )  # until entries are seen
         self._own_cursor: bytes | str = "0"
+        self._claim_cursor: bytes | str = "0-0"
         self._in_flight_ids: set[str] = set()
         self._stats_lock = threading.Lock()
 
@@ -1456,11 +1457,19 @@ class Loader:
         claim_idle_ms = self._claim_idle_ms()
         if not raw and now - self._last_claim >= claim_idle_ms / 2000:
             self._last_claim = now
+            # one entry claimed per call, so the scan (which Redis bounds at ten times the count) goes on from where
+            # the last one stopped: stale entries behind a live loader's young ones are still reached
             response = self.redis.xautoclaim(
-                stream, group, self.consumer, min_idle_time=claim_idle_ms, count=count
+                stream,
+                group,
+                self.consumer,
+                min_idle_time=claim_idle_ms,
+                start_id=self._claim_cursor,
+                count=count,
             )
+            self._claim_cursor = response[0]  # 0-0 once the whole pending list was scanned
             raw = [item for item in response[1] if item[1]]
-            if raw:
+            if raw or _stream_id(self._claim_cursor) != (0, 0):
                 self._last_claim = 0.0  # there may be more: claim again next cycle
                 logger.info("took over %d stale entries of %s", len(raw), stream)
         # entries of the batch being written are pending too: never take them over from ourselves
