@@ -28,7 +28,7 @@ OPTIONAL MATCH (bundle:Bundle)
 WHERE size(owners) = 0 AND NOT activity:Campaign AND activity.bundle <> '' AND bundle.key = activity.bundle
 WITH relation, role, activity, owners, collect(bundle) AS bundles
 OPTIONAL MATCH (document:Document)
-WHERE size(owners) = 0 AND NOT activity:Campaign AND activity.bundle = '' AND document.id IN activity.docs
+WHERE size(owners) = 0 AND NOT activity:Campaign AND activity.bundle = '' AND (document.id IN activity.docs OR (size(coalesce(activity.docs, [])) = 0 AND (activity)-[{doc: document.id}]-()))
 WITH relation, role, activity, owners, bundles, collect(document) AS documents
 WITH relation, role, activity, owners + bundles + documents AS activity_runs
 UNWIND activity_runs AS run

@@ -104,7 +104,7 @@ CALL () {
   MATCH (run:Document)
   WHERE run.id = $run
   MATCH (root:Activity)
-  WHERE root.bundle = '' AND run.id IN root.docs
+  WHERE root.bundle = '' AND (run.id IN root.docs OR (size(coalesce(root.docs, [])) = 0 AND (root)-[{doc: run.id}]-()))
   WITH root
   WHERE NOT root:Campaign
     AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
@@ -132,7 +132,7 @@ CALL () {
   MATCH (run:Document)
   WHERE run.id = $run
   MATCH (root:Activity)
-  WHERE root.bundle = '' AND run.id IN root.docs
+  WHERE root.bundle = '' AND (run.id IN root.docs OR (size(coalesce(root.docs, [])) = 0 AND (root)-[{doc: run.id}]-()))
   WITH root
   WHERE NOT root:Campaign
     AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)

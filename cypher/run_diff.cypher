@@ -102,7 +102,7 @@ MATCH (run:Document)
 WHERE run.id = side_ref[1]
 WITH side_ref[0] AS side, run
 MATCH (root:Activity)
-WHERE root.bundle = '' AND run.id IN root.docs
+WHERE root.bundle = '' AND (run.id IN root.docs OR (size(coalesce(root.docs, [])) = 0 AND (root)-[{doc: run.id}]-()))
   AND NOT root:Campaign
     AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
     AND NOT (root:WorkflowRun

@@ -47,12 +47,18 @@ WHERE root IS NULL
               AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
               AND NOT (root)-[:used]->()
               AND NOT ()-[:wasGeneratedBy]->(root))))
-WITH activity_runs, collect(root) AS roots
+// a root's documents: those that declared it, else (an activity a document only refers to, never declares, as
+// another tool's PROV often does) those whose relations hold it
+WITH activity_runs, root,
+     CASE WHEN root IS NULL THEN []
+          WHEN size(coalesce(root.docs, [])) > 0 THEN root.docs
+          ELSE [(root)-[rel]-() | rel.doc] END AS root_docs
+WITH activity_runs, collect(CASE WHEN root IS NULL THEN null ELSE {root: root, docs: root_docs} END) AS roots
 WITH activity_runs, roots,
-     [root IN roots WHERE root.bundle <> '' |
-       {container: root.bundle, start: root.startTime, utc: root._utc_startTime}] AS bundle_roots,
-     reduce(pairs = [], root IN [root IN roots WHERE root.bundle = ''] |
-       pairs + [doc IN coalesce(root.docs, []) | {container: doc, start: root.startTime, utc: root._utc_startTime}])
+     [entry IN roots WHERE entry.root.bundle <> '' |
+       {container: entry.root.bundle, start: entry.root.startTime, utc: entry.root._utc_startTime}] AS bundle_roots,
+     reduce(pairs = [], entry IN [entry IN roots WHERE entry.root.bundle = ''] |
+       pairs + [doc IN entry.docs | {container: doc, start: entry.root.startTime, utc: entry.root._utc_startTime}])
        AS document_roots
 OPTIONAL MATCH (bundle:Bundle)
 WHERE bundle.key IN [pair IN bundle_roots | pair.container]
@@ -84,8 +90,9 @@ OPTIONAL MATCH (member:Activity)-[:wasStartedBy|wasInformedBy*1..20]->(run)
 WHERE run:Activity
 WITH roots, run, startTime, startUtc, collect(DISTINCT member) AS members
 // the loose steps of a bundle or document: from its loose roots down, reaching no run activity
-UNWIND [root IN roots WHERE (run:Bundle AND root.bundle = run.key)
-                         OR (run:Document AND root.bundle = '' AND run.id IN root.docs)] + [null] AS root
+UNWIND [entry IN roots WHERE (run:Bundle AND entry.root.bundle = run.key)
+                          OR (run:Document AND entry.root.bundle = '' AND run.id IN entry.docs) | entry.root]
+       + [null] AS root
 OPTIONAL MATCH (loose:Activity)-[:wasStartedBy|wasInformedBy*0..20]->(root)
 WHERE loose.bundle = root.bundle AND NOT (loose:WorkflowRun
          OR ((:Activity)-[:wasStartedBy|wasInformedBy]->(loose)

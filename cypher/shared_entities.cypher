@@ -44,7 +44,7 @@ OPTIONAL MATCH (bundle:Bundle)
 WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle <> '' AND bundle.key = other_activity.bundle
 WITH run, entity, relation, other_relation, other_activity, owners, collect(bundle) AS bundles
 OPTIONAL MATCH (document:Document)
-WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle = '' AND document.id IN other_activity.docs
+WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle = '' AND (document.id IN other_activity.docs OR (size(coalesce(other_activity.docs, [])) = 0 AND (other_activity)-[{doc: document.id}]-()))
 WITH run, entity, relation, other_relation, other_activity, owners, bundles, collect(document) AS documents
 WITH run, entity, relation, other_relation, other_activity, owners + bundles + documents AS other_activity_runs
 UNWIND other_activity_runs AS other_run
@@ -109,7 +109,7 @@ OPTIONAL MATCH (bundle:Bundle)
 WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle <> '' AND bundle.key = other_activity.bundle
 WITH run, entity, relation, other_relation, other_activity, owners, collect(bundle) AS bundles
 OPTIONAL MATCH (document:Document)
-WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle = '' AND document.id IN other_activity.docs
+WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle = '' AND (document.id IN other_activity.docs OR (size(coalesce(other_activity.docs, [])) = 0 AND (other_activity)-[{doc: document.id}]-()))
 WITH run, entity, relation, other_relation, other_activity, owners, bundles, collect(document) AS documents
 WITH run, entity, relation, other_relation, other_activity, owners + bundles + documents AS other_activity_runs
 UNWIND other_activity_runs AS other_run
@@ -132,7 +132,7 @@ MATCH (run:Document)
 WHERE run.id = $run
 WITH run
 MATCH (root:Activity)
-WHERE root.bundle = '' AND run.id IN root.docs
+WHERE root.bundle = '' AND (run.id IN root.docs OR (size(coalesce(root.docs, [])) = 0 AND (root)-[{doc: run.id}]-()))
   AND NOT root:Campaign
     AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
     AND NOT (root:WorkflowRun
@@ -174,7 +174,7 @@ OPTIONAL MATCH (bundle:Bundle)
 WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle <> '' AND bundle.key = other_activity.bundle
 WITH run, entity, relation, other_relation, other_activity, owners, collect(bundle) AS bundles
 OPTIONAL MATCH (document:Document)
-WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle = '' AND document.id IN other_activity.docs
+WHERE size(owners) = 0 AND NOT other_activity:Campaign AND other_activity.bundle = '' AND (document.id IN other_activity.docs OR (size(coalesce(other_activity.docs, [])) = 0 AND (other_activity)-[{doc: document.id}]-()))
 WITH run, entity, relation, other_relation, other_activity, owners, bundles, collect(document) AS documents
 WITH run, entity, relation, other_relation, other_activity, owners + bundles + documents AS other_activity_runs
 UNWIND other_activity_runs AS other_run

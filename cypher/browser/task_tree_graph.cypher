@@ -63,7 +63,7 @@ MATCH (run:Document)
 WHERE run.id = $run
 WITH run
 MATCH (root:Activity)
-WHERE root.bundle = '' AND run.id IN root.docs
+WHERE root.bundle = '' AND (run.id IN root.docs OR (size(coalesce(root.docs, [])) = 0 AND (root)-[{doc: run.id}]-()))
   AND NOT root:Campaign
     AND NOT (root)-[:wasStartedBy|wasInformedBy]->(:Activity)
     AND NOT (root:WorkflowRun

@@ -573,3 +573,42 @@ def test_a_blank_node_as_a_prov_element_is_refused_with_that_reason(
         read_document(path)
     assert str(path) in str(caught.value)
     assert f"a blank node is a PROV element here ({where})" in str(caught.value)
+
+
+RELATIONS_ONLY = """document
+  prefix ex <{ns}>
+  used(ex:clean, ex:raw, 2020-01-01T00:00:00Z)
+  wasGeneratedBy(ex:tidy, ex:clean, 2020-01-01T01:00:00Z)
+  used(ex:train, ex:tidy, -)
+  wasGeneratedBy(ex:model, ex:train, -)
+endDocument
+"""
+
+
+def test_a_document_that_never_declares_its_activities_is_a_run_of_them(
+    graph_backend: Any, tmp_path: Path
+) -> None:
+    """Other tools often write only relations (`used(ex:clean, ex:raw, -)`, no `activity(ex:clean)`): such an
+    activity has no declaring document, so the document was no run: `runs` left it out, `task_tree` and `find
+    --run` refused it or gave nothing, `entity_runs` gave nothing."""
+    from provgraph.client import Client
+
+    namespace = f"http://example.org/relations-only/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "relations.provn"
+    path.write_text(RELATIONS_ONLY.format(ns=namespace))
+    graph_backend.ensure_schema()
+    doc = f"pgid:relations_only_{uuid.uuid4().hex[:12]}"
+    try:
+        import_document(graph_backend, path, doc=doc)
+        client = Client(backend=graph_backend)
+        assert [(run.kind, run.tasks) for run in client.runs(limit=100_000) if run.id == doc] == [
+            ("document", 2)
+        ]
+        steps = [namespace + "clean", namespace + "train"]
+        assert [step.key for step in client.task_tree(doc)] == steps
+        assert sorted(f.key for f in client.find(run=doc)) == sorted(
+            steps + [namespace + local for local in ("raw", "tidy", "model")]
+        )
+        assert [(use.run, use.relation) for use in client.entity_runs(namespace + "raw")] == [(doc, "used")]
+    finally:
+        _delete(graph_backend, namespace, doc)
