@@ -182,21 +182,30 @@ def _content_labels(dataset: Any) -> None:
         return
     hashes: dict[Any, str] = {}
 
-    def digest(node: Any, seen: frozenset[Any]) -> str:
-        if node in hashes:
-            return hashes[node]
-        if node in seen:  # a cycle of blank nodes: cut it the same way every time
-            return "cycle"
-        parts = sorted(
-            f"{predicate.n3()} {digest(obj, seen | {node}) if isinstance(obj, BNode) else obj.n3()}"
-            for predicate, obj in dataset.predicate_objects(node)
-        )
-        value = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-        if not seen:
-            hashes[node] = value
-        return value
+    def digest(root: Any) -> str:
+        # bottom up, without recursion: an RDF list is a chain of as many blank nodes as it has items
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        on_path: set[Any] = set()
+        while stack:
+            node, expanded = stack.pop()
+            if node in hashes:
+                continue
+            if not expanded:
+                on_path.add(node)
+                stack.append((node, True))
+                for _, obj in dataset.predicate_objects(node):
+                    if isinstance(obj, BNode) and obj not in hashes and obj not in on_path:
+                        stack.append((obj, False))
+                continue
+            parts = sorted(  # a blank node on the current path is a cycle: cut it the same way every time
+                f"{predicate.n3()} {hashes.get(obj, 'cycle') if isinstance(obj, BNode) else obj.n3()}"
+                for predicate, obj in dataset.predicate_objects(node)
+            )
+            hashes[node] = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+            on_path.discard(node)
+        return hashes[root]
 
-    renamed = {node: BNode("pgv" + digest(node, frozenset())) for node in values}
+    renamed = {node: BNode("pgv" + digest(node)) for node in values}
     for quad in list(dataset.quads((None, None, None, None))):
         subject, predicate, obj, graph = quad
         if subject in renamed or obj in renamed:

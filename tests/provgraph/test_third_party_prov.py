@@ -612,3 +612,15 @@ def test_a_document_that_never_declares_its_activities_is_a_run_of_them(
         assert [(use.run, use.relation) for use in client.entity_runs(namespace + "raw")] == [(doc, "used")]
     finally:
         _delete(graph_backend, namespace, doc)
+
+
+def test_a_long_rdf_list_as_a_value_reads(tmp_path: Path) -> None:
+    """An RDF list is a chain of blank nodes as long as the list: labelling them by content recursed once per item
+    and a list of a few thousand items hit Python's recursion limit, where prov alone reads it."""
+    path = tmp_path / "list.ttl"
+    path.write_text(
+        "@prefix ex: <http://example.org/long-list/> .\n@prefix prov: <http://www.w3.org/ns/prov#> .\n"
+        "ex:e a prov:Entity ; ex:v (" + " 1" * 5000 + " ) .\n"
+    )
+    first, second = read_document(path), read_document(path)
+    assert len(first.get_records()) == 1 and strictly_equal(first, second)
