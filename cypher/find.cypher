@@ -5,7 +5,8 @@
 //   $name    the element's name exactly (an activity's `name`, else its `label`, a value's `role`, a file's name or
 //            path); null: any
 //   $path    a file path, or its end (`model.pkl` matches `/home/me/out/model.pkl`); null: any
-//   $role    the role a value was used or generated in (`role`, one of its values if several); null: any
+//   $role    the role a value was used or generated in (`role`, one of its values if several; or the role of a
+//            usage or generation of it, as other tools' PROV gives it: `used(a, e, -, [prov:role="input"])`); null: any
 //   $value   a value as text (`8`, `0.5`, `adam`), one of its values if several; null: any
 //   $number  the same value as a number when it is one (compared numerically); null: not a number
 //   $sha256  a file's content hash (hex), as `provgraph lineage --file` computes it; null: any
@@ -168,19 +169,31 @@ CALL () {
   MATCH (n:Element)
   RETURN n
 }
+// found again by key: FalkorDB does not anchor a pattern on a node a CALL subquery returned
+WITH n.key AS found
+MATCH (n:Element {key: found})
+// other tools give a role on the usage or generation (`used(a, e, -, [prov:role="input"])`), not on the entity
+// (read only when a role is asked for)
+OPTIONAL MATCH (n)<-[usage:used]-()
+WHERE $role IS NOT NULL
+WITH n, collect(usage.role) AS used_roles
+OPTIONAL MATCH (n)-[generation:wasGeneratedBy]->()
+WHERE $role IS NOT NULL
+WITH n, used_roles, collect(generation.role) AS generated_roles
+WITH n, used_roles + generated_roles AS relation_roles
 // a name, label, role or value may be a list (a multi-valued attribute, e.g. labels in two languages): each of its
 // values counts (a single value is a list of one here)
-WITH n,
+WITH n, relation_roles,
      CASE WHEN n.name IS NULL THEN [] WHEN toStringOrNull(n.name) IS NULL THEN n.name ELSE [n.name] END AS name_items,
      CASE WHEN n.label IS NULL THEN [] WHEN toStringOrNull(n.label) IS NULL THEN n.label ELSE [n.label] END AS label_items,
      CASE WHEN n.role IS NULL THEN [] WHEN toStringOrNull(n.role) IS NULL THEN n.role ELSE [n.role] END AS role_items,
      CASE WHEN n.value IS NULL THEN [] WHEN toStringOrNull(n.value) IS NULL THEN n.value ELSE [n.value] END AS value_items
-WITH n, name_items, label_items, role_items, value_items,
+WITH n, name_items, label_items, role_items, value_items, relation_roles,
      [v IN CASE WHEN size(name_items) = 0 THEN label_items ELSE name_items END | toStringOrNull(v)] AS names,
      [v IN role_items | toStringOrNull(v)] AS roles
 WHERE ($label IS NULL OR $label IN labels(n))
   AND ($sha256 IS NULL OR n.sha256 = $sha256)
-  AND ($role IS NULL OR $role IN roles)
+  AND ($role IS NULL OR $role IN roles OR $role IN relation_roles)
   AND ($name IS NULL OR $name IN names OR $name IN roles OR n.path = $name OR n.path ENDS WITH ('/' + $name))
   AND ($path IS NULL OR n.path = $path OR n.path ENDS WITH ('/' + $path))
   AND ($value IS NULL OR any(v IN value_items WHERE toStringOrNull(v) = $value OR v = $number))

@@ -624,3 +624,30 @@ def test_a_long_rdf_list_as_a_value_reads(tmp_path: Path) -> None:
     )
     first, second = read_document(path), read_document(path)
     assert len(first.get_records()) == 1 and strictly_equal(first, second)
+
+
+def test_find_by_role_finds_what_a_usage_or_generation_gives_the_role(
+    graph_backend: Any, tmp_path: Path
+) -> None:
+    """Other tools put the role on the relation (`used(ex:clean, ex:raw, -, [prov:role="input"])`), not on the
+    entity as capture does: `find --role input` found nothing."""
+    from provgraph.client import Client
+
+    namespace = f"http://example.org/roles/{uuid.uuid4().hex[:12]}/"
+    path = tmp_path / "roles.provn"
+    path.write_text(
+        f"document\n  prefix ex <{namespace}>\n"
+        '  used(ex:clean, ex:raw, -, [prov:role="input"])\n'
+        '  wasGeneratedBy(ex:tidy, ex:clean, -, [prov:role="output"])\n'
+        "endDocument\n"
+    )
+    graph_backend.ensure_schema()
+    doc = f"pgid:roles_{uuid.uuid4().hex[:12]}"
+    try:
+        import_document(graph_backend, path, doc=doc)
+        client = Client(backend=graph_backend)
+        assert [f.key for f in client.find(role="input", run=doc)] == [namespace + "raw"]
+        assert [f.key for f in client.find(role="output", run=doc)] == [namespace + "tidy"]
+        assert client.find(role="other", run=doc) == []
+    finally:
+        _delete(graph_backend, namespace, doc)
