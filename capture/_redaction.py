@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 __all__ = [
@@ -498,13 +498,22 @@ class Redactor:
         """(value, option name) of the command line's secret-named options (``--password=X``, ``--api-token X``)
         whose value is long enough to search for in text (`_MIN_SECRET_CHARS`)."""
         argv = sys.argv[1:] if self._argv is None else self._argv
-        found: list[tuple[str, str]] = []
+        return [
+            (value, name)
+            for _, _, value, name in self._options(argv)
+            if name and len(value) >= _MIN_SECRET_CHARS
+        ]
+
+    def _options(self, argv: Sequence[object]) -> Iterator[tuple[str, str | None, str, str | None]]:
+        """Each argument as (text, flag, value, name): for a secret-named option's value (``--token=X`` or the
+        argument after ``--token``) `name` is the option's name, `value` the value and `flag` the text before
+        ``=`` (None when the value stands alone); a secret-named flag without ``=`` comes as (text, None, "", "");
+        any other argument as (text, None, text, None)."""
         hide_next: str | None = None
         for arg in argv:
             text = arg if isinstance(arg, str) else str(arg)
             if hide_next is not None and not text.startswith("-"):
-                if len(text) >= _MIN_SECRET_CHARS:
-                    found.append((text, hide_next))
+                yield text, None, text, hide_next
                 hide_next = None
                 continue
             hide_next = None
@@ -512,11 +521,13 @@ class Redactor:
                 flag, sep, value = text.partition("=")
                 bare = flag.lstrip("-")
                 if bare and self.secret_name(bare):
-                    if not sep:
+                    if sep:
+                        yield text, flag, value, bare
+                    else:
                         hide_next = bare
-                    elif len(value) >= _MIN_SECRET_CHARS:
-                        found.append((value, bare))
-        return found
+                        yield text, None, "", ""
+                    continue
+            yield text, None, text, None
 
     def refresh_environment(self) -> None:
         """Read the environment's secret values again now (they are re-read at most every half second)."""
@@ -632,25 +643,14 @@ class Redactor:
         """A command line with the values of secret-named options (``--token X``, ``--api-key=X``) replaced,
         and every other argument scrubbed (URLs with passwords, tokens, ``PASSWORD=x``)."""
         out: list[str] = []
-        hide_next: str | None = None
-        for arg in argv:
-            text = str(arg)
-            if hide_next is not None and not text.startswith("-"):
-                out.append(self.marker(text, hide_next))
-                hide_next = None
-                continue
-            hide_next = None
-            if text.startswith("-") and len(text) > 1:
-                flag, sep, value = text.partition("=")
-                bare = flag.lstrip("-")
-                if bare and self.secret_name(bare):
-                    if sep:
-                        out.append(f"{flag}={self.marker(value, bare)}")
-                        continue
-                    hide_next = bare
-                    out.append(text)
-                    continue
-            out.append(self.scrub(text))
+        for text, flag, value, name in self._options(argv):
+            if name == "":  # a secret-named flag whose value follows
+                out.append(text)
+            elif name is None:
+                out.append(self.scrub(text))
+            else:
+                marker = self.marker(value, name)
+                out.append(marker if flag is None else f"{flag}={marker}")
         return out
 
     def environment(self, environ: Mapping[str, str]) -> dict[str, str]:
